@@ -1,0 +1,77 @@
+"""The ``ctk`` Typer app and its single error boundary.
+
+Every command lives in its own module as a thin ``*_cli`` wrapper over a plain library
+function; this module only registers them. :class:`CtkGroup` is the one place that turns a
+:class:`CtkError` into a one-line ``error: ...`` on stderr with the error's exit code
+(``--verbose`` adds the traceback). Ctrl-C exits with 130 and a broken pipe exits quietly.
+Because the boundary lives in the click group, ``CliRunner`` tests see exactly what a user sees.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from cluster_toolkit.errors import CtkError
+
+
+class CtkGroup(TyperGroup):
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except CtkError as exc:
+            if os.environ.get("CTK_VERBOSE"):
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise click.exceptions.Exit(0) from None
+
+
+app = typer.Typer(
+    name="ctk",
+    cls=CtkGroup,
+    help="Learn what music sounds like: embeddings, clusters and playlists.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks of errors."),
+) -> None:
+    if verbose:
+        os.environ["CTK_VERBOSE"] = "1"
+    else:
+        os.environ.pop("CTK_VERBOSE", None)
+
+
+def _register() -> None:
+    from cluster_toolkit.cli.embed import embed_cli
+    from cluster_toolkit.cli.status import status_cli
+
+    app.command("embed")(embed_cli)
+    app.command("status")(status_cli)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
