@@ -1,0 +1,40 @@
+"""Embedding backends behind one narrow interface (see :mod:`embeddings.backends.base`).
+
+``load_backend(spec)`` builds one from a short spec string, so that worker processes can
+rebuild the same backend from a picklable value:
+
+- ``features``: handcrafted descriptors, the baseline (no training).
+- ``ctk-small``: the bundled contrastive encoder (when it is installed with the package).
+- a path to a checkpoint directory made by ``ctk train``: that encoder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embeddings.backends.base import EmbeddingBackend, model_id
+from embeddings.errors import CheckpointError
+
+__all__ = ["DEFAULT_BACKEND", "EmbeddingBackend", "load_backend", "model_id"]
+
+DEFAULT_BACKEND = "features"
+
+
+def load_backend(spec: str) -> EmbeddingBackend:
+    """Build the backend named by ``spec`` (``features``, ``ctk-small`` or a checkpoint path)."""
+    if spec == "features":
+        from embeddings.backends.features import FeaturesBackend
+
+        return FeaturesBackend()
+    if spec == "ctk-small":
+        from embeddings.backends.encoder import EncoderBackend, bundled_checkpoint
+
+        return EncoderBackend.from_checkpoint(bundled_checkpoint())
+    path = Path(spec).expanduser()
+    if path.exists():
+        from embeddings.backends.encoder import EncoderBackend
+
+        return EncoderBackend.from_checkpoint(path)
+    raise CheckpointError(
+        f"unknown model {spec!r}: use 'features', 'ctk-small' or the path of a checkpoint made by `ctk train`"
+    )

@@ -1,0 +1,92 @@
+"""Reading tags (title, artist, album, ISRC, genre, lyrics, duration) with mutagen.
+
+Tags are best effort: a file whose tags cannot be read still gets analysed, with empty
+tag fields. Lyrics come from the embedded tag or, failing that, from a sidecar ``.lrc`` or
+``.txt`` file with the same stem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mutagen
+
+TAG_FIELDS = ("title", "artist", "album", "isrc", "genre", "lyrics")
+
+# Keys tried in order, lower-cased, over the tag mapping of any format.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "title": ("title", "tit2", "\xa9nam"),
+    "artist": ("artist", "tpe1", "albumartist", "tpe2", "\xa9art"),
+    "album": ("album", "talb", "\xa9alb"),
+    "isrc": ("isrc", "tsrc"),
+    "genre": ("genre", "tcon", "\xa9gen"),
+    "lyrics": ("lyrics", "unsyncedlyrics", "uslt", "\xa9lyr"),
+}
+
+
+def _text(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if hasattr(value, "text"):  # ID3 frames
+        value = value.text
+    if isinstance(value, (list, tuple)):
+        out: list[str] = []
+        for v in value:
+            out.extend(_text(v))
+        return out
+    text = str(value).strip()
+    return [text] if text else []
+
+
+def _lookup(tags: Any, names: tuple[str, ...]) -> list[str]:
+    lowered: dict[str, list[Any]] = {}
+    for key in tags.keys():
+        base = str(key).split(":", 1)[0].lower()  # ID3 'USLT::eng' -> 'uslt'
+        lowered.setdefault(base, []).append(tags[key])
+    for name in names:
+        if name in lowered:
+            values = [t for v in lowered[name] for t in _text(v)]
+            if values:
+                return values
+    return []
+
+
+def _sidecar_lyrics(path: Path) -> str:
+    for ext in (".lrc", ".txt"):
+        side = path.with_suffix(ext)
+        if side.is_file():
+            try:
+                return side.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return ""
+    return ""
+
+
+def read_tags(path: str | Path) -> dict[str, Any]:
+    """Tags of ``path`` as a flat dict with keys ``title artist album isrc genre lyrics duration_s``.
+
+    Missing fields are empty strings (``duration_s`` is NaN when unknown). Several genres are
+    joined with ``"; "``.
+    """
+    path = Path(path)
+    out: dict[str, Any] = {k: "" for k in TAG_FIELDS}
+    out["duration_s"] = float("nan")
+    try:
+        audio = mutagen.File(path)
+    except Exception:  # noqa: BLE001 - mutagen raises many types on bad files; tags are optional
+        audio = None
+    if audio is not None:
+        info = getattr(audio, "info", None)
+        if info is not None and getattr(info, "length", None):
+            out["duration_s"] = float(info.length)
+        if audio.tags is not None:
+            for field, names in _KEYS.items():
+                values = _lookup(audio.tags, names)
+                if values:
+                    out[field] = "; ".join(dict.fromkeys(values)) if field == "genre" else values[0]
+    if not out["lyrics"]:
+        out["lyrics"] = _sidecar_lyrics(path)
+    if not out["title"]:
+        out["title"] = path.stem
+    return out
