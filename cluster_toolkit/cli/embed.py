@@ -1,0 +1,121 @@
+"""``ctk embed MUSIC_DIR``: analyse a folder into the library store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
+from cluster_toolkit.errors import CtkError
+from cluster_toolkit.library import EmbedConfig, EmbedSummary, embed_library
+from embeddings.backends import DEFAULT_BACKEND
+from embeddings.config import FragmentConfig
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} tracks/s" if speed else "- tracks/s", style="cyan")
+
+
+class _ProgressReporter:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("scanning", total=None)
+
+    def scanned(self, n_files: int) -> None:
+        self.progress.update(self.task, description=f"found {n_files} audio files")
+
+    def start(self, total: int) -> None:
+        self.progress.reset(self.task, total=total, description="analysing")
+
+    def track_done(self, path: str, error: str | None) -> None:
+        if error:
+            self.progress.console.print(f"[red]failed:[/] {path}: {error}", highlight=False, markup=True)
+        self.progress.advance(self.task)
+
+
+def print_summary(summary: EmbedSummary) -> None:
+    table = Table(title=f"ctk embed: {summary.music_dir}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("audio files found", str(summary.found))
+    table.add_row("analysed", str(summary.analysed))
+    table.add_row("skipped, unchanged", str(summary.skipped))
+    if summary.skipped_failed:
+        table.add_row("skipped, failed before (--retry-failed)", str(summary.skipped_failed))
+    table.add_row("moved (kept analysis)", str(summary.moved))
+    table.add_row("duplicates (same content)", str(summary.duplicates))
+    table.add_row("gone (marked)", str(summary.gone))
+    table.add_row("failed", str(len(summary.failed)))
+    if summary.seconds > 0 and summary.to_analyse:
+        table.add_row("tracks/s", f"{summary.to_analyse / summary.seconds:.2f}")
+    table.add_row("model", summary.model_id)
+    table.add_row("library", summary.library)
+    console.print(table)
+    if summary.failed:
+        reasons = Table(title="failed files", show_lines=False)
+        reasons.add_column("file", overflow="fold")
+        reasons.add_column("reason", overflow="fold")
+        for path, reason in summary.failed:
+            reasons.add_row(path, reason)
+        console.print(reasons)
+
+
+def embed_cli(
+    music_dir: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
+    library: LibraryOption = DEFAULT_LIBRARY,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Embedding backend: features, ctk-small, or a checkpoint path.")
+    ] = DEFAULT_BACKEND,
+    workers: Annotated[int, typer.Option(help="Decoding/analysis processes (0: in this process).")] = max(
+        1, min(os.cpu_count() or 1, 8)
+    ),
+    reembed: Annotated[bool, typer.Option(help="Replace embeddings made by another model.")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="Analyse again files that failed before.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Tracks per committed batch.", min=1)] = 32,
+    n_seconds: Annotated[float, typer.Option(help="Fragment length in seconds.")] = FragmentConfig.n_seconds,
+    step: Annotated[float, typer.Option(help="Seconds between fragment starts.")] = FragmentConfig.step,
+) -> None:
+    """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
+    config = EmbedConfig(
+        model=model,
+        workers=workers,
+        batch_size=batch_size,
+        fragment=FragmentConfig(n_seconds=n_seconds, step=step),
+        reembed=reembed,
+        retry_failed=retry_failed,
+    )
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        summary = embed_library(music_dir, library, config, _ProgressReporter(progress))
+    print_summary(summary)
+    if summary.to_analyse and summary.analysed == 0:
+        raise CtkError(f"all {len(summary.failed)} files to analyse failed; nothing was added")
+    if summary.failed:
+        err_console.print(f"{len(summary.failed)} file(s) failed; see the table above", highlight=False)

@@ -1,0 +1,55 @@
+"""``ctk status``: what is in a library store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from rich.table import Table
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.store import LibraryStore
+
+
+def library_status(library: str) -> dict[str, Any]:
+    """Counts and model of the store at ``library`` (a plain dict, for notebooks too)."""
+    store = LibraryStore.open(library)
+    tracks = store.all_tracks()
+    counts = tracks["status"].value_counts().to_dict()
+    frags = len(list((store.root / "fragments").glob("part-*.parquet")))
+    ok = tracks[tracks["status"] == "ok"]
+    tables = sorted(p.stem for p in store.root.glob("*.parquet"))
+    return {
+        "library": str(store.root),
+        "model_id": store.model_id,
+        "dim": store.dim,
+        "source": store.meta.get("source"),
+        "tracks_ok": int(counts.get("ok", 0)),
+        "tracks_failed": int(counts.get("failed", 0)),
+        "tracks_gone": int(counts.get("gone", 0)),
+        "fragments": int(pd.to_numeric(ok["n_fragments"]).fillna(0).sum()),
+        "fragment_parts": frags,
+        "hours_of_audio": float(pd.to_numeric(ok["duration_s"]).fillna(0).sum() / 3600),
+        "tables": tables,
+        "failures": tracks[tracks["status"] == "failed"][["path", "error"]].values.tolist(),
+    }
+
+
+def status_cli(library: LibraryOption = DEFAULT_LIBRARY) -> None:
+    """Show what is in the library store."""
+    info = library_status(str(library))
+    table = Table(title=f"library {info['library']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key in ("model_id", "dim", "source", "tracks_ok", "tracks_failed", "tracks_gone", "fragments"):
+        table.add_row(key.replace("_", " "), str(info[key]))
+    table.add_row("hours of audio", f"{info['hours_of_audio']:.2f}")
+    table.add_row("tables", ", ".join(info["tables"]) or "-")
+    console.print(table)
+    if info["failures"]:
+        failed = Table(title="failed files")
+        failed.add_column("file", overflow="fold")
+        failed.add_column("reason", overflow="fold")
+        for path, error in info["failures"]:
+            failed.add_row(path, error)
+        console.print(failed)

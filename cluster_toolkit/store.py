@@ -1,0 +1,396 @@
+"""The library store: one directory of Parquet tables per music collection.
+
+Layout (see docs/store.md)::
+
+    <root>/store.json                 format version, the model that made the embeddings
+    <root>/tracks/part-NNNNNNNN.parquet          one row per track (id = content hash)
+    <root>/fragments/part-NNNNNNNN.parquet       one row per fragment, with its embedding
+    <root>/track_embeddings/part-NNNNNNNN.parquet  one pooled embedding per track
+    <root>/<name>.parquet             derived tables (cluster runs, playlists...)
+
+Every file is written to ``<root>/.tmp`` and renamed into place, so a reader never sees a
+half-written file. ``ctk embed`` commits each batch as one part per table, ``tracks`` last:
+a part of ``fragments``/``track_embeddings`` without its ``tracks`` part is an orphan from an
+interrupted run and is removed when the store is next opened for writing. Tables are plain
+Parquet datasets: ``pandas.read_parquet(root / "tracks")`` or DuckDB's
+``read_parquet('<root>/tracks/*.parquet')`` read them without ctk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cluster_toolkit.errors import StoreError
+
+FORMAT_VERSION = 1
+PART_TABLES = ("tracks", "fragments", "track_embeddings")
+
+TRACK_SCHEMA = pa.schema(
+    [
+        ("track_id", pa.string()),
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("mtime", pa.float64()),
+        ("title", pa.string()),
+        ("artist", pa.string()),
+        ("album", pa.string()),
+        ("isrc", pa.string()),
+        ("genre", pa.string()),
+        ("lyrics", pa.string()),
+        ("duration_s", pa.float64()),
+        ("source_sr", pa.int32()),
+        ("channels", pa.int16()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("n_fragments", pa.int32()),
+        ("analysed_at", pa.string()),
+    ]
+)
+TRACK_COLUMNS = TRACK_SCHEMA.names
+STATUS_OK, STATUS_FAILED, STATUS_GONE = "ok", "failed", "gone"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _part_seq(path: Path) -> int:
+    return int(path.stem.split("-")[1])
+
+
+def embedding_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    """``(n, dim)`` float32 -> an Arrow ``fixed_size_list<float32>[dim]`` column."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
+
+
+def embedding_matrix(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+    """Inverse of :func:`embedding_column`: an ``(n, dim)`` float32 array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks else pa.array([], pa.list_(pa.float32(), dim))
+    if len(column) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
+
+
+class LibraryStore:
+    """A library store rooted at ``root``. Open it with :meth:`open`."""
+
+    def __init__(self, root: Path, meta: dict[str, Any]) -> None:
+        self.root = root
+        self.meta = meta
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, root: str | Path, *, create: bool = False) -> LibraryStore:
+        """Open the store at ``root``; with ``create`` make it if missing.
+
+        Raises :class:`StoreError` if it is missing (and not ``create``), not a ctk store,
+        of an unknown format, or not writable when it has to be created.
+        """
+        root = Path(root).expanduser().absolute()
+        meta_path = root / "store.json"
+        if meta_path.is_file():
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise StoreError(f"{meta_path}: unreadable store metadata ({exc})") from exc
+            if meta.get("format") != FORMAT_VERSION:
+                raise StoreError(
+                    f"{root}: store format {meta.get('format')!r} is not supported by this ctk "
+                    f"(expects {FORMAT_VERSION})"
+                )
+            return cls(root, meta)
+        if not create:
+            if root.exists():
+                raise StoreError(f"{root}: not a ctk library (no store.json); run `ctk embed MUSIC_DIR` first")
+            raise StoreError(f"{root}: no library here; run `ctk embed MUSIC_DIR --library {root}` first")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            store = cls(root, {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None})
+            store._write_meta()
+        except OSError as exc:
+            raise StoreError(f"{root}: cannot create library ({exc.strerror or exc})") from exc
+        return store
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` unless files can be created in the store."""
+        probe = self.root / f".write-test-{uuid.uuid4().hex[:8]}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(f"{self.root}: library is not writable ({exc.strerror or exc})") from exc
+
+    # ------------------------------------------------------------------ atomic files
+    def _tmp_path(self, suffix: str) -> Path:
+        tmp = self.root / ".tmp"
+        tmp.mkdir(exist_ok=True)
+        return tmp / f"{uuid.uuid4().hex}{suffix}"
+
+    def _atomic_write_bytes(self, dest: Path, data: bytes) -> None:
+        tmp = self._tmp_path(dest.suffix)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+
+    def _atomic_write_parquet(self, dest: Path, table: pa.Table) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp_path(".parquet")
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{dest}: cannot write ({exc.strerror or exc})") from exc
+
+    def _write_meta(self) -> None:
+        self._atomic_write_bytes(self.root / "store.json", json.dumps(self.meta, indent=2, sort_keys=True).encode())
+
+    # ------------------------------------------------------------------ model
+    @property
+    def model_id(self) -> str | None:
+        return self.meta.get("model_id")
+
+    @property
+    def dim(self) -> int | None:
+        return self.meta.get("dim")
+
+    def set_model(self, description: dict[str, Any], model_id: str, dim: int, *, source: str = "audio") -> None:
+        """Record the model whose vectors this store holds (a store holds one model's vectors)."""
+        self.meta.update(model=description, model_id=model_id, dim=int(dim), source=source)
+        self._write_meta()
+
+    def clear_embeddings(self) -> None:
+        """Forget every embedding and analysis result, keeping nothing but the metadata file."""
+        for name in PART_TABLES:
+            for part in self._parts(name):
+                part.unlink()
+        self.meta.update(model=None, model_id=None, dim=None)
+        self._write_meta()
+
+    # ------------------------------------------------------------------ parts
+    def _parts(self, name: str) -> list[Path]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return sorted(folder.glob("part-*.parquet"), key=_part_seq)
+
+    def _next_seq(self) -> int:
+        seqs = [_part_seq(p) for name in PART_TABLES for p in self._parts(name)]
+        return max(seqs, default=0) + 1
+
+    def recover(self) -> int:
+        """Remove leftovers of an interrupted run: temp files and orphan parts. Returns how many.
+
+        ``tracks`` parts are written last, so a ``fragments``/``track_embeddings`` part newer than
+        the newest ``tracks`` part belongs to a batch that never committed.
+        """
+        removed = 0
+        tmp = self.root / ".tmp"
+        if tmp.is_dir():
+            for f in tmp.iterdir():
+                f.unlink(missing_ok=True)
+                removed += 1
+        newest = max((_part_seq(p) for p in self._parts("tracks")), default=0)
+        for name in ("fragments", "track_embeddings"):
+            for part in self._parts(name):
+                if _part_seq(part) > newest:
+                    part.unlink()
+                    removed += 1
+        return removed
+
+    def commit_batch(
+        self,
+        tracks: pd.DataFrame,
+        track_embeddings: np.ndarray | None = None,
+        fragments: pd.DataFrame | None = None,
+        fragment_embeddings: np.ndarray | None = None,
+    ) -> None:
+        """Write one batch of newly analysed tracks as one part per table, ``tracks`` last."""
+        if len(tracks) == 0:
+            return
+        name = f"part-{self._next_seq():08d}.parquet"
+        if fragments is not None and fragment_embeddings is not None and len(fragments):
+            table = pa.Table.from_pandas(fragments.reset_index(drop=True), preserve_index=False)
+            table = table.append_column("embedding", embedding_column(fragment_embeddings))
+            self._atomic_write_parquet(self.root / "fragments" / name, table)
+        if track_embeddings is not None and len(track_embeddings):
+            ok = tracks["status"].to_numpy() == STATUS_OK
+            table = pa.table({"track_id": pa.array(tracks["track_id"][ok].tolist(), pa.string())})
+            table = table.append_column("embedding", embedding_column(track_embeddings))
+            self._atomic_write_parquet(self.root / "track_embeddings" / name, table)
+        self._atomic_write_parquet(self.root / "tracks" / name, _tracks_table(tracks))
+
+    def _read_parts(self, name: str, columns: list[str] | None = None) -> pa.Table | None:
+        parts = self._parts(name)
+        if not parts:
+            return None
+        try:
+            tables = [pq.read_table(p, columns=columns).append_column(
+                "_seq", pa.array(np.full(pq.read_metadata(p).num_rows, _part_seq(p), dtype=np.int64)))
+                for p in parts]
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"{self.root / name}: unreadable table ({exc})") from exc
+        return pa.concat_tables(tables, promote_options="default")
+
+    # ------------------------------------------------------------------ tracks
+    def all_tracks(self) -> pd.DataFrame:
+        """Every track row (ok, failed and gone), the newest row per ``track_id``."""
+        table = self._read_parts("tracks")
+        if table is None:
+            return _tracks_table(pd.DataFrame(columns=TRACK_COLUMNS)).to_pandas()
+        df = table.to_pandas()
+        df = df.sort_values("_seq", kind="stable").drop_duplicates("track_id", keep="last")
+        return df.drop(columns="_seq").reset_index(drop=True)
+
+    def tracks(self, *, include_gone: bool = False, include_failed: bool = False) -> pd.DataFrame:
+        """Track rows, by default only the ``ok`` ones, ordered by path."""
+        df = self.all_tracks()
+        keep = df["status"] == STATUS_OK
+        if include_gone:
+            keep |= df["status"] == STATUS_GONE
+        if include_failed:
+            keep |= df["status"] == STATUS_FAILED
+        return df[keep].sort_values("path", kind="stable").reset_index(drop=True)
+
+    def replace_tracks(self, tracks: pd.DataFrame) -> None:
+        """Rewrite the whole ``tracks`` table as one part (moves, gone marks, compaction).
+
+        The new part is written before the old ones are removed; should a crash fall in
+        between, readers keep the newest row per track id.
+        """
+        old = self._parts("tracks")
+        name = f"part-{self._next_seq():08d}.parquet"
+        self._atomic_write_parquet(self.root / "tracks" / name, _tracks_table(tracks))
+        for part in old:
+            part.unlink()
+
+    def compact(self) -> None:
+        """Merge the parts of ``tracks`` and ``track_embeddings`` into one part each.
+
+        ``fragments`` parts (the bulk of the store) are left as they are.
+        """
+        if len(self._parts("tracks")) <= 1 and len(self._parts("track_embeddings")) <= 1:
+            return
+        ids, matrix = self._read_track_embeddings()
+        old = self._parts("track_embeddings")
+        if ids:
+            table = pa.table({"track_id": pa.array(ids, pa.string())})
+            table = table.append_column("embedding", embedding_column(matrix))
+            self._atomic_write_parquet(self.root / "track_embeddings" / f"part-{self._next_seq():08d}.parquet", table)
+        self.replace_tracks(self.all_tracks())  # commits the merged embeddings part
+        for part in old:
+            part.unlink()
+
+    # ------------------------------------------------------------------ embeddings
+    def _read_track_embeddings(self) -> tuple[list[str], np.ndarray]:
+        dim = self.dim or 0
+        table = self._read_parts("track_embeddings")
+        if table is None or dim == 0:
+            return [], np.zeros((0, dim), dtype=np.float32)
+        ids = table.column("track_id").to_pylist()
+        matrix = embedding_matrix(table.column("embedding"), dim)
+        # newest vector per id wins
+        last = {tid: i for i, tid in enumerate(ids)}
+        rows = np.fromiter(last.values(), dtype=np.int64, count=len(last))
+        return list(last.keys()), matrix[rows]
+
+    def track_embeddings(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """The ``ok`` tracks (ordered by path) and their pooled embeddings ``(n, dim)``, rows aligned."""
+        tracks = self.tracks()
+        ids, matrix = self._read_track_embeddings()
+        index = {tid: i for i, tid in enumerate(ids)}
+        rows = [index.get(t, -1) for t in tracks["track_id"]]
+        have = np.array([r >= 0 for r in rows], dtype=bool)
+        tracks = tracks[have].reset_index(drop=True)
+        return tracks, matrix[np.array([r for r in rows if r >= 0], dtype=np.int64)].reshape(-1, self.dim or 0)
+
+    def fragment_embeddings(self, track_ids: Iterable[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Fragments (``track_id, fragment_index, start_s, split``) of ``ok`` tracks and their embeddings."""
+        dim = self.dim or 0
+        wanted = set(self.tracks()["track_id"]) if track_ids is None else set(track_ids)
+        frames, mats = [], []
+        for part in self._parts("fragments"):
+            try:
+                table = pq.read_table(part)
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(f"{part}: unreadable table ({exc})") from exc
+            mask = np.isin(np.asarray(table.column("track_id").to_pylist(), dtype=object), list(wanted))
+            if not mask.any():
+                continue
+            table = table.filter(pa.array(mask))
+            mats.append(embedding_matrix(table.column("embedding"), dim))
+            frames.append(table.drop_columns(["embedding"]).to_pandas())
+        if not frames:
+            cols = ["track_id", "fragment_index", "start_s", "split"]
+            return pd.DataFrame(columns=cols), np.zeros((0, dim), dtype=np.float32)
+        df = pd.concat(frames, ignore_index=True)
+        matrix = np.concatenate(mats)
+        order = np.lexsort((df["fragment_index"].to_numpy(), df["track_id"].to_numpy()))
+        return df.iloc[order].reset_index(drop=True), matrix[order]
+
+    def import_tabular(self, tracks: pd.DataFrame, embeddings: np.ndarray, description: dict[str, Any]) -> None:
+        """Replace the store's content by a feature table (one vector per track, no audio)."""
+        from embeddings.backends.base import model_id
+
+        if len(tracks) != len(embeddings):
+            raise StoreError(f"{len(tracks)} tracks but {len(embeddings)} embedding rows")
+        self.clear_embeddings()
+        self.set_model(description, model_id(description), embeddings.shape[1], source="tabular")
+        rows = tracks.copy()
+        for col in TRACK_COLUMNS:
+            if col not in rows:
+                rows[col] = None
+        rows["status"] = STATUS_OK
+        rows["analysed_at"] = now_iso()
+        self.commit_batch(rows[TRACK_COLUMNS], track_embeddings=np.asarray(embeddings, dtype=np.float32))
+
+    # ------------------------------------------------------------------ derived tables
+    def write_table(self, name: str, df: pd.DataFrame) -> Path:
+        """Atomically write a derived table to ``<root>/<name>.parquet``."""
+        if name in PART_TABLES or not name.replace("_", "").isalnum():
+            raise StoreError(f"table name {name!r} is reserved or not a plain identifier")
+        dest = self.root / f"{name}.parquet"
+        self._atomic_write_parquet(dest, pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False))
+        return dest
+
+    def has_table(self, name: str) -> bool:
+        return (self.root / f"{name}.parquet").is_file()
+
+    def read_table(self, name: str) -> pd.DataFrame:
+        path = self.root / f"{name}.parquet"
+        if not path.is_file():
+            raise StoreError(f"{self.root}: no table {name!r} in this library")
+        try:
+            return pd.read_parquet(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"{path}: unreadable table ({exc})") from exc
+
+
+def _tracks_table(df: pd.DataFrame) -> pa.Table:
+    df = df.reindex(columns=TRACK_COLUMNS)
+    arrays = []
+    for field in TRACK_SCHEMA:
+        col = df[field.name]
+        if pa.types.is_string(field.type):
+            values = [None if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v) for v in col]
+            arrays.append(pa.array(values, field.type))
+        else:
+            arrays.append(pa.array(pd.to_numeric(col, errors="coerce"), field.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=TRACK_SCHEMA)
