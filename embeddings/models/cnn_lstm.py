@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from embeddings.errors import ConfigError
 from embeddings.models.config import EncoderConfig
 from embeddings.models.transformer import standardize
 
@@ -25,7 +26,7 @@ class CnnLstmEncoder(nn.Module):
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         if config.arch != "cnn-lstm":
-            raise ValueError(f"CnnLstmEncoder needs arch='cnn-lstm', got {config.arch!r}")
+            raise ConfigError(f"CnnLstmEncoder needs arch='cnn-lstm', got {config.arch!r}")
         self.config = config
         layers: list[nn.Module] = []
         channels = config.n_mels
@@ -44,7 +45,7 @@ class CnnLstmEncoder(nn.Module):
 
     def forward(self, log_mels: torch.Tensor) -> torch.Tensor:
         if log_mels.dim() != 3 or log_mels.shape[1] != self.config.n_mels:
-            raise ValueError(
+            raise ConfigError(
                 f"expected log-mels (batch, n_mels={self.config.n_mels}, n_frames), got {tuple(log_mels.shape)}"
             )
         x = self.cnn(standardize(log_mels))  # (B, C, T')

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from embeddings.errors import ConfigError
 from embeddings.models.config import EncoderConfig
 from embeddings.models.positional import apply_rotary, build_positional
 
@@ -98,7 +99,7 @@ class SpectrogramTransformer(nn.Module):
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         if config.arch != "transformer":
-            raise ValueError(f"SpectrogramTransformer needs arch='transformer', got {config.arch!r}")
+            raise ConfigError(f"SpectrogramTransformer needs arch='transformer', got {config.arch!r}")
         self.config = config
         self.patch = nn.Conv2d(
             1,
@@ -123,7 +124,7 @@ class SpectrogramTransformer(nn.Module):
         relative variants (ALiBi, RoPE) give the same result for any offset.
         """
         if log_mels.dim() != 3 or log_mels.shape[1] != self.config.n_mels:
-            raise ValueError(
+            raise ConfigError(
                 f"expected log-mels (batch, n_mels={self.config.n_mels}, n_frames), got {tuple(log_mels.shape)}"
             )
         x = standardize(log_mels).unsqueeze(1)  # (B, 1, n_mels, n_frames)

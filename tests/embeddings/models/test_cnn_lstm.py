@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from embeddings.errors import ConfigError
 from embeddings.models import CnnLstmEncoder, ContrastiveModel, build_encoder
 
 
@@ -31,5 +32,5 @@ def test_cnn_lstm_trains(tiny):
 
 
 def test_refuses_wrong_mels(tiny):
-    with pytest.raises(ValueError, match="n_mels=32"):
+    with pytest.raises(ConfigError, match="n_mels=32"):
         build_encoder(tiny(arch="cnn-lstm"))(torch.zeros(1, 16, 64))

@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from embeddings.errors import ConfigError
 from embeddings.models import ContrastiveModel, build_encoder
 from embeddings.models.config import POSITIONALS
 from embeddings.models.transformer import SpectrogramTransformer, standardize
@@ -78,7 +79,7 @@ def test_embedding_is_blind_to_overall_level(tiny):
 
 def test_wrong_number_of_mels_is_refused(tiny):
     model = build_encoder(tiny())
-    with pytest.raises(ValueError, match="n_mels=32"):
+    with pytest.raises(ConfigError, match="n_mels=32"):
         model(torch.zeros(2, 40, 64))
 
 

@@ -1,0 +1,39 @@
+"""Training losses, one class per file; ``build_loss`` picks one by its command-line name."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from embeddings.errors import ConfigError
+from embeddings.losses.barlow_twins import BarlowTwinsLoss
+from embeddings.losses.infonce import InfoNCELoss
+from embeddings.losses.skipgram import SkipGramLoss
+from embeddings.losses.soft_infonce import SoftInfoNCELoss
+from embeddings.losses.tag_head import TagHeadLoss, exact_match, hamming_accuracy, tag_metrics
+
+__all__ = [
+    "LOSSES",
+    "BarlowTwinsLoss",
+    "InfoNCELoss",
+    "SkipGramLoss",
+    "SoftInfoNCELoss",
+    "TagHeadLoss",
+    "build_loss",
+    "exact_match",
+    "hamming_accuracy",
+    "tag_metrics",
+]
+
+LOSSES = {
+    "infonce": InfoNCELoss,
+    "soft-infonce": SoftInfoNCELoss,
+    "barlow": BarlowTwinsLoss,
+    "skipgram": SkipGramLoss,
+}
+
+
+def build_loss(name: str, **params: float) -> nn.Module:
+    """The grouped loss named ``name`` (``infonce``, ``soft-infonce``, ``barlow``, ``skipgram``)."""
+    if name not in LOSSES:
+        raise ConfigError(f"loss={name!r} must be one of {', '.join(LOSSES)}")
+    return LOSSES[name](**params)
