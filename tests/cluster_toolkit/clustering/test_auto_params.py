@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from cluster_toolkit.clustering.auto_params import (
+    EpsChoice,
+    choose_eps,
+    choose_k,
+    default_k_range,
+    hdbscan_defaults,
+    knee_index,
+    plot_k_curve,
+    plot_k_distance,
+)
+from cluster_toolkit.errors import ClusteringError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("method", ["kmeans", "hierarchical"])
+def test_choose_k_finds_the_number_of_separated_blobs(make_blobs, method, tmp_path):
+    X, _ = make_blobs(300, 5, 16, seed=7)
+    choice = choose_k(X, k_values=range(2, 9), method=method)
+    assert choice.k == 5
+    assert choice.k_values == (2, 3, 4, 5, 6, 7, 8)
+    assert choice.scores[3] == max(choice.scores)
+    path = plot_k_curve(choice, tmp_path / "k.png")
+    assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
+
+
+def test_choose_k_range_is_clipped_and_errors_when_empty(toy):
+    X, _ = toy
+    assert choose_k(X, k_values=[3, 50]).k_values == (3,)
+    with pytest.raises(ClusteringError, match="no k in \\[40, 50\\] fits 12 tracks"):
+        choose_k(X, k_values=[40, 50])
+    with pytest.raises(ClusteringError, match="method='dbscan'"):
+        choose_k(X, method="dbscan")
+
+
+def test_default_k_range_grows_with_the_library():
+    assert default_k_range(5) == range(2, 4 + 1)  # k <= n - 1
+    assert default_k_range(100) == range(2, 10 + 1)
+    assert default_k_range(1_800) == range(2, 30 + 1)
+    assert default_k_range(1_000_000) == range(2, 40 + 1)
+
+
+def test_knee_of_a_hand_made_curve():
+    # flat, then a sharp rise: the knee is the last flat point
+    curve = np.array([1.0, 1.0, 1.1, 1.1, 1.2, 1.2, 1.3, 5.0, 9.0, 13.0])
+    assert knee_index(curve) == 6
+    assert knee_index(np.array([1.0, 2.0, 3.0])) == 2  # a straight line has no knee
+    assert knee_index(np.array([2.0, 2.0, 2.0, 2.0])) == 3
+
+
+def test_choose_eps_separates_within_from_between_distances(make_blobs, tmp_path):
+    X, y = make_blobs(400, 4, 8, spread=0.02, seed=8)
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    choice = choose_eps(X, min_samples=5)
+    within = max(np.linalg.norm(X[y == c] - X[y == c].mean(0), axis=1).max() for c in range(4)) * 2
+    centers = np.stack([X[y == c].mean(0) for c in range(4)])
+    between = min(np.linalg.norm(a - b) for i, a in enumerate(centers) for b in centers[i + 1 :])
+    assert 0 < choice.eps < between / 2
+    assert choice.eps < within
+    assert choice.k_distances.shape == (400,) and np.all(np.diff(choice.k_distances) >= 0)
+    path = plot_k_distance(choice, tmp_path / "eps.png")
+    assert path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_choose_eps_on_identical_points_is_an_error():
+    with pytest.raises(ClusteringError, match="all k-distances are 0"):
+        choose_eps(np.ones((10, 3)), min_samples=3)
+    with pytest.raises(ClusteringError, match="needs more than min_samples=5"):
+        choose_eps(np.eye(4), min_samples=5)
+    assert isinstance(choose_eps(np.eye(6), min_samples=2), EpsChoice)
+
+
+def test_hdbscan_defaults_by_size():
+    got = {n: (d.min_cluster_size, d.min_samples) for n in (20, 200, 10_000, 100_000) for d in [hdbscan_defaults(n)]}
+    assert got == {20: (5, 4), 200: (7, 7), 10_000: (50, 13), 100_000: (158, 17)}
+    with pytest.raises(ClusteringError):
+        hdbscan_defaults(1)

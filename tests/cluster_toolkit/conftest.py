@@ -1,0 +1,61 @@
+"""Small hand-made data sets shared by the cluster_toolkit tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+# Twelve 2-D points in three directions (the clusterers L2-normalise, so the radius must not matter):
+# 5 near 0 degrees, 4 near 120, 3 near 240, listed in shuffled order. Canonical labels number clusters by
+# decreasing size, so the expected labels are known exactly.
+TOY_ANGLES = [0, 120, 240, 2, 122, 242, -2, 118, 238, 4, 124, -4]
+TOY_RADII = [1.0, 2.0, 3.0, 0.5, 1.5, 2.5, 1.2, 0.8, 1.1, 3.0, 1.0, 2.0]
+TOY_EXPECTED = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0])
+
+
+def circle_points(angles_deg, radii) -> np.ndarray:
+    a = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
+    return np.stack([np.cos(a), np.sin(a)], axis=1) * np.asarray(radii, dtype=np.float64)[:, None]
+
+
+@pytest.fixture
+def toy() -> tuple[np.ndarray, np.ndarray]:
+    return circle_points(TOY_ANGLES, TOY_RADII), TOY_EXPECTED.copy()
+
+
+@pytest.fixture
+def toy_with_outlier() -> tuple[np.ndarray, np.ndarray]:
+    """The toy set plus one track at 60 degrees, far from every group: density methods call it noise."""
+    X = circle_points(TOY_ANGLES + [60], TOY_RADII + [1.0])
+    return X, np.append(TOY_EXPECTED, -1)
+
+
+def make_blobs_unit(n: int, k: int, dim: int, *, spread: float = 0.05, seed: int = 0):
+    """``k`` well separated gaussian blobs around random unit directions: ``(n, dim)`` and true labels."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, dim))
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    y = np.arange(n) % k
+    X = centers[y] + rng.normal(scale=spread, size=(n, dim))
+    return X.astype(np.float32), y
+
+
+@pytest.fixture
+def blobs():
+    return make_blobs_unit(400, 4, 16, seed=1)
+
+
+@pytest.fixture
+def make_blobs():
+    return make_blobs_unit
+
+
+# Three close groups (0, 20, 40 degrees; 5, 4 and 3 tracks) and one lone track at 180 degrees, farther from
+# every group than the groups are from each other: HDBSCAN's own notion of noise.
+DENSITY_ANGLES = [0, 20, 40, 1, 21, 41, -1, 19, 39, 2, 22, -2, 180]
+DENSITY_EXPECTED = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, -1])
+
+
+@pytest.fixture
+def density_toy() -> tuple[np.ndarray, np.ndarray]:
+    return circle_points(DENSITY_ANGLES, [1.0] * 13), DENSITY_EXPECTED.copy()
