@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine:
+#   make demo   creates .venv, installs ctk, builds the demo library, runs embed -> cluster -> playlist
+#   make test   the same set-up, then the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CTK := $(VENV)/bin/ctk
+DEMO ?= demo
+# torch: where no NVIDIA GPU is present, pin the CPU build first (it installs from local disk
+# on our machines; any other spec pulls a multi-GB CUDA build). With a GPU, take the default build.
+TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo "torch>=2.4" || echo "torch==2.13.0")
+
+.PHONY: setup demo test lint bench clean chromium
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Chromium renders the interactive map in one test; install it where we may (CI runs as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) ; } || \
+	  echo "note: chromium not installed; the map rendering test needs it (apt-get install chromium)"
+
+demo: setup
+	$(PY) examples/make_demo_library.py $(DEMO)/music
+	$(CTK) embed $(DEMO)/music --library $(DEMO)/.ctk
+	$(CTK) status --library $(DEMO)/.ctk
+
+test: setup chromium
+	$(VENV)/bin/ruff check embeddings cluster_toolkit playlists tests bench examples
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) bench/embed_throughput.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .ruff_cache

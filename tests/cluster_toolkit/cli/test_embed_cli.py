@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import shutil
+
+from typer.testing import CliRunner
+
+from cluster_toolkit.cli.main import app
+from cluster_toolkit.store import LibraryStore
+
+runner = CliRunner()
+
+
+def _run(*args, env=None):
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_embed_success_prints_summary_and_status(music_dir, bad_files, tmp_path):
+    shutil.copy(bad_files["corrupt"], music_dir / "corrupt.flac")
+    lib = tmp_path / "lib"
+    result = _run("embed", str(music_dir), "--library", str(lib), "--workers", "0")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"failed: {music_dir / 'corrupt.flac'}: corrupt or truncated" in out
+    assert "analysed" in out and "1 file(s) failed" in out
+    status = _run("status", "--library", str(lib))
+    assert status.exit_code == 0
+    assert "tracks ok" in status.output and " 5 " in status.output.replace("│", " ")
+    assert "corrupt.flac" in status.output
+
+
+def test_library_defaults_to_env_var(music_dir, tmp_path):
+    lib = tmp_path / "from-env"
+    result = _run("embed", str(music_dir), "--workers", "0", env={"CTK_LIBRARY": str(lib)})
+    assert result.exit_code == 0, result.output
+    assert len(LibraryStore.open(lib).tracks()) == 5
+
+
+def test_missing_folder_is_exit_2_without_traceback(tmp_path):
+    result = _run("embed", str(tmp_path / "nope"), "--library", str(tmp_path / "lib"))
+    assert result.exit_code == 2
+    assert f"error: {tmp_path / 'nope'}: no such folder" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_verbose_adds_the_traceback(tmp_path):
+    result = _run("--verbose", "embed", str(tmp_path / "nope"), "--library", str(tmp_path / "lib"))
+    assert result.exit_code == 2
+    assert "Traceback" in result.output and "no such folder" in result.output
+
+
+def test_unwritable_library_is_exit_2(music_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = _run("embed", str(music_dir), "--library", str(blocker / "lib"), "--workers", "0")
+    assert result.exit_code == 2
+    assert "cannot create library" in result.output and "Traceback" not in result.output
+
+
+def test_library_of_another_model_is_exit_2(music_dir, tmp_path):
+    lib = tmp_path / "lib"
+    assert _run("embed", str(music_dir), "--library", str(lib), "--workers", "0").exit_code == 0
+    LibraryStore.open(lib).set_model({"name": "enc"}, "enc-aaaaaaaaaaaa", 8)
+    result = _run("embed", str(music_dir), "--library", str(lib), "--workers", "0")
+    assert result.exit_code == 2
+    assert "was embedded with model enc-aaaaaaaaaaaa" in result.output and "--reembed" in result.output
+    assert _run("embed", str(music_dir), "--library", str(lib), "--workers", "0", "--reembed").exit_code == 0
+
+
+def test_unknown_model_is_exit_2(music_dir, tmp_path):
+    result = _run("embed", str(music_dir), "--library", str(tmp_path / "lib"), "--model", "nonsense")
+    assert result.exit_code == 2
+    assert "unknown model 'nonsense'" in result.output
+
+
+def test_all_failed_is_exit_1(bad_files, tmp_path):
+    result = _run("embed", str(bad_files["empty"].parent), "--library", str(tmp_path / "lib"), "--workers", "0")
+    assert result.exit_code == 1
+    assert "error: all 6 files to analyse failed" in result.output
+
+
+def test_status_of_missing_library_is_exit_2(tmp_path):
+    result = _run("status", "--library", str(tmp_path / "none"))
+    assert result.exit_code == 2 and "no library here" in result.output
