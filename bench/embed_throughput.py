@@ -1,0 +1,137 @@
+"""Throughput of the audio front end and of a whole `ctk embed` run on real music.
+
+Uses the development corpus built by ../shared/corpus/build_dev_corpus.sh (its manifest.csv).
+Stages, each in seconds of audio per wall second on ONE process with one torch thread:
+decode (soundfile + soxr to 22.05 kHz mono), log-mel (fragmenting + torch.stft + mel), embed
+(the backend on the log-mels). Then a whole `embed_library` run with 2 worker processes into a
+fresh store: tracks/s and peak memory (main process and the largest worker).
+
+    .venv/bin/python bench/embed_throughput.py --corpus /work/corpus --limit 60 --model features
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def pick_tracks(corpus: Path, limit: int, min_seconds: float) -> pd.DataFrame:
+    manifest = pd.read_csv(corpus / "manifest.csv")
+    ok = manifest[
+        (manifest["kind"] != "tracker-module")
+        & manifest["duplicate_of"].isna()
+        & (manifest["duration_s"] >= min_seconds)
+    ]
+    # spread over sources: round-robin by game so one soundtrack does not dominate
+    ok = ok.sample(frac=1.0, random_state=0)
+    ok = ok.assign(_rank=ok.groupby("game").cumcount()).sort_values(["_rank", "game"])
+    return ok.head(limit).reset_index(drop=True)
+
+
+def stage_rates(paths: list[str], model: str) -> dict[str, float]:
+    import torch
+
+    from embeddings.audio import load_audio
+    from embeddings.backends import load_backend
+    from embeddings.config import FragmentConfig
+    from embeddings.fragments import fragment_samples, plan_fragments
+    from embeddings.melspec import log_mel
+
+    torch.set_num_threads(1)
+    backend = load_backend(model)
+    cfg = FragmentConfig()
+    t_dec = t_mel = t_emb = audio = 0.0
+    for p in paths:
+        t0 = time.perf_counter()
+        dec = load_audio(p, sr=backend.audio.sample_rate)
+        t1 = time.perf_counter()
+        plan = plan_fragments(dec.duration_s, config=cfg, track_id=p)
+        with torch.inference_mode():
+            mels = log_mel(fragment_samples(dec.y, sr=dec.sr, plan=plan), config=backend.audio).numpy()
+        t2 = time.perf_counter()
+        backend.embed(mels)
+        t3 = time.perf_counter()
+        t_dec += t1 - t0
+        t_mel += t2 - t1
+        t_emb += t3 - t2
+        audio += dec.duration_s
+    return {
+        "tracks": len(paths),
+        "audio_hours": audio / 3600,
+        "decode_x_realtime": audio / t_dec,
+        "logmel_x_realtime": audio / t_mel,
+        "decode_logmel_x_realtime_1core": audio / (t_dec + t_mel),
+        "embed_x_realtime": audio / t_emb,
+        "mean_track_s": audio / len(paths),
+    }
+
+
+def whole_run(paths: list[str], model: str, workers: int) -> dict[str, float]:
+    """Run `embed_library` in a child process on a folder of links to ``paths``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        music = Path(tmp) / "music"
+        music.mkdir()
+        for i, p in enumerate(paths):
+            (music / f"{i:04d}{Path(p).suffix}").symlink_to(p)
+        code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from cluster_toolkit.library import EmbedConfig, embed_library
+t = time.perf_counter()
+s = embed_library({str(music)!r}, {str(Path(tmp) / 'lib')!r}, EmbedConfig(model={model!r}, workers={workers}))
+wall = time.perf_counter() - t
+print(json.dumps(dict(analysed=s.analysed, failed=len(s.failed), wall_s=wall, audio_s=s.audio_seconds,
+    main_peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    worker_peak_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)))
+"""
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["tracks_per_s"] = res["analysed"] / res["wall_s"]
+    res["x_realtime"] = res["audio_s"] / res["wall_s"]
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    ap.add_argument("--limit", type=int, default=60)
+    ap.add_argument("--stage-limit", type=int, default=20)
+    ap.add_argument("--min-seconds", type=float, default=150.0)
+    ap.add_argument("--model", default="features")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "embed_throughput.json")
+    args = ap.parse_args()
+    tracks = pick_tracks(args.corpus, args.limit, args.min_seconds)
+    paths = tracks["path"].tolist()
+    stages = stage_rates(paths[: args.stage_limit], args.model)
+    run = whole_run(paths, args.model, args.workers)
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "model": args.model,
+        "stages_1core": stages,
+        "whole_run": run,
+        "command": " ".join(sys.argv),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
