@@ -1,0 +1,96 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.errors import ConfigError
+from embeddings.positives import (
+    playlist_positives,
+    read_m3u,
+    read_mpd_slice,
+    split_tags,
+    tag_positives,
+    tag_similarity,
+    track_positives,
+)
+
+
+def test_track_positives_one_group_per_track():
+    p = track_positives(3)
+    assert p.groups == ((0,), (1,), (2,)) and p.kind == "track"
+
+
+def test_tags_are_split_and_grouped():
+    assert split_tags("Rock; Indie Pop/rock") == ("rock", "indie pop")
+    p = tag_positives(["Rock", "rock; Jazz", "Jazz", "Folk", ""])
+    assert dict(zip(p.names, p.groups, strict=True)) == {"jazz": (1, 2), "rock": (0, 1)}
+    assert p.summary() == {"kind": "tag", "n_groups": 2, "tracks_covered": 3, "median_group_size": 2.0}
+    with pytest.raises(ConfigError, match="no tag is shared by 2 or more of the 2 tracks"):
+        tag_positives(["a", "b"])
+
+
+def test_tag_similarity_is_jaccard():
+    s = tag_similarity(["rock; jazz", "rock", "", "folk"])
+    assert s[0, 1] == pytest.approx(0.5) and s[1, 0] == pytest.approx(0.5)
+    assert s[0, 3] == 0 and s[2, 2] == 0 and s[0, 0] == 1
+    assert np.allclose(s, s.T)
+
+
+def test_read_m3u_resolves_relative_entries_and_skips_comments(tmp_path):
+    (tmp_path / "lists").mkdir()
+    m3u = tmp_path / "lists" / "mix.m3u8"
+    m3u.write_text("#EXTM3U\n#EXTINF:123,Artist - Title\n../music/a.flac\n\nhttp://radio/stream\n/abs/b.mp3\n")
+    entries = read_m3u(m3u)
+    assert entries == [tmp_path / "music" / "a.flac", Path("/abs/b.mp3")]
+
+
+def test_read_m3u_latin1(tmp_path):
+    m3u = tmp_path / "old.m3u"
+    m3u.write_bytes("Caf\xe9.wav\n".encode("latin-1"))
+    assert read_m3u(m3u) == [tmp_path / "Café.wav"]
+
+
+def test_playlist_positives_from_m3u_and_mpd(tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    paths = [music / f"{n}.wav" for n in "abcd"]
+    for p in paths:
+        p.write_bytes(b"x")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "one.m3u").write_text("../music/a.wav\n../music/b.wav\n../music/missing.wav\n")
+    (lists / "solo.m3u").write_text("../music/c.wav\n")  # one library track: not a group
+    mpd = {
+        "info": {},
+        "playlists": [
+            {
+                "name": "road",
+                "pid": 7,
+                "tracks": [
+                    {"artist_name": "Bjork", "track_name": "Joga!"},
+                    {"artist_name": "Nobody", "track_name": "Unknown"},
+                    {"artist_name": "Daft Punk", "track_name": "One More Time"},
+                ],
+            }
+        ],
+    }
+    (lists / "mpd.slice.0-999.json").write_text(json.dumps(mpd))
+    p = playlist_positives(
+        paths, lists, artists=["x", "Björk", "y", "DAFT PUNK"], titles=["a", "Jóga", "c", "One more time"]
+    )
+    assert dict(zip(p.names, p.groups, strict=True)) == {"road [7]": (1, 3), "one": (0, 1)}
+
+
+def test_playlist_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not a folder"):
+        playlist_positives([], tmp_path / "nope")
+    with pytest.raises(ConfigError, match="no .m3u"):
+        playlist_positives([], tmp_path)
+    (tmp_path / "x.m3u").write_text("a.wav\n")
+    with pytest.raises(ConfigError, match="no playlist under"):
+        playlist_positives([tmp_path / "b.wav"], tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"foo": 1}')
+    with pytest.raises(ConfigError, match="not a Million Playlist Dataset slice"):
+        read_mpd_slice(bad)
