@@ -59,3 +59,57 @@ DENSITY_EXPECTED = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 0, -1])
 @pytest.fixture
 def density_toy() -> tuple[np.ndarray, np.ndarray]:
     return circle_points(DENSITY_ANGLES, [1.0] * 13), DENSITY_EXPECTED.copy()
+
+
+GENRES = ("Jazz", "Metal", "Techno")
+
+
+def make_library(root, *, n_per_genre: int = 20, dim: int = 16, seed: int = 0, extra: int = 0):
+    """A real library store with ``3 * n_per_genre`` tracks whose pooled embeddings form one blob per genre
+    (folder ``/music/<Genre>/``, genre tag ``<Genre>; Instrumental``). ``extra`` more tracks of each genre are
+    returned (tracks, vectors) but not stored, to play newly embedded tracks."""
+    import pandas as pd
+
+    from cluster_toolkit.store import LibraryStore
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(3, dim))
+    rows, vecs = [], []
+    for g, genre in enumerate(GENRES):
+        for i in range(n_per_genre + extra):
+            rows.append(
+                {
+                    "track_id": f"{genre.lower()}{i:03d}",
+                    "path": f"/music/{genre}/{i:03d}.flac",
+                    "size": 1000,
+                    "mtime": 1.0,
+                    "title": f"{genre} song {i}",
+                    "artist": f"{genre} Band {i % 4}",
+                    "album": f"{genre} album",
+                    "genre": f"{genre}; Instrumental",
+                    "duration_s": 180.0,
+                    "status": "ok",
+                    "n_fragments": 3,
+                }
+            )
+            vecs.append(centers[g] + rng.normal(scale=0.15, size=dim))
+    tracks = pd.DataFrame(rows)
+    X = np.asarray(vecs, dtype=np.float32)
+    stored = np.concatenate([np.arange(g * (n_per_genre + extra), g * (n_per_genre + extra) + n_per_genre)
+                             for g in range(3)])
+    store = LibraryStore.open(root, create=True)
+    store.set_model({"name": "toy", "dim": dim}, "toy-000000000001", dim)
+    store.commit_batch(tracks.iloc[stored].reset_index(drop=True), track_embeddings=X[stored])
+    new = np.setdiff1d(np.arange(len(tracks)), stored)
+    return store, tracks.iloc[new].reset_index(drop=True), X[new]
+
+
+@pytest.fixture
+def library(tmp_path):
+    store, _, _ = make_library(tmp_path / "lib")
+    return store
+
+
+@pytest.fixture
+def library_factory():
+    return make_library

@@ -1,0 +1,52 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cluster_toolkit.errors import ClusteringError
+from cluster_toolkit.reports import cluster_summary, cohesion, track_name
+
+
+def test_cohesion_matches_pairwise_mean():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(7, 5))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    pairs = [X[i] @ X[j] for i in range(7) for j in range(7) if i != j]
+    assert cohesion(X) == pytest.approx(np.mean(pairs))
+    assert cohesion(X[:1]) is None
+
+
+def test_summary_by_hand():
+    tracks = pd.DataFrame(
+        {
+            "track_id": ["a", "b", "c", "d", "e", "f"],
+            "artist": ["A", "B", "C", "D", "E", None],
+            "title": ["ta", "tb", "tc", "td", "te", None],
+            "path": ["/m/a.mp3", "/m/b.mp3", "/m/c.mp3", "/m/d.mp3", "/m/e.mp3", "/m/f.mp3"],
+            "genre": ["Rock; Pop", "Rock", "Pop", "Jazz", "Jazz", None],
+        }
+    )
+    # cluster 0: three vectors, b is the middle one (the medoid); cluster 1: d, e; f is noise
+    X = np.array([[1.0, 0.0], [1.0, 0.2], [1.0, 0.4], [0.0, 1.0], [0.1, 1.0], [-1.0, -1.0]])
+    labels = np.array([0, 0, 0, 1, 1, -1])
+    table = cluster_summary(tracks, X, labels, n_medoids=2)
+    assert table["cluster"].tolist() == [0, 1, -1]
+    assert table["size"].tolist() == [3, 2, 1]
+    assert table["share"].tolist() == pytest.approx([0.5, 1 / 3, 1 / 6])
+    assert table.loc[0, "medoids"][0] == "B - tb"
+    assert table.loc[0, "medoid_ids"][0] == "b"
+    assert table.loc[0, "top_genres"] == ["Rock (2)", "Pop (2)"]
+    assert table.loc[1, "top_genres"] == ["Jazz (2)"]
+    unit = X[3:5] / np.linalg.norm(X[3:5], axis=1, keepdims=True)
+    assert table.loc[1, "cohesion"] == pytest.approx(float(unit[0] @ unit[1]))
+    assert pd.isna(table.loc[2, "cohesion"]) and table.loc[2, "medoids"] == []
+
+
+def test_track_name_fallbacks():
+    assert track_name(pd.Series({"artist": "A", "title": "T"})) == "A - T"
+    assert track_name(pd.Series({"artist": None, "title": None, "path": "/x/y/z.flac"})) == "z.flac"
+    assert track_name(pd.Series({"track_id": "abc"})) == "abc"
+
+
+def test_misaligned_inputs_raise():
+    with pytest.raises(ClusteringError, match="2 tracks, 3 vectors"):
+        cluster_summary(pd.DataFrame({"track_id": ["a", "b"]}), np.ones((3, 2)), np.zeros(3))
