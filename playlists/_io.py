@@ -1,0 +1,63 @@
+"""Small helpers the file exporters share: ordering a track table, relative paths, atomic writes."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from playlists.errors import ExportError
+
+
+def tracks_in_order(tracks: pd.DataFrame, track_ids: Sequence[str]) -> pd.DataFrame:
+    """Rows of ``tracks`` for ``track_ids``, in that order (ExportError naming unknown ids)."""
+    table = tracks.assign(track_id=tracks["track_id"].astype(str)).drop_duplicates("track_id")
+    table = table.set_index("track_id", drop=False)
+    ids = [str(t) for t in track_ids]
+    missing = [t for t in ids if t not in table.index]
+    if missing:
+        raise ExportError(f"{len(missing)} playlist tracks are not in the track table: {missing[:5]}")
+    return table.loc[ids].reset_index(drop=True)
+
+
+def present(value: object) -> bool:
+    """False for None, NaN, pandas NA and empty strings."""
+    if value is None or value is pd.NA:
+        return False
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return str(value) != ""
+
+
+def entry_path(track_path: str, playlist_path: Path | None, *, relative: bool) -> str:
+    """The path to write for a track: relative to the playlist's folder when asked and possible.
+
+    Paths are written with forward slashes when relative; a track on another drive (Windows)
+    keeps its absolute path.
+    """
+    if not relative or playlist_path is None:
+        return str(track_path)
+    base = os.path.dirname(os.path.abspath(playlist_path))
+    try:
+        rel = os.path.relpath(os.path.abspath(track_path), base)
+    except ValueError:
+        return str(track_path)
+    return Path(rel).as_posix()
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` via a temporary file and a rename; returns the path."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ExportError(f"cannot write playlist file {path}: {exc}") from exc
+    return path

@@ -1,0 +1,407 @@
+"""Convex-hull walks: the seed hull and the cluster onion walk.
+
+Both work in a low-dimensional projection of the embeddings (:mod:`playlists.projection`)
+where Qhull (``scipy.spatial.ConvexHull``) is tractable; the walk itself is ordered with
+full-dimensional cosine distances (:mod:`playlists.tour`).
+
+**Seed hull.** The convex hull of the seed tracks, grown by a margin, selects the candidate
+tracks: a track is inside when, for every facet ``n.x + b = 0`` of the seeds' hull (unit
+outward normal ``n``), ``n.x + b <= margin``. When there are more candidates than the
+playlist length, k-means on the candidates picks representatives that cover the hull
+evenly (every seed is kept); the playlist then walks them from the first seed with a
+nearest-neighbour tour improved by 2-opt.
+
+Fallbacks (each with a notice, never an exception):
+
+* fewer seeds than ``d + 1``, or seeds that are collinear/coplanar (their hull is flat):
+  a track is inside when its Euclidean distance to the seeds' convex set (points
+  ``sum w_i s_i``, ``w >= 0``, ``sum w = 1``, found by non-negative least squares) is at
+  most the margin; one seed gives a ball, two a capsule;
+* fewer candidates than the length: the tracks nearest to the hull are added.
+
+**Onion walk.** The cluster's members are projected (PCA fitted on the cluster itself) and
+peeled: the vertices of the hull are the outer layer, the hull of what remains the next, and
+so on. Layers are walked from the outside in (``outward=True``: from the core out), each as a
+short tour that starts next to where the previous layer ended; when the cluster has more
+members than the length, each layer contributes in proportion to its size, spaced evenly
+along its tour. Points that have become flat (collinear, coplanar) are peeled in their own
+affine span (two end points of a line, the hull of a plane); a tiny cluster (fewer than
+``d + 2`` members) is a single layer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.optimize import nnls
+from scipy.spatial import ConvexHull, QhullError
+
+from embeddings.errors import ConfigError
+from playlists.assemble import finish_playlist
+from playlists.errors import PlaylistError
+from playlists.library import Library
+from playlists.playlist import Playlist
+from playlists.projection import ProjectionConfig, project
+from playlists.rules import PlaylistRules, RuleChecker
+from playlists.tour import tour
+
+_EXACT_DISTANCES = 20_000  # above this many tracks, exact hull distances only for the nearest
+
+
+def affine_span(points: np.ndarray, *, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """Origin and orthonormal basis of the affine span of ``points``.
+
+    Returns:
+        ``origin`` ``(d,)`` (the centroid) and ``basis`` ``(r, d)``, ``r`` the affine rank
+        (0 for a single point or identical points). Singular values below ``tol`` times the
+        largest (or below ``tol`` when all are tiny) count as zero.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    origin = p.mean(axis=0)
+    if p.shape[0] < 2:
+        return origin, np.zeros((0, p.shape[1]))
+    _, s, vt = np.linalg.svd(p - origin, full_matrices=False)
+    cutoff = tol * max(float(s[0]), 1.0)
+    return origin, vt[s > cutoff]
+
+
+def library_scale(points: np.ndarray) -> float:
+    """RMS distance of the points to their centroid: the unit of the hull margin."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.shape[0] < 2:
+        return 1.0
+    scale = float(np.sqrt(((p - p.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    return scale if scale > 0 else 1.0
+
+
+def distance_to_convex_set(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each point to the convex hull of ``vertices`` (any rank).
+
+    Solves ``min ||V^T w - x||`` with ``w >= 0``, ``sum w = 1`` as a non-negative least
+    squares problem (``scipy.optimize.nnls``) with the sum constraint as a heavily weighted
+    extra row. ``(n, d), (k, d) -> (n,)``.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    v = np.asarray(vertices, dtype=np.float64)
+    if v.shape[0] == 1:
+        return np.linalg.norm(p - v[0], axis=1)
+    weight = 1e3 * max(library_scale(np.vstack([v, p[: min(len(p), 1000)]])), 1e-9)
+    a = np.vstack([v.T, np.full((1, v.shape[0]), weight)])
+    out = np.empty(p.shape[0])
+    for i, x in enumerate(p):
+        w, _ = nnls(a, np.concatenate([x, [weight]]))
+        w = w / w.sum() if w.sum() > 0 else np.full_like(w, 1.0 / len(w))
+        out[i] = np.linalg.norm(v.T @ w - x)
+    return out
+
+
+def seed_hull_distances(points: np.ndarray, seeds: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    """How far each point lies outside the seeds' convex hull (0 inside).
+
+    Args:
+        points: ``(n, d)`` projected library.
+        seeds: row indices of the seeds.
+
+    Returns:
+        ``(distances (n,), notices)``. With a full-dimensional seed hull the distance is the
+        largest facet offset ``max(n.x + b)`` (exact across a facet, a lower bound near
+        corners); with a flat one (see the module docstring) it is the exact distance to the
+        seeds' convex set, computed for the nearest tracks only when the library is large
+        (the others get a lower bound).
+    """
+    p = np.asarray(points, dtype=np.float64)
+    seed_pts = p[list(seeds)]
+    n, d = p.shape
+    k = len(seed_pts)
+    _, basis = affine_span(seed_pts)
+    rank = basis.shape[0]
+    notices: list[str] = []
+    if k >= d + 1 and rank == d:
+        try:
+            hull = ConvexHull(seed_pts)
+            offsets = p @ hull.equations[:, :-1].T + hull.equations[:, -1]
+            return np.clip(offsets.max(axis=1), 0.0, None), notices
+        except QhullError as exc:  # numerically flat after all
+            notices.append(f"Qhull could not build the seed hull: {str(exc).splitlines()[0]}")
+    if k < d + 1:
+        why = f"{k} seed{'s' if k != 1 else ''} cannot span a hull in d={d} (needs at least {d + 1})"
+    else:
+        why = f"the {k} seeds are flat (they span only {rank} of d={d} dimensions)"
+    shape = {0: "a ball around the seed", 1: "a capsule around the segment between the seeds"}.get(
+        rank, f"the {rank}-dimensional convex set of the seeds"
+    )
+    notices.append(f"{why}; selecting tracks within the margin of {shape} instead")
+    centre = seed_pts.mean(axis=0)
+    radius = float(np.linalg.norm(seed_pts - centre, axis=1).max())
+    lower = np.clip(np.linalg.norm(p - centre, axis=1) - radius, 0.0, None)
+    if n <= _EXACT_DISTANCES:
+        return distance_to_convex_set(p, seed_pts), notices
+    nearest = np.argsort(lower, kind="stable")[:_EXACT_DISTANCES]
+    out = lower.copy()
+    out[nearest] = distance_to_convex_set(p[nearest], seed_pts)
+    return out, notices
+
+
+def _representatives(points: np.ndarray, pool: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """``k`` members of ``pool`` that cover it evenly: the member nearest each k-means centre."""
+    from sklearn.cluster import KMeans
+
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k >= len(pool):
+        return pool
+    x = points[pool]
+    km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x)
+    chosen = []
+    for c in range(k):
+        members = np.flatnonzero(km.labels_ == c)
+        dist = np.linalg.norm(x[members] - km.cluster_centers_[c], axis=1)
+        chosen.append(pool[members[int(np.argmin(dist))]])
+    return np.array(chosen, dtype=np.int64)
+
+
+def _distance_matrix(emb: np.ndarray) -> np.ndarray:
+    return np.clip(1.0 - (emb @ emb.T).astype(np.float64), 0.0, 2.0)
+
+
+def hull_walk(
+    library: Library,
+    seed_ids: Sequence[str],
+    *,
+    length: int,
+    projection: ProjectionConfig = ProjectionConfig(),
+    margin: float = 0.05,
+    rules: PlaylistRules = PlaylistRules(),
+    points: np.ndarray | None = None,
+    seed: int = 0,
+) -> Playlist:
+    """A playlist from the tracks inside the seeds' hull, walked in small steps.
+
+    Args:
+        library: tracks and embeddings.
+        seed_ids: the seed tracks (at least one); the walk starts at the first.
+        length: number of tracks wanted (seeds included).
+        projection: how to project the library before computing the hull.
+        margin: how far outside the hull a track may lie, as a fraction of the projected
+            library's RMS radius (:func:`library_scale`).
+        rules: duplicate / near-duplicate / artist-window rules.
+        points: a precomputed ``(n, d)`` projection of the library (skips ``projection``).
+        seed: random seed of the k-means selection.
+    """
+    if length < 1:
+        raise ConfigError(f"length={length} must be at least 1")
+    if margin < 0:
+        raise ConfigError(f"margin={margin} must be >= 0")
+    if not seed_ids:
+        raise PlaylistError("a hull walk needs at least one seed track")
+    seeds = list(dict.fromkeys(int(i) for i in library.indices(seed_ids)))
+    notices: list[str] = []
+    if len(seeds) < len(seed_ids):
+        notices.append(f"{len(seed_ids) - len(seeds)} repeated seeds ignored")
+    if points is None:
+        proj = project(library.embeddings, projection)
+        points, method_used = proj.points, proj.method
+        notices.extend(proj.notices)
+    else:
+        method_used = "given"
+        if points.shape[0] != len(library):
+            raise PlaylistError(f"points of shape {points.shape} do not align with {len(library)} tracks")
+    dist, hull_notices = seed_hull_distances(points, seeds)
+    notices.extend(hull_notices)
+    margin_abs = margin * library_scale(points)
+    checker = RuleChecker(library.tracks, library.embeddings, rules)
+    if len(seeds) > length:
+        notices.append(f"{len(seeds)} seeds but length {length}: keeping the first {length} seeds")
+        seeds = seeds[:length]
+    # candidates best first: inside the hull, nearest the hull's interior first
+    by_distance = np.argsort(dist, kind="stable")
+    inside = [int(i) for i in by_distance if dist[i] <= margin_abs]
+    admitted, reasons = checker.deduplicate(inside, keep=seeds)
+    n_inside = len(admitted)
+    outside: list[int] = []
+    if n_inside < length:
+        rest = [int(i) for i in by_distance if dist[i] > margin_abs]
+        more, more_reasons = checker.deduplicate(rest, keep=admitted)
+        outside = more[len(admitted) :]
+        reasons.update(more_reasons)
+        admitted = admitted + outside[: length - n_inside]
+        if len(admitted) > n_inside:
+            notices.append(
+                f"only {n_inside} tracks inside the seed hull (margin {margin}); added the "
+                f"{len(admitted) - n_inside} nearest tracks outside it"
+            )
+    spare: list[int] = []
+    pool = np.array([i for i in admitted if i not in set(seeds)], dtype=np.int64)
+    if len(seeds) + len(pool) > length:
+        reps = _representatives(points, pool, length - len(seeds), seed)
+        chosen_set = set(reps.tolist())
+        spare = [int(i) for i in pool if int(i) not in chosen_set]
+        selected = seeds + reps.tolist()
+    else:
+        selected = seeds + pool.tolist()
+        spare = outside[length - n_inside :] if n_inside < length else []
+    emb = library.embeddings[selected]
+    order = [selected[i] for i in tour(_distance_matrix(emb), 0)]
+    params = {
+        "seeds": [str(s) for s in seed_ids],
+        "margin": margin,
+        "projection": method_used,
+        "n_components": int(points.shape[1]),
+        "inside_hull": n_inside,
+    }
+    return finish_playlist(
+        library, order, checker=checker, length=length, seeds=seeds, method="hull", params=params,
+        notices=notices, spare=spare, reasons=reasons,
+        what=f"{len(library)} library tracks, {n_inside} inside the seed hull",
+    )
+
+
+def onion_layers(points: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
+    """Peel convex-hull layers, outermost first.
+
+    Args:
+        points: ``(m, d)`` coordinates.
+
+    Returns:
+        ``(layers, notices)``: the layers are arrays of row indices into ``points`` that
+        partition ``0..m-1``; the first holds the vertices of the hull of all points, the next
+        those of the hull of the rest, and so on. Flat remainders are peeled in their own
+        affine span (a line: its two end points; identical points: one last layer).
+    """
+    p = np.asarray(points, dtype=np.float64)
+    m, d = p.shape
+    remaining = np.arange(m)
+    layers: list[np.ndarray] = []
+    notices: list[str] = []
+    if 0 < m < d + 2:
+        notices.append(f"{m} tracks are fewer than d + 2 = {d + 2}: the hull has no interior, one layer")
+        return [remaining], notices
+    flat_noted = False
+    while remaining.size:
+        sub = p[remaining]
+        origin, basis = affine_span(sub)
+        r = basis.shape[0]
+        if r == 0:
+            layers.append(remaining)
+            break
+        if r < d and not flat_noted:
+            notices.append(
+                f"layer {len(layers) + 1}: the remaining {remaining.size} tracks span only {r} of "
+                f"d={d} dimensions; peeled in their {r}-dimensional span"
+            )
+            flat_noted = True
+        coords = (sub - origin) @ basis.T
+        if r == 1:
+            vertices = np.unique([int(np.argmin(coords[:, 0])), int(np.argmax(coords[:, 0]))])
+        elif remaining.size <= r + 1:
+            vertices = np.arange(remaining.size)
+        else:
+            try:
+                vertices = ConvexHull(coords).vertices
+            except QhullError as exc:
+                notices.append(
+                    f"Qhull failed on layer {len(layers) + 1} ({str(exc).splitlines()[0]}); "
+                    f"its {remaining.size} tracks form the last layer"
+                )
+                layers.append(remaining)
+                break
+        layers.append(remaining[np.sort(vertices)])
+        keep = np.ones(remaining.size, dtype=bool)
+        keep[vertices] = False
+        remaining = remaining[keep]
+    return layers, notices
+
+
+def _quotas(sizes: Sequence[int], total: int) -> list[int]:
+    """Split ``total`` over layers in proportion to their sizes (largest remainder, capped)."""
+    sizes = np.asarray(sizes, dtype=np.float64)
+    share = sizes * total / sizes.sum()
+    q = np.minimum(np.floor(share).astype(int), sizes.astype(int))
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    k = 0
+    while q.sum() < total:
+        i = order[k % len(order)]
+        if q[i] < sizes[i]:
+            q[i] += 1
+        k += 1
+    return q.tolist()
+
+
+def onion_walk(
+    library: Library,
+    member_ids: Sequence[str],
+    *,
+    length: int,
+    outward: bool = False,
+    projection: ProjectionConfig = ProjectionConfig(),
+    rules: PlaylistRules = PlaylistRules(),
+    points: np.ndarray | None = None,
+    label: str = "cluster",
+) -> Playlist:
+    """Walk a cluster from its edge to its core (or core to edge with ``outward``).
+
+    Args:
+        library: tracks and embeddings.
+        member_ids: the cluster's tracks.
+        length: number of tracks wanted.
+        outward: walk from the innermost layer outwards.
+        projection: projection fitted on the cluster's members.
+        rules: duplicate / near-duplicate / artist-window rules.
+        points: precomputed ``(m, d)`` coordinates of the members (skips ``projection``).
+        label: how the cluster is named in notices (``"cluster 3 of run r1"``).
+    """
+    if length < 1:
+        raise ConfigError(f"length={length} must be at least 1")
+    if not member_ids:
+        raise PlaylistError(f"{label} has no tracks")
+    members = library.indices(member_ids)
+    checker = RuleChecker(library.tracks, library.embeddings, rules)
+    centre = library.embeddings[members].mean(axis=0)
+    by_centrality = np.argsort(-(library.embeddings[members] @ centre), kind="stable")
+    admitted, reasons = checker.deduplicate(members[by_centrality].tolist())
+    position = {int(m): i for i, m in enumerate(members)}
+    rows_kept = np.array(sorted(position[a] for a in admitted), dtype=np.int64)
+    kept = members[rows_kept]
+    notices: list[str] = []
+    if points is None:
+        proj = project(library.embeddings[kept], projection)
+        pts, method_used = proj.points, proj.method
+    else:
+        if points.shape[0] != len(members):
+            raise PlaylistError(f"points of shape {points.shape} do not align with {len(members)} members")
+        pts, method_used = np.asarray(points, dtype=np.float64)[rows_kept], "given"
+    layers, layer_notices = onion_layers(pts)
+    notices.extend(layer_notices)
+    if outward:
+        layers = layers[::-1]
+    want = min(length, len(kept))
+    quotas = _quotas([len(layer) for layer in layers], want)
+    order: list[int] = []
+    spare: list[int] = []
+    for layer, q in zip(layers, quotas, strict=True):
+        rows = kept[layer]
+        emb = library.embeddings[rows]
+        if order:
+            start = int(np.argmax(emb @ library.embeddings[order[-1]]))
+        else:  # the track farthest from (outward: nearest to) the cluster's centre
+            sims = emb @ centre
+            start = int(np.argmax(sims) if outward else np.argmin(sims))
+        walk = rows[tour(_distance_matrix(emb), start)]
+        picks = np.floor(np.arange(q) * len(walk) / q).astype(int) if q else np.zeros(0, dtype=int)
+        order.extend(int(i) for i in walk[picks])
+        spare.extend(int(i) for i in np.delete(walk, picks))
+    params = {
+        "cluster": label,
+        "outward": outward,
+        "projection": method_used,
+        "n_components": int(pts.shape[1]),
+        "n_layers": len(layers),
+        "layer_sizes": [len(layer) for layer in layers],
+    }
+    return finish_playlist(
+        library, order, checker=checker, length=length, seeds=[], method="onion", params=params,
+        notices=notices, spare=spare, reasons=Counter(reasons),
+        what=f"{label} has {len(members)} tracks", fixed_first=True,
+    )

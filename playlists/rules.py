@@ -1,0 +1,202 @@
+"""Rules every generator obeys: no duplicates, no near-duplicates, an artist window, exact length.
+
+* **No duplicate tracks**: a ``track_id`` appears at most once.
+* **No near-duplicate recordings** (unless ``allow_near_duplicates``): two tracks whose
+  normalised ``artist + title`` are equal (the same song ripped twice, a remaster), or whose
+  embeddings are closer than ``near_duplicate_distance`` in cosine distance, are never both
+  in a playlist; the one met first (the seed, the better-ranked track) wins.
+* **Artist window** (optional): a track's artist differs from the artists of the
+  ``artist_window`` tracks before it (``1`` forbids back-to-back repeats).
+* **Exact length** when enough admissible candidates exist; otherwise the generator returns
+  what it found and a notice saying how many and why (:func:`shortfall_notice`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from embeddings.errors import ConfigError
+
+# Suffixes that name the same recording: "(Remastered 2011)", "- 2009 Remaster", "[Radio Edit]"...
+_SAME_RECORDING = re.compile(
+    r"[\(\[][^\)\]]*\b(remaster(ed)?|mono|stereo|radio edit|single version|album version|explicit|clean)\b"
+    r"[^\)\]]*[\)\]]"
+    r"|\s+-\s+[^-]*\b(remaster(ed)?|mono|stereo|radio edit|single version|album version)\b.*$",
+    re.IGNORECASE,
+)
+_FEATURING = re.compile(r"[\(\[]?\s*\b(feat|ft|featuring)\b\.?.*$", re.IGNORECASE)
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+@dataclass(frozen=True)
+class PlaylistRules:
+    """The rules a generator applies.
+
+    Args:
+        allow_near_duplicates: keep tracks with the same normalised artist + title or nearly
+            identical embeddings.
+        near_duplicate_distance: cosine distance below which two embeddings count as the same
+            recording (0 disables the embedding test).
+        artist_window: number of preceding tracks whose artists a track may not repeat
+            (0 = off, 1 = no back-to-back repeats).
+    """
+
+    allow_near_duplicates: bool = False
+    near_duplicate_distance: float = 0.01
+    artist_window: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.near_duplicate_distance < 2.0:
+            raise ConfigError(
+                f"near_duplicate_distance={self.near_duplicate_distance} must be in [0, 2) (cosine distance)"
+            )
+        if self.artist_window < 0:
+            raise ConfigError(f"artist_window={self.artist_window} must be >= 0")
+
+
+def normalise_text(text: object) -> str:
+    """Case-folded, accent-free, punctuation-free text; ``""`` for missing values.
+
+    >>> normalise_text("Beyoncé  — Halo!")
+    'beyonce halo'
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
+        return ""
+    s = unicodedata.normalize("NFKD", str(text))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    s = s.replace("&", " and ")
+    return " ".join(_NON_WORD.sub(" ", s).split())
+
+
+def normalise_title(title: object) -> str:
+    """A title reduced to what names the recording: no remaster/edit tags, no featured artists."""
+    s = "" if title is None or title is pd.NA else str(title)
+    if s == "nan":
+        s = ""
+    s = _SAME_RECORDING.sub("", s)
+    s = _FEATURING.sub("", s)
+    return normalise_text(s)
+
+
+def normalise_artist(artist: object) -> str:
+    """An artist reduced for comparison: no featured artists, no leading "the"."""
+    s = "" if artist is None or artist is pd.NA else str(artist)
+    if s == "nan":
+        s = ""
+    s = normalise_text(_FEATURING.sub("", s))
+    return s[4:] if s.startswith("the ") else s
+
+
+def recording_key(artist: object, title: object) -> str:
+    """Key shared by near-duplicate recordings; ``""`` when the title is unknown."""
+    t = normalise_title(title)
+    return f"{normalise_artist(artist)}\x1f{t}" if t else ""
+
+
+def shortfall_notice(found: int, length: int, what: str, reasons: Counter | None = None) -> str:
+    """``"found 7 of 25 tracks: <what>; excluded: 2 near-duplicate, 1 artist window"``."""
+    text = f"found {found} of {length} tracks: {what}"
+    if reasons:
+        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()) if n)
+        if parts:
+            text += f"; excluded: {parts}"
+    return text
+
+
+class RuleChecker:
+    """Applies :class:`PlaylistRules` to indices into a library's track table.
+
+    Args:
+        tracks: the library's track table (``track_id``, ``artist``, ``title``...).
+        embeddings: ``(n, dim)`` L2-normalised embeddings aligned with ``tracks``.
+        rules: the rules.
+    """
+
+    def __init__(self, tracks: pd.DataFrame, embeddings: np.ndarray, rules: PlaylistRules) -> None:
+        self.rules = rules
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        artist = tracks["artist"] if "artist" in tracks else pd.Series([""] * len(tracks))
+        title = tracks["title"] if "title" in tracks else pd.Series([""] * len(tracks))
+        self.keys = [recording_key(a, t) for a, t in zip(artist, title, strict=True)]
+        self.artists = [normalise_artist(a) for a in artist]
+
+    def duplicate_reason(self, idx: int, chosen: Sequence[int]) -> str | None:
+        """Why ``idx`` may not join ``chosen`` (duplicate / near-duplicate), or None."""
+        if idx in chosen:
+            return "duplicate"
+        if self.rules.allow_near_duplicates or not len(chosen):
+            return None
+        key = self.keys[idx]
+        if key and any(self.keys[c] == key for c in chosen):
+            return "near-duplicate (same artist and title)"
+        if self.rules.near_duplicate_distance > 0:
+            sims = self.embeddings[list(chosen)] @ self.embeddings[idx]
+            if float(np.max(sims)) > 1.0 - self.rules.near_duplicate_distance:
+                return "near-duplicate (embedding)"
+        return None
+
+    def window_ok(self, idx: int, before: Sequence[int]) -> bool:
+        """True when ``idx``'s artist is not among the last ``artist_window`` of ``before``."""
+        w = self.rules.artist_window
+        artist = self.artists[idx]
+        if w == 0 or not artist:
+            return True
+        return all(self.artists[b] != artist for b in list(before)[-w:])
+
+    def insertion_ok(self, idx: int, route: Sequence[int], position: int) -> bool:
+        """True when inserting ``idx`` before ``route[position]`` keeps the artist window."""
+        w = self.rules.artist_window
+        artist = self.artists[idx]
+        if w == 0 or not artist:
+            return True
+        neighbours = list(route[max(0, position - w) : position]) + list(route[position : position + w])
+        return all(self.artists[b] != artist for b in neighbours)
+
+    def deduplicate(
+        self, preference: Iterable[int], *, keep: Sequence[int] = ()
+    ) -> tuple[list[int], Counter]:
+        """Drop duplicates and near-duplicates, walking ``preference`` best first.
+
+        ``keep`` (seeds) are admitted first and unconditionally. Returns the admitted indices
+        (``keep`` first, then the others in preference order) and a count of rejections by reason.
+        """
+        chosen = list(dict.fromkeys(int(k) for k in keep))
+        reasons: Counter = Counter()
+        for idx in preference:
+            idx = int(idx)
+            reason = self.duplicate_reason(idx, chosen)
+            if reason is None:
+                chosen.append(idx)
+            else:
+                reasons[reason] += 1
+        return chosen, reasons
+
+    def arrange(self, order: Sequence[int], *, fixed_first: bool = True) -> tuple[list[int], list[int]]:
+        """Apply the artist window to an ordered list with as little reordering as possible.
+
+        At each position the earliest remaining track of ``order`` whose artist is outside
+        the window is placed (a track that has to wait keeps its place in the queue). Tracks
+        that can never be placed are returned separately.
+
+        Returns:
+            ``(arranged, dropped)``.
+        """
+        queue = [int(i) for i in order]
+        if self.rules.artist_window == 0 or not queue:
+            return queue, []
+        arranged: list[int] = [queue.pop(0)] if fixed_first else []
+        while queue:
+            for pos, idx in enumerate(queue):
+                if self.window_ok(idx, arranged):
+                    arranged.append(queue.pop(pos))
+                    break
+            else:
+                break
+        return arranged, queue

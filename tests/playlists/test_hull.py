@@ -1,0 +1,260 @@
+import numpy as np
+import pytest
+
+from embeddings.errors import ConfigError
+from playlists.errors import PlaylistError
+from playlists.hull import (
+    distance_to_convex_set,
+    hull_walk,
+    library_scale,
+    onion_layers,
+    onion_walk,
+    seed_hull_distances,
+)
+from playlists.rules import PlaylistRules
+
+# toy geometries put distinct points within the default near-duplicate distance: test it on its own
+TOY = PlaylistRules(near_duplicate_distance=0.0)
+
+
+def lift(points2d: np.ndarray, height: float = 10.0) -> np.ndarray:
+    """Embed planar toy points as 3-D vectors whose cosine geometry follows the plane."""
+    return np.c_[points2d, np.full(len(points2d), height)]
+
+
+def square_with_inside_and_outside():
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=float)
+    inside = np.array([[0, 0], [0.5, 0.5], [-0.5, 0.2], [0.3, -0.7], [-0.8, -0.8]])
+    outside = np.array([[3, 0], [0, 3], [-3, -3], [2.5, 2.5], [0, -4]], dtype=float)
+    return np.vstack([corners, inside, outside])
+
+
+# ---------------------------------------------------------------- hull geometry
+
+
+def test_facet_distance_of_the_square_hull():
+    pts = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [0, 0], [3, 0], [0, -1.5]], dtype=float)
+    dist, notices = seed_hull_distances(pts, [0, 1, 2, 3])
+    assert notices == []
+    assert dist.tolist() == pytest.approx([0, 0, 0, 0, 0, 2.0, 0.5])
+
+
+def test_one_seed_is_a_ball_two_seeds_a_capsule():
+    pts = np.array([[0, 0], [1, 0], [0, 1], [2, 0], [3, 4]], dtype=float)
+    dist, notices = seed_hull_distances(pts, [0])
+    assert dist.tolist() == pytest.approx([0, 1, 1, 2, 5])
+    assert "1 seed cannot span a hull in d=2" in notices[0] and "ball" in notices[0]
+    dist, notices = seed_hull_distances(pts, [0, 3])  # segment from (0,0) to (2,0)
+    assert dist.tolist() == pytest.approx([0, 0, 1, 0, np.hypot(1, 4)], abs=1e-6)
+    assert "capsule" in notices[0]
+
+
+def test_collinear_seeds_fall_back_with_a_notice():
+    pts = np.array([[0, 0], [1, 1], [2, 2], [1, 0], [5, 5]], dtype=float)
+    dist, notices = seed_hull_distances(pts, [0, 1, 2])  # three seeds >= d + 1 but on a line
+    assert "flat" in notices[0] and "1 of d=2" in notices[0]
+    assert dist.tolist() == pytest.approx([0, 0, 0, np.sqrt(0.5), np.hypot(3, 3)], abs=1e-6)
+
+
+def test_distance_to_a_triangle_in_3d_matches_dense_sampling():
+    rng = np.random.default_rng(3)
+    tri = rng.normal(size=(3, 3))
+    w = rng.dirichlet(np.ones(3), size=20000)
+    dense = w @ tri
+    queries = rng.normal(size=(15, 3)) * 2
+    exact = distance_to_convex_set(queries, tri)
+    sampled = np.min(np.linalg.norm(queries[:, None, :] - dense[None], axis=2), axis=1)
+    assert np.all(exact <= sampled + 1e-9)
+    assert np.allclose(exact, sampled, atol=0.03)
+
+
+# ---------------------------------------------------------------- seed hull walk
+
+
+def test_seed_hull_selects_exactly_the_points_inside(library_of):
+    pts = square_with_inside_and_outside()
+    lib = library_of(lift(pts))
+    ids = lib.track_ids
+    pl = hull_walk(lib, ids[:4], length=9, points=pts, margin=0.0, rules=TOY)
+    assert sorted(pl.track_ids) == sorted(ids[:9])  # 4 corners + 5 inside, no outside point
+    assert pl.track_ids[0] == ids[0]
+    assert pl.notices == []
+    assert pl.params["inside_hull"] == 9
+    assert pl.metrics["n_tracks"] == 9
+
+
+def test_margin_admits_points_just_outside(library_of):
+    pts = np.vstack([square_with_inside_and_outside(), [[1.2, 0.0]]])
+    lib = library_of(lift(pts))
+    scale = library_scale(pts)
+    tight = hull_walk(lib, lib.track_ids[:4], length=20, points=pts, margin=0.1 / scale, rules=TOY)
+    wide = hull_walk(lib, lib.track_ids[:4], length=20, points=pts, margin=0.25 / scale, rules=TOY)
+    assert tight.params["inside_hull"] == 9 and wide.params["inside_hull"] == 10
+    assert lib.track_ids[-1] in wide.track_ids
+
+
+def test_too_few_inside_fills_with_the_nearest_outside(library_of):
+    pts = square_with_inside_and_outside()
+    lib = library_of(lift(pts))
+    pl = hull_walk(lib, lib.track_ids[:4], length=11, points=pts, margin=0.0, rules=TOY)
+    assert len(pl) == 11
+    # facet offsets outside: (2.5,2.5) 1.5; (3,0), (0,3), (-3,-3) 2 (ties kept in library order); (0,-4) 3
+    added = set(pl.track_ids) - set(lib.track_ids[:9])
+    assert added == {lib.track_ids[12], lib.track_ids[9]}
+    assert any("only 9 tracks inside the seed hull" in n for n in pl.notices)
+
+
+def test_more_candidates_than_length_keeps_the_seeds_and_spans_the_hull(clustered_library):
+    lib, labels = clustered_library
+    seeds = lib.track_ids[:3] + lib.track_ids[40:43]  # two clusters
+    pl = hull_walk(lib, seeds, length=15, margin=0.05)
+    assert len(pl) == 15 and len(set(pl.track_ids)) == 15
+    assert set(seeds) <= set(pl.track_ids)
+    assert pl.track_ids[0] == seeds[0]
+    assert pl.params["inside_hull"] > 15
+
+
+@pytest.mark.parametrize("n_seeds", [1, 2, 3, 5])
+def test_invariants_on_a_clustered_library(clustered_library, n_seeds):
+    lib, labels = clustered_library
+    rng = np.random.default_rng(n_seeds)
+    seeds = [lib.track_ids[i] for i in rng.choice(len(lib), n_seeds, replace=False)]
+    pl = hull_walk(lib, seeds, length=20, rules=PlaylistRules(artist_window=2))
+    assert len(pl) == 20  # exact length: the library has 240 tracks
+    assert len(set(pl.track_ids)) == 20
+    assert set(pl.track_ids) <= set(lib.track_ids)
+    assert pl.track_ids[0] == seeds[0] and set(seeds) <= set(pl.track_ids)
+    if n_seeds < 4:  # d = 3 needs 4 seeds
+        assert any("cannot span a hull in d=3" in n for n in pl.notices)
+    assert set(pl.metrics) >= {"mean_step", "max_step", "seed_distance", "spread", "artist_repetition"}
+
+
+def test_near_duplicates_are_dropped_unless_allowed(library_of):
+    pts = square_with_inside_and_outside()
+    emb = lift(pts)
+    emb[5] = emb[4] * 1.0001  # an embedding twin of the centre point
+    titles = [f"Song {i}" for i in range(len(pts))]
+    artists = [f"Artist {i}" for i in range(len(pts))]
+    titles[6], artists[6] = "Song 7 (Remastered 2011)", "Artist 7"  # same recording as track 7
+    lib = library_of(emb, titles=titles, artists=artists)
+    twins = PlaylistRules(near_duplicate_distance=1e-6)
+    pl = hull_walk(lib, lib.track_ids[:4], length=9, points=pts, margin=0.0, rules=twins)
+    assert len(pl) == 9 and pl.params["inside_hull"] == 7
+    assert not {lib.track_ids[4], lib.track_ids[5]} <= set(pl.track_ids)
+    assert not {lib.track_ids[6], lib.track_ids[7]} <= set(pl.track_ids)
+    assert any("only 7 tracks inside the seed hull" in n for n in pl.notices)
+    allowed = hull_walk(lib, lib.track_ids[:4], length=9, points=pts, margin=0.0,
+                        rules=PlaylistRules(allow_near_duplicates=True))
+    assert sorted(allowed.track_ids) == sorted(lib.track_ids[:9])
+
+
+def test_artist_window_holds(clustered_library, library_of):
+    lib, _ = clustered_library
+    artists = [f"Artist {i % 4}" for i in range(len(lib))]
+    lib = library_of(lib.embeddings, artists=artists)
+    pl = hull_walk(lib, lib.track_ids[:5], length=20, rules=PlaylistRules(artist_window=3))
+    names = [artists[lib.track_ids.index(t)] for t in pl.track_ids]
+    assert len(pl) == 20
+    for i, name in enumerate(names):
+        assert name not in names[max(0, i - 3) : i]
+
+
+def test_short_library_says_how_many_were_found(library_of):
+    lib = library_of(np.random.default_rng(0).normal(size=(6, 8)))
+    pl = hull_walk(lib, lib.track_ids[:2], length=10)
+    assert len(pl) == 6 and not pl.complete
+    assert any(n.startswith("found 6 of 10 tracks") for n in pl.notices)
+
+
+def test_bad_arguments(library_of):
+    lib = library_of(np.eye(5))
+    with pytest.raises(ConfigError, match="length=0"):
+        hull_walk(lib, lib.track_ids[:1], length=0)
+    with pytest.raises(PlaylistError, match="at least one seed"):
+        hull_walk(lib, [], length=3)
+    with pytest.raises(PlaylistError, match="not in the library"):
+        hull_walk(lib, ["nope"], length=3)
+
+
+# ---------------------------------------------------------------- onion
+
+
+def nested_squares():
+    square = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=float)
+    return np.vstack([3 * square, 2 * square, 1 * square, [[0.0, 0.0]]])
+
+
+def test_onion_layers_of_nested_squares():
+    pts = nested_squares()
+    layers, notices = onion_layers(pts)
+    assert [layer.tolist() for layer in layers] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12]]
+    assert notices == []
+
+
+def test_edge_midpoints_are_not_hull_vertices():
+    corners = np.array([[2, 2], [-2, 2], [-2, -2], [2, -2]], dtype=float)
+    mids = np.array([[2, 0], [0, 2], [-2, 0], [0, -2]], dtype=float)
+    layers, _ = onion_layers(np.vstack([corners, mids, [[0, 0]]]))
+    assert [layer.tolist() for layer in layers] == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+
+
+def test_onion_walk_goes_from_the_edge_to_the_core_and_back(library_of):
+    pts = nested_squares()
+    lib = library_of(lift(pts))
+    ids = lib.track_ids
+    inward = onion_walk(lib, ids, length=13, points=pts, rules=TOY)
+    layer_of = {t: i // 4 for i, t in enumerate(ids)}
+    assert [layer_of[t] for t in inward.track_ids] == [0] * 4 + [1] * 4 + [2] * 4 + [3]
+    outward = onion_walk(lib, ids, length=13, points=pts, outward=True, rules=TOY)
+    assert [layer_of[t] for t in outward.track_ids] == [3] + [2] * 4 + [1] * 4 + [0] * 4
+    assert inward.params["layer_sizes"] == [4, 4, 4, 1]
+    # each layer is walked around the square, not across it: side steps only
+    xy = {t: pts[i] for i, t in enumerate(ids)}
+    first_layer = [xy[t] for t in inward.track_ids[:4]]
+    steps = [np.linalg.norm(a - b) for a, b in zip(first_layer[:-1], first_layer[1:])]
+    assert steps == pytest.approx([6.0, 6.0, 6.0])
+
+
+def test_onion_walk_shorter_than_the_cluster_takes_every_layer_in_proportion(library_of):
+    pts = nested_squares()
+    lib = library_of(lift(pts))
+    pl = onion_walk(lib, lib.track_ids, length=6, points=pts, rules=TOY)
+    layer_of = {t: i // 4 for i, t in enumerate(lib.track_ids)}
+    assert [layer_of[t] for t in pl.track_ids] == [0, 0, 1, 1, 2, 2]
+    # the two picks of a layer are opposite corners (evenly spaced along the layer's tour)
+    xy = {t: pts[i] for i, t in enumerate(lib.track_ids)}
+    assert np.linalg.norm(xy[pl.track_ids[0]] - xy[pl.track_ids[1]]) == pytest.approx(6 * np.sqrt(2))
+
+
+def test_collinear_cluster_is_peeled_from_both_ends(library_of):
+    pts = np.c_[np.arange(7.0), np.arange(7.0) * 0.5, np.zeros(7)]
+    lib = library_of(lift(pts[:, :2]))
+    layers, notices = onion_layers(pts)
+    assert [sorted(layer.tolist()) for layer in layers] == [[0, 6], [1, 5], [2, 4], [3]]
+    assert "span only 1 of d=3" in notices[0]
+    pl = onion_walk(lib, lib.track_ids, length=7, points=pts, rules=TOY)
+    assert len(pl) == 7 and set(pl.track_ids[:2]) == {lib.track_ids[0], lib.track_ids[6]}
+    assert any("span only 1" in n for n in pl.notices)
+
+
+def test_tiny_cluster_is_one_layer_with_a_notice(library_of):
+    lib = library_of(np.random.default_rng(0).normal(size=(20, 8)))
+    pl = onion_walk(lib, lib.track_ids[:3], length=5, label="cluster 7 of run r")
+    assert sorted(pl.track_ids) == sorted(lib.track_ids[:3])
+    assert any("fewer than d + 2" in n for n in pl.notices)
+    assert any(n.startswith("found 3 of 5 tracks: cluster 7 of run r has 3 tracks") for n in pl.notices)
+
+
+def test_onion_invariants_on_a_real_cluster(clustered_library):
+    lib, labels = clustered_library
+    members = [lib.track_ids[i] for i in np.flatnonzero(labels == 2)]
+    pl = onion_walk(lib, members, length=25)
+    assert len(pl) == 25 and len(set(pl.track_ids)) == 25 and set(pl.track_ids) <= set(members)
+    assert pl.params["n_layers"] >= 2
+    # edge to core: the first tracks are farther from the cluster centre than the last ones
+    emb = lib.embeddings[lib.indices(pl.track_ids)]
+    centre = lib.embeddings[lib.indices(members)].mean(axis=0)
+    far = 1 - emb @ centre / np.linalg.norm(centre)
+    assert far[:5].mean() > far[-5:].mean()
+    with pytest.raises(PlaylistError, match="has no tracks"):
+        onion_walk(lib, [], length=3)

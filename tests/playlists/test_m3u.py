@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from playlists.errors import ExportError
+from playlists.m3u import m3u8_text, parse_m3u, read_m3u, write_m3u8
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def tracks_under(root: Path) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "track_id": ["aaa111", "bbb222", "ccc333"],
+            "path": [str(root / "music" / "Artist A" / "One.flac"), str(root / "music" / "Björk" / "Jóga.flac"),
+                     str(root / "other" / "x.mp3")],
+            "artist": ["Artist A", "Björk", None],
+            "title": ["One", "Jóga", None],
+            "album": ["First", None, None],
+            "isrc": ["GBAYE0000001", None, None],
+            "duration_s": [245.4, 305.5, float("nan")],
+        }
+    )
+
+
+def test_relative_m3u8_matches_the_golden_bytes(tmp_path):
+    tracks = tracks_under(tmp_path)
+    out = tmp_path / "playlists" / "evening.m3u8"
+    text = m3u8_text(tracks, ["aaa111", "bbb222", "ccc333"], playlist_path=out, name="Evening")
+    assert not out.exists()  # text only: this is what --dry-run shows
+    write_m3u8(text, out)
+    assert out.read_bytes() == (GOLDEN / "evening_relative.m3u8").read_bytes()
+    assert read_m3u(out) == tracks["path"].tolist()
+
+
+def test_absolute_m3u8_matches_the_golden_bytes():
+    tracks = tracks_under(Path("/srv"))
+    text = m3u8_text(tracks, ["bbb222", "aaa111"], playlist_path=Path("/tmp/x.m3u8"), relative=False)
+    assert text.encode("utf-8") == (GOLDEN / "absolute.m3u8").read_bytes()
+    assert m3u8_text(tracks, ["bbb222", "aaa111"]) == text  # no playlist file: absolute paths
+
+
+def test_parse_handles_comments_bom_urls_and_latin1(tmp_path):
+    text = "\ufeff#EXTM3U\n\n#EXTINF:1,x\nsub/a.mp3\r\nfile:///srv/m%20b.flac\nhttp://radio/stream\n/abs/c.ogg\n"
+    assert parse_m3u(text, tmp_path) == [str(tmp_path / "sub" / "a.mp3"), "/srv/m b.flac", "http://radio/stream",
+                                         "/abs/c.ogg"]
+    latin = tmp_path / "old.m3u"
+    latin.write_bytes("Caf\xe9.mp3\n".encode("latin-1"))
+    assert read_m3u(latin) == [str(tmp_path / "Café.mp3")]
+
+
+def test_errors(tmp_path):
+    tracks = tracks_under(tmp_path)
+    with pytest.raises(ExportError, match="not in the track table"):
+        m3u8_text(tracks, ["zzz"])
+    with pytest.raises(ExportError, match="no 'path' column"):
+        m3u8_text(tracks.drop(columns="path"), ["aaa111"])
+    with pytest.raises(ExportError, match="cannot read playlist"):
+        read_m3u(tmp_path / "missing.m3u8")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ExportError, match="cannot write playlist file"):
+        write_m3u8("#EXTM3U\n", blocker / "sub" / "p.m3u8")
