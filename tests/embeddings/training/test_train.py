@@ -1,0 +1,170 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from embeddings.augment import AugmentConfig
+from embeddings.checkpoint import load_checkpoint, load_encoder
+from embeddings.errors import CheckpointError, ConfigError
+from embeddings.training import TrainConfig, train
+from embeddings.training.train import lr_factor
+
+
+def _config(**kwargs):
+    base = dict(
+        epochs=2,
+        batch_size=8,
+        views=2,
+        lr=3e-3,
+        warmup_steps=2,
+        val_every=1000,
+        checkpoint_every=4,
+        log_every=1,
+        pool_groups=8,
+        cache_tracks=4,
+        val_tracks=8,
+        augment=AugmentConfig.none(),
+        seed=0,
+    )
+    base.update(kwargs)
+    return TrainConfig(**base)
+
+
+def _run(music, out, tiny_encoder, tiny_audio, tiny_fragments, **kwargs):
+    config = kwargs.pop("config", None) or _config()
+    return train(
+        music,
+        out_dir=out,
+        encoder=tiny_encoder,
+        config=config,
+        audio=tiny_audio,
+        fragments=tiny_fragments,
+        **kwargs,
+    )
+
+
+def _train_losses(out):
+    return [
+        r["loss"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "train"
+    ]
+
+
+def test_lr_schedule_warms_up_then_decays():
+    f = [lr_factor(s, warmup=4, total=20, min_ratio=0.1, cosine=True) for s in range(21)]
+    assert f[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert f[4] == pytest.approx(1.0) and f[20] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(f[3:], f[4:], strict=False))
+    assert lr_factor(10, warmup=4, total=20, min_ratio=0.1, cosine=False) == 1.0
+
+
+def test_training_learns_writes_everything_and_is_seeded(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
+    config = _config(epochs=6)
+    result = _run(music, tmp_path / "a", tiny_encoder, tiny_audio, tiny_fragments, config=config)
+    assert result.status == "finished" and result.step > 10 and result.fragments_per_s > 0
+    losses = _train_losses(tmp_path / "a")
+    assert all(np.isfinite(losses))
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])  # easy task: the loss clearly falls
+    for name in (
+        "model.json",
+        "model.safetensors",
+        "metrics.jsonl",
+        "loss_curve.png",
+        "last/model.json",
+        "last/train_state.pt",
+    ):
+        assert (tmp_path / "a" / name).is_file(), name
+    exported = load_checkpoint(tmp_path / "a")
+    assert exported.contents == "encoder" and exported.data["n_tracks"] == 8
+    assert exported.metrics["val_loss"] == pytest.approx(result.best["val_loss"])
+    assert result.best["recall@5"] > 0.5  # held-out fragments find their own track
+    assert load_checkpoint(tmp_path / "a" / "last").step == result.step
+    # same seed, same run
+    _run(music, tmp_path / "b", tiny_encoder, tiny_audio, tiny_fragments, config=config)
+    assert _train_losses(tmp_path / "b") == losses
+
+
+def test_interrupt_then_resume_continues_like_an_uninterrupted_run(
+    music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments
+):
+    config = _config(epochs=2, schedule="plateau", augment=AugmentConfig(p_mix=0.5))
+    full = _run(music, tmp_path / "full", tiny_encoder, tiny_audio, tiny_fragments, config=config)
+
+    def interrupt(event):
+        if event.get("event") == "step" and event["step"] == 3:
+            raise KeyboardInterrupt
+
+    part = _run(
+        music, tmp_path / "part", tiny_encoder, tiny_audio, tiny_fragments, config=config, on_progress=interrupt
+    )
+    assert part.status == "interrupted" and part.step == 3
+    assert load_checkpoint(tmp_path / "part" / "last").step == 3
+    resumed = _run(music, tmp_path / "part", tiny_encoder, tiny_audio, tiny_fragments, config=config, resume=True)
+    assert resumed.status == "finished" and resumed.step == full.step
+    assert _train_losses(tmp_path / "part") == pytest.approx(_train_losses(tmp_path / "full"), rel=1e-5)
+    a = load_encoder(load_checkpoint(tmp_path / "full" / "last")).state_dict()
+    b = load_encoder(load_checkpoint(tmp_path / "part" / "last")).state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_resume_refuses_corrupt_or_changed_runs(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
+    config = _config(max_steps=2)
+    _run(music, tmp_path / "run", tiny_encoder, tiny_audio, tiny_fragments, config=config)
+    with pytest.raises(ConfigError, match="cannot change lr"):
+        _run(
+            music,
+            tmp_path / "run",
+            tiny_encoder,
+            tiny_audio,
+            tiny_fragments,
+            config=_config(max_steps=4, lr=1.0),
+            resume=True,
+        )
+    with pytest.raises(ConfigError, match="training tracks changed"):
+        _run(
+            music[:6],
+            tmp_path / "run",
+            tiny_encoder,
+            tiny_audio,
+            tiny_fragments,
+            config=_config(max_steps=4),
+            resume=True,
+        )
+    weights = tmp_path / "run" / "last" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match="weights do not match"):
+        _run(
+            music, tmp_path / "run", tiny_encoder, tiny_audio, tiny_fragments, config=_config(max_steps=4), resume=True
+        )
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        _run(music, tmp_path / "new", tiny_encoder, tiny_audio, tiny_fragments, config=config, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("loss", "positives"), [("barlow", "track"), ("skipgram", "track"), ("soft-infonce", "track"), ("infonce", "tag")]
+)
+def test_every_loss_and_positive_kind_trains(
+    music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments, monkeypatch, loss, positives
+):
+    import embeddings.training.data as data
+
+    real = data.read_tags
+
+    def tags(path):
+        out = real(path)
+        out["genre"] = "low; tone" if "low" in str(path) else "high; tone"
+        return out
+
+    monkeypatch.setattr(data, "read_tags", tags)
+    config = _config(max_steps=3, loss=loss, positives=positives, tag_weight=0.5 if positives == "tag" else 0.0)
+    result = _run(music, tmp_path / loss, tiny_encoder, tiny_audio, tiny_fragments, config=config)
+    assert result.step == 3
+    assert all(np.isfinite(_train_losses(tmp_path / loss)))
+    if positives == "tag":
+        assert result.data["positives"]["n_groups"] == 3 and result.data["tags"] == ["tone", "high", "low"]
+        assert 0 <= result.best["tag_hamming_accuracy"] <= 1
+
+
+def test_too_few_tracks(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
+    with pytest.raises(ConfigError, match="at least 2 usable tracks"):
+        _run(music[:1], tmp_path / "x", tiny_encoder, tiny_audio, tiny_fragments)
