@@ -278,7 +278,7 @@ def _scan(
         if paths[j] != spath:
             summary.moved += 1
         if status[j] == STATUS_GONE:
-            status[j] = STATUS_OK if tracks.at[j, "n_fragments"] and not tracks.at[j, "error"] else STATUS_FAILED
+            status[j] = STATUS_FAILED if pd.notna(tracks.at[j, "error"]) else STATUS_OK
         paths[j], sizes[j], mtimes[j] = spath, st.st_size, st.st_mtime
         changed = True
         if status[j] == STATUS_FAILED and config.retry_failed:

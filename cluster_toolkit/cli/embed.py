@@ -47,7 +47,7 @@ class _ProgressReporter:
 
     def track_done(self, path: str, error: str | None) -> None:
         if error:
-            self.progress.console.print(f"[red]failed:[/] {path}: {error}", highlight=False, markup=True)
+            self.progress.console.print(f"[red]failed:[/] {path}: {error}", highlight=False, soft_wrap=True)
         self.progress.advance(self.task)
 
 

@@ -4,7 +4,7 @@ Every command lives in its own module as a thin ``*_cli`` wrapper over a plain l
 function; this module only registers them. :class:`CtkGroup` is the one place that turns a
 :class:`CtkError` into a one-line ``error: ...`` on stderr with the error's exit code
 (``--verbose`` adds the traceback). Ctrl-C exits with 130 and a broken pipe exits quietly.
-Because the boundary lives in the click group, ``CliRunner`` tests see exactly what a user sees.
+Because the boundary lives in the command group, ``CliRunner`` tests see exactly what a user sees.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,20 +20,20 @@ from cluster_toolkit.errors import CtkError
 
 
 class CtkGroup(TyperGroup):
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except CtkError as exc:
             if os.environ.get("CTK_VERBOSE"):
                 traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
-            raise click.exceptions.Exit(exc.exit_code) from None
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(130) from None
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
         except BrokenPipeError:
             sys.stderr.close()
-            raise click.exceptions.Exit(0) from None
+            raise typer.Exit(0) from None
 
 
 app = typer.Typer(
@@ -59,9 +58,13 @@ def _root(
 
 def _register() -> None:
     from cluster_toolkit.cli.embed import embed_cli
+    from cluster_toolkit.cli.evaluate import evaluate_cli
     from cluster_toolkit.cli.status import status_cli
+    from cluster_toolkit.cli.train import train_cli
 
     app.command("embed")(embed_cli)
+    app.command("train")(train_cli)
+    app.command("evaluate")(evaluate_cli)
     app.command("status")(status_cli)
 
 

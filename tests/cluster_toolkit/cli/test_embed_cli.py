@@ -11,7 +11,8 @@ runner = CliRunner()
 
 
 def _run(*args, env=None):
-    return runner.invoke(app, list(args), env=env)
+    # a wide terminal so that rich tables do not fold paths
+    return runner.invoke(app, list(args), env={"COLUMNS": "250", **(env or {})})
 
 
 def test_embed_success_prints_summary_and_status(music_dir, bad_files, tmp_path):
