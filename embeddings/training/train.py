@@ -144,6 +144,7 @@ def train(
     audio: AudioConfig | None = None,
     fragments: FragmentConfig | None = None,
     playlists_dir: str | Path | None = None,
+    source_dir: str | Path | None = None,
     name: str | None = None,
     resume: bool = False,
     device: str | None = None,
@@ -154,6 +155,7 @@ def train(
     With ``resume=True`` the run continues from ``out_dir/last``: model, optimiser, scheduler, sampler
     position and random states are restored, so the remaining steps are the ones an uninterrupted run
     would have taken. The encoder, audio and fragment configs must then match the saved ones.
+    ``source_dir`` (the music folder) and ``playlists_dir`` are recorded in the checkpoint's data summary.
     """
     out_dir = Path(out_dir)
     encoder = encoder or EncoderConfig()
@@ -217,6 +219,8 @@ def train(
         "positives": positives.summary(),
         "tracks_digest": tracks_digest(tracks),
         "tags": vocab,
+        "music_dir": str(source_dir) if source_dir is not None else None,
+        "playlists_dir": str(playlists_dir) if playlists_dir is not None else None,
     }
     if saved_state is not None and saved_state["tracks_digest"] != data["tracks_digest"]:
         raise ConfigError(

@@ -1,0 +1,66 @@
+"""``ctk evaluate --labels folder``: how well the library's embeddings agree with labels it already has."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.evaluate import evaluate_library
+from cluster_toolkit.store import LibraryStore
+
+
+def _ks(text: str) -> list[int]:
+    try:
+        ks = [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise UsageError(f"--k {text!r}: expected comma-separated integers like 1,5,10") from None
+    if not ks or min(ks) < 1:
+        raise UsageError(f"--k {text!r}: expected positive integers")
+    return ks
+
+
+def _fmt(value: float) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def evaluate_cli(
+    labels: Annotated[str, typer.Option(help="Reference labels: folder, tag, playlist, csv:PATH (or a column).")],
+    library: LibraryOption = DEFAULT_LIBRARY,
+    playlists: Annotated[Path | None, typer.Option(help="Playlist folder for --labels playlist.")] = None,
+    k: Annotated[str, typer.Option("--k", help="Cut-offs of Recall@k and mAP@k.")] = "1,5,10",
+    folds: Annotated[int, typer.Option(help="Folds of the linear probe.", min=2)] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of k-means, folds and random tracks.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recall@k, mAP@k, k-means NMI/AMI/ARI, linear-probe accuracy and same-vs-random cosine of the
+    library's embeddings against LABELS; works with any backend."""
+    store = LibraryStore.open(library)
+    report = evaluate_library(store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, seed=seed)
+    if as_json:
+        console.print_json(json.dumps(report, default=lambda v: None))
+        return
+    table = Table(title=f"ctk evaluate --labels {labels}  ({report['model_id']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("labelled tracks / labels", f"{report['n_labelled']} / {report['n_labels']}")
+    for key, value in report["retrieval"].items():
+        if key != "n_queries":
+            table.add_row(key, _fmt(value))
+    for key in ("nmi", "ami", "ari"):
+        table.add_row(f"k-means {key.upper()} (k={report['clustering']['k']})", _fmt(report["clustering"][key]))
+    probe = report["linear_probe"]
+    table.add_row(
+        f"linear probe accuracy ({probe['folds']}-fold)",
+        f"{_fmt(probe['accuracy'])} ± {_fmt(probe['accuracy_std'])} (majority {_fmt(probe['majority'])})",
+    )
+    rel = report["relative"]
+    table.add_row("cosine to same label / random", f"{_fmt(rel['same_label_cosine'])} / {_fmt(rel['random_cosine'])}")
+    table.add_row("relative gap (same - random)", _fmt(rel["gap"]))
+    console.print(table)

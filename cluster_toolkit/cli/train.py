@@ -1,0 +1,224 @@
+"""``ctk train MUSIC_DIR --out DIR``: train a contrastive encoder on a folder of music (no labels needed)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cluster_toolkit.cli._common import console, err_console, notice
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.library import content_hash, iter_audio_files
+from embeddings.config import AudioConfig, FragmentConfig
+from embeddings.losses import LOSSES
+from embeddings.models.config import POSITIONALS, EncoderConfig
+from embeddings.training import TrainConfig, TrainResult, load_resume_configs, train
+from embeddings.training.config import LOGGERS, POSITIVES
+from embeddings.training.train import LAST
+
+
+def list_training_files(music_dir: Path) -> list[tuple[Path, str]]:
+    """``(path, track_id)`` of every audio file under ``music_dir``; the id is the content hash ``ctk embed``
+    uses, so the train/validation split of a fragment is the same in training and in the store."""
+    if not music_dir.is_dir():
+        raise UsageError(f"{music_dir}: not a folder")
+    files = [(path, content_hash(path)) for path in iter_audio_files(music_dir)]
+    if not files:
+        raise UsageError(f"{music_dir}: no audio files found")
+    return files
+
+
+def _choice(value: str, allowed: tuple[str, ...] | list[str], option: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+class _Bar:
+    """Draws ``train``'s progress events as a rich progress bar on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("preparing", total=None, loss=float("nan"), lr=0.0, rate=0.0)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "indexing":
+            self.progress.update(self.task, description=f"indexing {event['n_files']} files")
+        elif kind == "validation-set":
+            self.progress.update(self.task, description="decoding validation fragments")
+        elif kind == "start":
+            data = event["data"]
+            self.progress.console.print(
+                f"training on {data['n_tracks']} tracks ({data['hours']:.1f} h, {data['n_train_fragments']} "
+                f"train fragments, {data['n_skipped']} skipped); positives: {data['positives']['kind']} "
+                f"({data['positives']['n_groups']} groups)",
+                highlight=False,
+            )
+            self.progress.update(self.task, description="training", total=event["total_steps"], completed=event["step"])
+        elif kind == "step":
+            self.progress.update(
+                self.task,
+                completed=event["step"],
+                total=max(event["total_steps"], event["step"]),
+                description=f"epoch {event['epoch'] + 1}",
+                loss=event["loss"],
+                lr=event["lr"],
+                rate=event["fragments_per_s"],
+            )
+        elif kind == "validation":
+            recall = " ".join(f"{k} {event[k]:.3f}" for k in ("recall@1", "recall@10") if event.get(k) is not None)
+            self.progress.console.print(
+                f"step {event['step']}: validation loss {event['val_loss']:.4f} {recall}", highlight=False
+            )
+
+
+def print_result(result: TrainResult) -> None:
+    table = Table(title=f"ctk train: {result.out_dir}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("status", result.status)
+    table.add_row("steps", str(result.step))
+    table.add_row("epochs done", str(result.epoch))
+    table.add_row("fragments/s", f"{result.fragments_per_s:.1f}")
+    if result.best:
+        table.add_row("best validation loss", f"{result.best['val_loss']:.4f} (step {result.best['step']})")
+        for key in ("recall@1", "recall@10"):
+            if result.best.get(key) is not None:
+                table.add_row(f"same-track {key}", f"{result.best[key]:.3f}")
+    table.add_row("model", str(result.out_dir))
+    console.print(table)
+
+
+def train_cli(
+    music_dir: Annotated[
+        Path | None, typer.Argument(help="Folder of audio files (recursively). With --resume: the saved one.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder to create.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run saved in this folder.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Passes over the training fragments (default 10).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    loss: Annotated[str, typer.Option(help=f"Loss: {', '.join(LOSSES)}.")] = "infonce",
+    positives: Annotated[str, typer.Option(help="Positives: track (label-free), playlist, tag.")] = "track",
+    playlists: Annotated[Path | None, typer.Option(help="Folder of .m3u/.m3u8/MPD .json playlists.")] = None,
+    arch: Annotated[str, typer.Option(help="Encoder: transformer or cnn-lstm.")] = "transformer",
+    positional: Annotated[str, typer.Option(help=f"Positions: {', '.join(POSITIONALS)}.")] = "alibi2d",
+    d_model: Annotated[int, typer.Option(help="Transformer width.")] = EncoderConfig.d_model,
+    layers: Annotated[int, typer.Option(help="Transformer blocks.")] = EncoderConfig.n_layers,
+    heads: Annotated[int, typer.Option(help="Attention heads.")] = EncoderConfig.n_heads,
+    embedding_dim: Annotated[int, typer.Option(help="Size of the stored embedding.")] = EncoderConfig.embedding_dim,
+    seconds: Annotated[float, typer.Option(help="Fragment length in seconds.")] = FragmentConfig.n_seconds,
+    batch_size: Annotated[int, typer.Option(help="Fragments per batch.")] = TrainConfig.batch_size,
+    views: Annotated[int, typer.Option(help="Items per group in a batch (>= 2).")] = TrainConfig.views,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = TrainConfig.lr,
+    schedule: Annotated[str, typer.Option(help="cosine or plateau.")] = TrainConfig.schedule,
+    tag_weight: Annotated[float, typer.Option(help="Weight of the auxiliary tag-head BCE (0: off).")] = 0.0,
+    val_every: Annotated[int, typer.Option(help="Validate every N steps (and each epoch end).")] = 500,
+    checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N steps.")] = 200,
+    patience: Annotated[int, typer.Option(help="Early stopping after N validations without gain (0: off).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    logger: Annotated[str, typer.Option(help="Also log to: none, tensorboard, wandb.")] = "none",
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1... [default: cuda if present].")] = None,
+    name: Annotated[str | None, typer.Option(help="Model name stored with the embeddings [default: --out].")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show what would be trained, write nothing.")] = False,
+) -> None:
+    """Train a contrastive encoder on MUSIC_DIR; no labels needed (fragments of a track are positives)."""
+    playlists_dir = playlists
+    if resume is not None:
+        if out is not None and out != resume:
+            raise UsageError(f"--out {out} and --resume {resume} disagree; --resume continues in its own folder")
+        encoder, config, audio, fragments, data = load_resume_configs(resume)
+        out = resume
+        overrides: dict[str, Any] = {}
+        if epochs is not None:
+            overrides["epochs"] = epochs
+        if max_steps is not None:
+            overrides["max_steps"] = max_steps
+        config = replace(config, **overrides)
+        music_dir = music_dir or Path(data.get("music_dir", ""))
+        playlists_dir = playlists_dir or (Path(data["playlists_dir"]) if data.get("playlists_dir") else None)
+    else:
+        if music_dir is None or out is None:
+            raise UsageError("give MUSIC_DIR and --out DIR (or --resume DIR to continue a run)")
+        if (out / LAST).exists():
+            raise UsageError(
+                f"{out} already holds a training run; continue it with --resume {out} or pick another --out"
+            )
+        _choice(positives, POSITIVES, "--positives")
+        _choice(loss, list(LOSSES), "--loss")
+        _choice(logger, LOGGERS, "--logger")
+        if positives == "playlist" and playlists is None:
+            raise UsageError("--positives playlist needs --playlists DIR")
+        audio = AudioConfig()
+        fragments = FragmentConfig(n_seconds=seconds, step=seconds)
+        n_frames = 1 + int(round(seconds * audio.sample_rate)) // audio.hop_length
+        encoder = EncoderConfig(
+            arch=arch,
+            positional=positional,
+            n_mels=audio.n_mels,
+            n_frames=n_frames,
+            d_model=d_model,
+            n_layers=layers,
+            n_heads=heads,
+            embedding_dim=embedding_dim,
+        )
+        config = TrainConfig(
+            loss=loss,
+            positives=positives,
+            epochs=epochs or 10,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            views=views,
+            lr=lr,
+            schedule=schedule,
+            tag_weight=tag_weight,
+            val_every=val_every,
+            checkpoint_every=checkpoint_every,
+            patience=patience,
+            seed=seed,
+            logger=logger,
+        )
+    if not music_dir or not Path(music_dir).is_dir():
+        raise UsageError(f"{music_dir or '(none saved)'}: not a folder; give MUSIC_DIR")
+    music_dir = Path(music_dir).resolve()
+    err_console.print(f"hashing the audio files under {music_dir}...", highlight=False)
+    files = list_training_files(music_dir)
+    if dry_run:
+        console.print(
+            f"would train {encoder.arch}/{encoder.positional} with {config.loss} on {len(files)} files from "
+            f"{music_dir} (positives: {config.positives}, {config.epochs} epochs, batch {config.batch_size}) "
+            f"into {out}",
+            highlight=False,
+        )
+        return
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}  {task.fields[rate]:.1f} fragments/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        result = train(
+            files,
+            out_dir=out,
+            encoder=encoder,
+            config=config,
+            audio=audio,
+            fragments=fragments,
+            playlists_dir=playlists_dir,
+            source_dir=music_dir,
+            name=name,
+            resume=resume is not None,
+            device=device,
+            on_progress=_Bar(progress),
+        )
+    print_result(result)
+    if result.status == "interrupted":
+        notice(f"interrupted at step {result.step}; checkpoint saved. Continue with: ctk train --resume {out}")
+        raise typer.Exit(130)

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from cluster_toolkit.cli.main import app
+from embeddings.backends import load_backend
+
+runner = CliRunner()
+SMALL = [
+    "--seconds",
+    "2",
+    "--d-model",
+    "32",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--embedding-dim",
+    "16",
+    "--batch-size",
+    "8",
+    "--val-every",
+    "1000",
+]
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train-music")
+    sr = 22050
+    t = np.arange(7 * sr) / sr
+    for i in range(5):
+        y = 0.3 * np.sin(2 * np.pi * 220 * 1.4**i * t) * (0.6 + 0.4 * np.sign(np.sin(2 * np.pi * (i + 1) * t)))
+        sf.write(root / f"t{i}.wav", y.astype(np.float32), sr)
+    return root
+
+
+def _run(*args):
+    return runner.invoke(app, ["train", *map(str, args)])
+
+
+def test_train_then_resume_then_embed_backend(music, tmp_path):
+    out = tmp_path / "run"
+    result = _run(music, "--out", out, "--max-steps", "2", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "status" in result.output and "finished" in result.output and "fragments/s" in result.output
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["step"] == 2 and meta["data"]["n_tracks"] == 5 and meta["data"]["music_dir"] == str(music)
+    assert meta["encoder"]["d_model"] == 32 and meta["encoder"]["n_frames"] == 87
+    resumed = _run("--resume", out, "--max-steps", "3")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "last" / "model.json").read_text())["step"] == 3
+    backend = load_backend(str(out))
+    assert backend.embed(np.zeros((2, 128, 87), dtype=np.float32)).shape == (2, 16)
+    again = _run(music, "--out", out, *SMALL)
+    assert again.exit_code == 2 and f"--resume {out}" in again.output
+
+
+def test_dry_run_writes_nothing(music, tmp_path):
+    result = _run(music, "--out", tmp_path / "dry", "--dry-run", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "would train transformer/alibi2d with infonce on 5 files" in result.output
+    assert not (tmp_path / "dry").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-steps", "1"], "give MUSIC_DIR and --out DIR"),
+        (["--out", "x", "--positives", "playlist"], "--positives playlist needs --playlists"),
+        (["--out", "x", "--loss", "triplet"], "--loss 'triplet'"),
+        (["--out", "x", "--positional", "sine"], "positional='sine'"),
+    ],
+)
+def test_usage_errors_exit_2(music, tmp_path, args, message):
+    args = [a if a != "x" else str(tmp_path / "x") for a in args]
+    result = _run(*([music] if args[0] != "--max-steps" else []), *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_resume_of_a_non_run_or_corrupt_run(music, tmp_path):
+    result = _run("--resume", tmp_path)
+    assert result.exit_code == 2 and "nothing to resume" in result.output
+    out = tmp_path / "run"
+    assert _run(music, "--out", out, "--max-steps", "1", *SMALL).exit_code == 0
+    (out / "last" / "model.json").write_text("{")
+    corrupt = _run("--resume", out)
+    assert corrupt.exit_code == 2 and "corrupt JSON" in corrupt.output

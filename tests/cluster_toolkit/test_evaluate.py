@@ -1,0 +1,96 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.evaluate import (
+    clustering_scores,
+    evaluate_embeddings,
+    labels_for,
+    linear_probe,
+    relative_evaluation,
+)
+
+
+def _blobs(n_per=10, n_labels=3, spread=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(n_labels, 8) * 3
+    x = np.concatenate([c + spread * rng.normal(size=(n_per, 8)) for c in centres])
+    labels = np.repeat([f"l{i}" for i in range(n_labels)], n_per)
+    return x.astype(np.float32), labels
+
+
+def test_separated_labels_score_perfectly():
+    x, labels = _blobs()
+    report = evaluate_embeddings(x, labels)
+    assert report["n_labelled"] == 30 and report["n_labels"] == 3
+    assert report["retrieval"]["recall@1"] == 1.0 and report["retrieval"]["map@5"] == 1.0
+    assert report["clustering"]["nmi"] == pytest.approx(1.0) and report["clustering"]["ari"] == pytest.approx(1.0)
+    assert report["linear_probe"]["accuracy"] == 1.0 and report["linear_probe"]["majority"] == pytest.approx(1 / 3)
+    assert report["relative"]["gap"] > 0.5
+
+
+def test_random_labels_score_near_chance():
+    x, _ = _blobs(n_per=20)
+    labels = np.random.default_rng(1).permutation(np.repeat(["a", "b", "c"], 20))
+    report = evaluate_embeddings(x, labels)
+    assert report["clustering"]["ari"] < 0.2
+    assert abs(report["relative"]["gap"]) < 0.15
+    assert report["linear_probe"]["accuracy"] < 0.6
+
+
+def test_relative_evaluation_by_hand():
+    x = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float64)
+    rel = relative_evaluation(x, np.array(["a", "a", "b"]), n_random=2)
+    # tracks 0 and 1: same-label cosine 1; random: the two others -> (1 + 0) / 2
+    assert rel["same_label_cosine"] == pytest.approx(1.0)
+    assert rel["random_cosine"] == pytest.approx(0.5)
+    assert rel["gap"] == pytest.approx(0.5)
+
+
+def test_probe_drops_singleton_labels_and_lowers_folds():
+    x, labels = _blobs(n_per=4, spread=0.01)
+    labels = np.append(labels, "alone")
+    x = np.vstack([x, np.ones((1, 8), dtype=np.float32)])
+    probe = linear_probe(x, labels, folds=5)
+    assert probe["folds"] == 4 and probe["accuracy"] >= 0.9
+    assert np.isnan(linear_probe(x[:3], labels[:3])["accuracy"])
+
+
+def test_clustering_uses_k_equal_to_the_number_of_labels():
+    x, labels = _blobs(n_labels=4)
+    assert clustering_scores(x, labels)["k"] == 4
+
+
+def test_unlabelled_tracks_are_left_out_and_too_few_refused():
+    x, labels = _blobs()
+    labels = labels.astype(object)
+    labels[:5] = None
+    assert evaluate_embeddings(x, labels)["n_labelled"] == 25
+    with pytest.raises(UsageError, match="at least 3 labelled tracks in 2 labels"):
+        evaluate_embeddings(x[:4], ["a", "a", None, None])
+
+
+def test_labels_for_folder_tag_and_playlist(tmp_path):
+    paths = [tmp_path / "Jazz" / "a.wav", tmp_path / "Rock" / "b.wav", tmp_path / "Rock" / "c.wav"]
+    for p in paths:
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"x")
+    tracks = pd.DataFrame(
+        {
+            "path": [str(p) for p in paths],
+            "genre": ["jazz; bop", "", "rock"],
+            "artist": ["", "", ""],
+            "title": ["a", "b", "c"],
+        }
+    )
+    assert labels_for(tracks, "folder").tolist() == ["Jazz", "Rock", "Rock"]
+    assert labels_for(tracks, "tag").tolist() == ["jazz", None, "rock"]
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "mix.m3u").write_text("../Jazz/a.wav\n../Rock/c.wav\n")
+    assert labels_for(tracks, "playlist", playlists_dir=lists).tolist() == ["mix", None, "mix"]
+    with pytest.raises(UsageError, match="needs --playlists"):
+        labels_for(tracks, "playlist")
+    with pytest.raises(UsageError, match="no .m3u"):
+        labels_for(tracks, "playlist", playlists_dir=tmp_path / "Jazz")
