@@ -71,18 +71,22 @@ def normalise_text(text: object) -> str:
         return ""
     s = unicodedata.normalize("NFKD", str(text))
     s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
-    s = s.replace("&", " and ")
+    s = s.replace("&", " and ").replace("'", "").replace("\u2019", "")
     return " ".join(_NON_WORD.sub(" ", s).split())
 
 
-def normalise_title(title: object) -> str:
-    """A title reduced to what names the recording: no remaster/edit tags, no featured artists."""
+def clean_title(title: object) -> str:
+    """A title without remaster/edit tags and featured artists, otherwise as written."""
     s = "" if title is None or title is pd.NA else str(title)
     if s == "nan":
         s = ""
     s = _SAME_RECORDING.sub("", s)
-    s = _FEATURING.sub("", s)
-    return normalise_text(s)
+    return " ".join(_FEATURING.sub("", s).split())
+
+
+def normalise_title(title: object) -> str:
+    """A title reduced to what names the recording: no remaster/edit tags, no featured artists."""
+    return normalise_text(clean_title(title))
 
 
 def normalise_artist(artist: object) -> str:
