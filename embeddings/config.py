@@ -21,7 +21,7 @@ class AudioConfig:
     """
 
     sample_rate: int = 22050
-    n_fft: int = 2048
+    n_fft: int = 1024
     hop_length: int = 512
     n_mels: int = 128
     fmin: float = 20.0
