@@ -37,12 +37,12 @@ VERSION = 1
 TRACK_FIELDS = ("track_id", "artist", "title", "album", "isrc", "duration_s")
 
 
-def _plain(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
     """JSON-able version of ``value``: numpy scalars unwrapped, NaN -> None, floats rounded."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
-        return [_plain(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NA:
@@ -75,7 +75,7 @@ def playlist_json(
         entry: dict[str, Any] = {"position": position}
         for field in TRACK_FIELDS:
             value = row.get(field)
-            entry[field] = _plain(value) if present(value) else None
+            entry[field] = to_jsonable(value) if present(value) else None
         path = row.get("path")
         entry["path"] = entry_path(str(path), playlist_path, relative=relative) if present(path) else None
         entries.append(entry)
@@ -84,8 +84,8 @@ def playlist_json(
         "version": VERSION,
         "name": name,
         "method": playlist.method,
-        "params": _plain(playlist.params),
-        "metrics": _plain(playlist.metrics),
+        "params": to_jsonable(playlist.params),
+        "metrics": to_jsonable(playlist.metrics),
         "notices": list(playlist.notices),
         "tracks": entries,
     }

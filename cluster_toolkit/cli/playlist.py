@@ -1,0 +1,109 @@
+"""``ctk playlist``: convex-hull walks (seed hull, cluster onion) and song paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.cli._playlist_common import (
+    AbsoluteOption,
+    ArtistWindowOption,
+    DryRunOption,
+    NearDuplicatesOption,
+    print_playlist,
+    rules_from,
+    write_or_show,
+)
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.saved_playlists import cluster_members, load_library, save_playlist
+from cluster_toolkit.store import LibraryStore
+from playlists.hull import hull_walk, onion_walk
+from playlists.library import Library
+from playlists.path import song_path
+from playlists.playlist import Playlist
+from playlists.projection import ProjectionConfig
+from playlists.resolve import resolve_seed, resolve_seeds
+from playlists.rules import PlaylistRules
+
+
+def make_playlist(
+    store: LibraryStore,
+    library: Library,
+    *,
+    hull: bool,
+    seeds: list[str],
+    cluster: str | None,
+    outward: bool,
+    path: tuple[str, str] | None,
+    length: int,
+    projection: ProjectionConfig,
+    margin: float,
+    rules: PlaylistRules,
+) -> Playlist:
+    """Validate the option combination and run the generator it names."""
+    if hull == (path is not None):
+        raise UsageError("choose one generator: --hull (with --seeds or --cluster) or --path A B")
+    if path is not None:
+        if seeds or cluster or outward:
+            raise UsageError("--path takes its two ends itself; drop --seeds/--cluster/--outward")
+        start, end = (resolve_seed(p, library.tracks) for p in path)
+        return song_path(library, start, end, length=length, rules=rules)
+    if bool(seeds) == bool(cluster):
+        raise UsageError("--hull needs either --seeds (one or more) or --cluster RUN:LABEL")
+    if cluster:
+        members, label = cluster_members(store, cluster)
+        present = [m for m in members if m in set(library.track_ids)]
+        if not present:
+            raise UsageError(f"none of the {len(members)} tracks of {label} are in the library any more")
+        return onion_walk(library, present, length=length, outward=outward, projection=projection,
+                          rules=rules, label=label)
+    if outward:
+        raise UsageError("--outward applies to --cluster walks only")
+    return hull_walk(library, resolve_seeds(seeds, library.tracks), length=length, projection=projection,
+                     margin=margin, rules=rules)
+
+
+def playlist_cli(
+    hull: Annotated[bool, typer.Option("--hull", help="Convex-hull walk of --seeds or of a --cluster.")] = False,
+    seeds: Annotated[
+        list[str] | None,
+        typer.Option("--seeds", "-s", help="Seed track: 'artist - title', a path or a track id (repeatable)."),
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="RUN:LABEL of a saved clustering (RUN may be 'latest').")
+    ] = None,
+    outward: Annotated[bool, typer.Option("--outward", help="Onion walk from the core outwards.")] = False,
+    path: Annotated[
+        tuple[str, str] | None, typer.Option("--path", help="Song path from A to B: --path A B.")
+    ] = None,
+    length: Annotated[int, typer.Option("--length", "-n", min=1, help="Number of tracks.")] = 25,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .m3u8/.m3u or .json.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Playlist name (default: the file name).")] = None,
+    dims: Annotated[int, typer.Option("--dims", min=2, max=8, help="Projection dimension for hulls.")] = 3,
+    projection: Annotated[str, typer.Option("--projection", help="pca or umap.")] = "pca",
+    margin: Annotated[float, typer.Option("--margin", min=0.0, help="Seed hull margin (fraction of the "
+                                          "library's radius).")] = 0.05,
+    artist_window: ArtistWindowOption = 0,
+    allow_near_duplicates: NearDuplicatesOption = False,
+    absolute: AbsoluteOption = False,
+    dry_run: DryRunOption = False,
+    library: LibraryOption = DEFAULT_LIBRARY,
+) -> None:
+    """Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."""
+    store = LibraryStore.open(library)
+    lib = load_library(store)
+    playlist = make_playlist(
+        store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
+        length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
+        rules=rules_from(artist_window, allow_near_duplicates),
+    )
+    title = name or (out.stem if out else f"{playlist.method} playlist")
+    print_playlist(playlist, lib, title=f"{title} ({len(playlist)} tracks)")
+    if out is not None:
+        write_or_show(playlist, lib, out, name=name or out.stem, absolute=absolute, dry_run=dry_run)
+    if not dry_run:
+        pid = save_playlist(store, playlist, name=title, file=out)
+        console.print(f"saved as {pid} in {store.root}", highlight=False)

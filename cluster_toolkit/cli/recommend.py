@@ -1,0 +1,108 @@
+"""``ctk recommend --liked liked.m3u8``: songs like the ones you like, and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cli._playlist_common import (
+    AbsoluteOption,
+    ArtistWindowOption,
+    DryRunOption,
+    NearDuplicatesOption,
+    print_playlist,
+    rules_from,
+    write_or_show,
+)
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.saved_playlists import load_fragments, load_library, playlist_file_track_ids, save_playlist
+from cluster_toolkit.store import LibraryStore
+from playlists.library import Library
+from playlists.recommend import Recommendations, recommend
+from playlists.resolve import resolve_seed
+
+PLAYLIST_SUFFIXES = (".m3u8", ".m3u", ".json")
+
+
+def liked_track_ids(specs: list[str], library: Library) -> list[str]:
+    """Track ids from playlist files (``.m3u8``/``.m3u``/``.json``) and single seeds."""
+    ids: list[str] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.suffix.lower() in PLAYLIST_SUFFIXES:
+            if not path.is_file():
+                raise UsageError(f"--liked {spec}: no such playlist file")
+            found, missing = playlist_file_track_ids(path, library)
+            if missing:
+                notice(f"{len(missing)} entries of {path} are not in the library and are ignored: {missing[:3]}")
+            ids.extend(found)
+        else:
+            ids.append(resolve_seed(spec, library.tracks))
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise UsageError(f"no liked song of {specs} is in the library")
+    return ids
+
+
+def _clock(seconds: float) -> str:
+    if seconds != seconds:  # NaN: tabular stores have no fragments
+        return "-"
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def print_explanations(rec: Recommendations) -> None:
+    liked = Table(title="liked songs")
+    for col in ("artist", "title", "album", "genre", "fragments"):
+        liked.add_column(col, overflow="fold")
+    for row in rec.liked.itertuples():
+        liked.add_row(*(str(v) if v is not None else "" for v in (row.artist, row.title, row.album, row.genre)),
+                      f"{row.n_sampled}/{row.n_fragments}")
+    console.print(liked)
+    why = Table(title="why each song")
+    for col in ("#", "song", "matched at", "distance", "closest liked song", "tags"):
+        why.add_column(col, overflow="fold")
+    for p in rec.picks.itertuples():
+        tags = "; ".join(str(v) for v in (p.album, p.genre) if v is not None and v == v and str(v))
+        why.add_row(str(p.rank), f"{p.artist} - {p.title}", _clock(p.fragment_start_s), f"{p.distance:.3f}",
+                    f"{p.closest_liked} ({p.closest_liked_distance:.3f})", tags)
+    console.print(why)
+
+
+def recommend_cli(
+    liked: Annotated[
+        list[str],
+        typer.Option("--liked", help="A playlist file (.m3u8/.m3u/.json) or one song (repeatable)."),
+    ],
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Number of recommendations.")] = 10,
+    explain: Annotated[bool, typer.Option("--explain", help="Show why each song was picked.")] = False,
+    sample: Annotated[int, typer.Option("--sample", min=1, help="Liked fragments scored against.")] = 256,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .m3u8/.m3u or .json.")] = None,
+    artist_window: ArtistWindowOption = 0,
+    allow_near_duplicates: NearDuplicatesOption = False,
+    absolute: AbsoluteOption = False,
+    dry_run: DryRunOption = False,
+    library: LibraryOption = DEFAULT_LIBRARY,
+) -> None:
+    """Recommend songs from the library that sound like the songs you like."""
+    store = LibraryStore.open(library)
+    lib = load_library(store)
+    frags, vectors = load_fragments(store, lib)
+    rec = recommend(lib, frags, vectors, liked_track_ids(liked, lib), n=n, sample_size=sample,
+                    rules=rules_from(artist_window, allow_near_duplicates))
+    print_playlist(rec.playlist, lib, title=f"recommended ({len(rec.playlist)})")
+    if explain:
+        print_explanations(rec)
+    finish(store, rec, lib, out=out, absolute=absolute, dry_run=dry_run, name=out.stem if out else "recommended")
+
+
+def finish(store: LibraryStore, rec: Recommendations, lib: Library, *, out: Path | None, absolute: bool,
+           dry_run: bool, name: str) -> None:
+    if out is not None:
+        write_or_show(rec.playlist, lib, out, name=name, absolute=absolute, dry_run=dry_run)
+    if not dry_run:
+        pid = save_playlist(store, rec.playlist, name=name, file=out)
+        console.print(f"saved as {pid} in {store.root}", highlight=False)

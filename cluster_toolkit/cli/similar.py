@@ -1,0 +1,46 @@
+"""``ctk similar "artist - title"``: the songs that sound most like one song."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption
+from cluster_toolkit.cli._playlist_common import (
+    AbsoluteOption,
+    ArtistWindowOption,
+    DryRunOption,
+    NearDuplicatesOption,
+    print_playlist,
+    rules_from,
+)
+from cluster_toolkit.cli.recommend import finish, print_explanations
+from cluster_toolkit.saved_playlists import load_fragments, load_library
+from cluster_toolkit.store import LibraryStore
+from playlists.recommend import similar
+from playlists.resolve import resolve_seed
+
+
+def similar_cli(
+    song: Annotated[str, typer.Argument(help="'artist - title', a path or a track id.")],
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Number of songs.")] = 10,
+    explain: Annotated[bool, typer.Option("--explain", help="Show which part of each song matched.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .m3u8/.m3u or .json.")] = None,
+    artist_window: ArtistWindowOption = 0,
+    allow_near_duplicates: NearDuplicatesOption = False,
+    absolute: AbsoluteOption = False,
+    dry_run: DryRunOption = False,
+    library: LibraryOption = DEFAULT_LIBRARY,
+) -> None:
+    """Show the songs of the library most similar to SONG."""
+    store = LibraryStore.open(library)
+    lib = load_library(store)
+    frags, vectors = load_fragments(store, lib)
+    seed = resolve_seed(song, lib.tracks)
+    rec = similar(lib, frags, vectors, seed, n=n, rules=rules_from(artist_window, allow_near_duplicates))
+    print_playlist(rec.playlist, lib, title=f"similar to {song} ({len(rec.playlist)})")
+    if explain:
+        print_explanations(rec)
+    finish(store, rec, lib, out=out, absolute=absolute, dry_run=dry_run, name=out.stem if out else f"similar {song}")
