@@ -67,6 +67,16 @@ def _register() -> None:
     app.command("evaluate")(evaluate_cli)
     app.command("status")(status_cli)
 
+    from cluster_toolkit.cli.export import export_app
+    from cluster_toolkit.cli.playlist import playlist_cli
+    from cluster_toolkit.cli.recommend import recommend_cli
+    from cluster_toolkit.cli.similar import similar_cli
+
+    app.command("playlist")(playlist_cli)
+    app.command("recommend")(recommend_cli)
+    app.command("similar")(similar_cli)
+    app.add_typer(export_app, name="export")
+
 
 _register()
 
