@@ -24,7 +24,7 @@ from cluster_toolkit.runs import add_assigned_labels, labels_frame, load_run, ru
 
 
 def assign_new_tracks(store: Any, run_id: str, *, save: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """Assign the store's ok tracks that are not in run ``run_id``.
+    """Assign the store's ok tracks that are not yet in run ``run_id`` (neither fitted nor assigned before).
 
     Returns the new label rows (``track_id``, ``label``, ``probability``, ...) and any warnings.
     """
@@ -39,7 +39,7 @@ def assign_new_tracks(store: Any, run_id: str, *, save: bool = True) -> tuple[pd
     fitted = run.labels[~run.labels["assigned"].astype(bool)]
     position = {t: i for i, t in enumerate(ids)}
     missing = [t for t in fitted["track_id"] if t not in position]
-    new_rows = np.flatnonzero(~ids.isin(set(fitted["track_id"])).to_numpy())
+    new_rows = np.flatnonzero(~ids.isin(set(run.labels["track_id"])).to_numpy())
     if new_rows.size == 0:
         return labels_frame(run.run_id, [], np.zeros(0)), []
     fit_rows = np.array([position[t] for t in fitted["track_id"] if t in position], dtype=np.int64)

@@ -77,6 +77,20 @@ def _register() -> None:
     app.command("similar")(similar_cli)
     app.add_typer(export_app, name="export")
 
+    from cluster_toolkit.cli.analyze_features import analyze_features_cli
+    from cluster_toolkit.cli.cluster import cluster_cli
+    from cluster_toolkit.cli.clusters import clusters_app
+    from cluster_toolkit.cli.heatmap import heatmap_cli
+    from cluster_toolkit.cli.import_features import import_features_cli
+    from cluster_toolkit.cli.map import map_cli
+
+    app.command("cluster")(cluster_cli)
+    app.add_typer(clusters_app, name="clusters")
+    app.command("map")(map_cli)
+    app.command("heatmap")(heatmap_cli)
+    app.command("import-features")(import_features_cli)
+    app.command("analyze-features")(analyze_features_cli)
+
 
 _register()
 

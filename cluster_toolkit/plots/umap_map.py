@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +87,10 @@ def umap_coords(
         init="spectral" if n > 50 else "random",
         precomputed_knn=knn if knn is not None else (None, None, None),
     )
-    return np.asarray(model.fit_transform(unit), dtype=np.float32)
+    with warnings.catch_warnings():
+        # with our own exact neighbours umap-learn notes that it cannot .transform new points later: we never do
+        warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+        return np.asarray(model.fit_transform(unit), dtype=np.float32)
 
 
 def categorical_coloring(values: pd.Series, *, title: str) -> Coloring:

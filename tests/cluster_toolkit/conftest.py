@@ -113,3 +113,34 @@ def library(tmp_path):
 @pytest.fixture
 def library_factory():
     return make_library
+
+
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+]  # fmt: skip
+
+
+def run_chromium(*args: str, profile) -> str:
+    """Headless Chromium (installed by the Makefile's test set-up: apt-get install -y chromium); stdout."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "chromium is not installed: apt-get install -y chromium (see the Makefile's test set-up)"
+    done = subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """``chromium(*args)`` -> stdout, with a fresh profile folder per call."""
+    calls = iter(range(1_000))
+
+    def run(*args: str) -> str:
+        return run_chromium(*args, profile=tmp_path / f"chromium-profile-{next(calls)}")
+
+    return run

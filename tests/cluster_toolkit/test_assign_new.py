@@ -34,8 +34,8 @@ def test_new_tracks_get_the_cluster_of_their_genre(tmp_path, options, library_fa
     assert sum(g == e for g, e in zip(got, expected, strict=True)) >= 5
     stored = load_run(store, run.run_id).labels
     assert stored["assigned"].sum() == 6 and len(stored) == 66
-    # assigning again replaces instead of duplicating
-    assign_new_tracks(store, run.run_id)
+    # assigning again finds nothing new and adds nothing
+    assert assign_new_tracks(store, run.run_id)[0].empty
     assert len(load_run(store, run.run_id).labels) == 66
 
 

@@ -1,6 +1,4 @@
 import json
-import shutil
-import subprocess
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -18,23 +16,6 @@ from cluster_toolkit.plots.umap_map import (
     write_map_html,
     write_map_png,
 )
-
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-]  # fmt: skip
-
-
-def chromium(*args: str, profile) -> str:
-    """Run headless Chromium (installed by the Makefile's test set-up); returns stdout."""
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert exe, "chromium is not installed: apt-get install -y chromium (see Makefile)"
-    done = subprocess.run(
-        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def _three_groups():
@@ -92,16 +73,15 @@ def test_png_map(tmp_path):
     assert np.any(np.all(np.abs(image[..., :3] - target) < 0.08, axis=-1))
 
 
-def test_points_render_in_headless_chromium(tmp_path):
+def test_points_render_in_headless_chromium(tmp_path, chromium):
     coords, labels, hover = _three_groups()
     coloring = categorical_coloring(labels, title="cluster (r)")
     page = write_map_html(coords, coloring, hover, tmp_path / "map.html")
-    dom = chromium("--virtual-time-budget=3000", "--dump-dom", page.as_uri(), profile=tmp_path / "p1")
+    dom = chromium("--virtual-time-budget=3000", "--dump-dom", page.as_uri())
     assert 'data-points="120"' in dom
     assert "noise (40)" in dom and "0 (40)" in dom
     shot = tmp_path / "shot.png"
-    chromium("--virtual-time-budget=3000", f"--screenshot={shot}", "--window-size=1200,800", page.as_uri(),
-             profile=tmp_path / "p2")  # fmt: skip
+    chromium("--virtual-time-budget=3000", f"--screenshot={shot}", "--window-size=1200,800", page.as_uri())
     image = mpimg.imread(shot)[..., :3]
     for color in coloring.colors:
         rgb = np.array([int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)])

@@ -1,0 +1,202 @@
+"""``ctk cluster``: cluster the library's tracks and save the run."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.reports import cluster_summary
+from cluster_toolkit.store import LibraryStore
+
+
+class Method(StrEnum):
+    hierarchical = "hierarchical"
+    kmeans = "kmeans"
+    dbscan = "dbscan"
+    hdbscan = "hdbscan"
+
+
+class Linkage(StrEnum):
+    ward = "ward"
+    average = "average"
+    complete = "complete"
+    single = "single"
+
+
+class Metric(StrEnum):
+    cosine = "cosine"
+    euclidean = "euclidean"
+
+
+def parse_k(text: str | None) -> int | str | None:
+    if text is None or text == "auto":
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        raise UsageError(f"--k {text!r}: give a number of clusters or 'auto'") from None
+    if k < 1:
+        raise UsageError(f"--k {k}: needs at least 1 cluster")
+    return k
+
+
+def parse_eps(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        eps = float(text)
+    except ValueError:
+        raise UsageError(f"--eps {text!r}: give a distance or 'auto'") from None
+    if eps <= 0:
+        raise UsageError(f"--eps {eps}: must be positive")
+    return eps
+
+
+def parse_pca(text: str) -> int | str | None:
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--pca {text!r}: give a number of components, 'auto' or 'none'") from None
+    if value < 1:
+        raise UsageError(f"--pca {value}: needs at least 1 component")
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    table = Table(title="quality", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    internal = metrics.get("internal", {})
+    table.add_row("silhouette (cosine, higher better)", _fmt(internal.get("silhouette")))
+    table.add_row("Davies-Bouldin (lower better)", _fmt(internal.get("davies_bouldin")))
+    table.add_row("Calinski-Harabasz (higher better)", _fmt(internal.get("calinski_harabasz")))
+    external = metrics.get("external")
+    if external:
+        ref = external.get("reference")
+        for key in ("nmi", "ami", "ari", "v_measure", "purity"):
+            table.add_row(f"{key.upper() if key != 'v_measure' else 'V-measure'} vs {ref}", _fmt(external[key]))
+        table.add_row(f"tracks with a {ref} label", str(external["n_labelled"]))
+    console.print(table)
+
+
+def print_clusters(summary, *, limit: int) -> None:
+    table = Table(title="clusters")
+    for col, justify in (("cluster", "right"), ("size", "right"), ("cohesion", "right"), ("top genres", "left"),
+                         ("representative tracks", "left")):  # fmt: skip
+        table.add_column(col, justify=justify, overflow="fold")
+    for _, row in summary.head(limit).iterrows():
+        name = "noise" if row["cluster"] < 0 else str(row["cluster"])
+        table.add_row(name, str(row["size"]), _fmt(row["cohesion"]), ", ".join(row["top_genres"]) or "-",
+                      "\n".join(row["medoids"]) or "-")  # fmt: skip
+    console.print(table)
+    if len(summary) > limit:
+        console.print(f"... and {len(summary) - limit} more clusters", highlight=False)
+
+
+def cluster_cli(
+    library: LibraryOption = DEFAULT_LIBRARY,
+    method: Annotated[Method, typer.Option("--method", "-m", help="Clustering method.")] = Method.hdbscan,
+    k: Annotated[str | None, typer.Option("--k", help="Number of clusters, or 'auto' (silhouette; kmeans, "
+                                          "hierarchical). Default auto.")] = None,  # fmt: skip
+    k_min: Annotated[int, typer.Option(help="Smallest k tried by --k auto.")] = 2,
+    k_max: Annotated[
+        int | None, typer.Option(help="Largest k tried by --k auto (default grows with the library).")
+    ] = None,
+    distance_threshold: Annotated[
+        float | None, typer.Option(help="Hierarchical: cut the tree at this merge distance instead of --k.")
+    ] = None,
+    linkage: Annotated[Linkage, typer.Option(help="Hierarchical linkage.")] = Linkage.ward,
+    metric: Annotated[
+        Metric | None, typer.Option(help="DBSCAN eps units / hierarchical distance (default cosine for dbscan).")
+    ] = None,
+    eps: Annotated[str, typer.Option(help="DBSCAN neighbourhood radius, or 'auto' (k-distance knee).")] = "auto",
+    min_samples: Annotated[int | None, typer.Option(help="DBSCAN/HDBSCAN density: neighbours of a core track.")] = None,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(help="HDBSCAN smallest cluster (default grows with the library).")
+    ] = None,
+    pca: Annotated[
+        str, typer.Option(help="HDBSCAN: PCA components before clustering, 'auto' (16) or 'none'.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same labels.")] = 0,
+    labels: Annotated[
+        str | None,
+        typer.Option("--labels", help="Reference labels for NMI/ARI/purity: folder, genre, csv:PATH or a column."),
+    ] = None,
+    normalize: Annotated[
+        bool | None,
+        typer.Option("--normalize/--no-normalize", help="L2-normalise first (default: yes for audio, no for tabular)."),
+    ] = None,
+    show: Annotated[int, typer.Option(help="Clusters to list in the summary.")] = 15,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Cluster and report, but save nothing.")] = False,
+) -> None:
+    """Cluster the library's tracks (hierarchical, k-means, DBSCAN or HDBSCAN) and save the run."""
+    if k is not None and method in (Method.dbscan, Method.hdbscan):
+        raise UsageError(f"--k is for kmeans and hierarchical, not {method.value}")
+    options = ClusterOptions(
+        method=method.value,
+        k=parse_k(k),
+        k_min=k_min,
+        k_max=k_max,
+        distance_threshold=distance_threshold,
+        linkage=linkage.value,
+        metric=metric.value if metric else None,
+        eps=parse_eps(eps),
+        min_samples=min_samples,
+        min_cluster_size=min_cluster_size,
+        pca_components=parse_pca(pca),
+        seed=seed,
+        normalize=normalize,
+    )
+    store = LibraryStore.open(library)
+    with console.status(f"clustering with {method.value}..."):
+        outcome = cluster_library(store, options, reference=labels, save=not dry_run)
+    run = outcome.run
+    for message in outcome.warnings:
+        notice(message)
+    if dry_run:
+        notice("dry run: nothing was saved")
+    head = Table(title=f"run {run.run_id}", show_header=False)
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("method", run.method)
+    head.add_row("tracks", str(len(run.labels)))
+    head.add_row("clusters", str(run.n_clusters))
+    head.add_row("noise", str(run.n_noise))
+    used = run.params["used"]
+    shown = {key: used[key] for key in ("n_clusters", "distance_threshold", "linkage", "metric", "eps",
+                                         "min_samples", "min_cluster_size", "two_stage") if key in used}  # fmt: skip
+    head.add_row("parameters", ", ".join(f"{key}={_fmt(v)}" for key, v in shown.items()))
+    head.add_row("seconds", f"{run.seconds:.2f}")
+    console.print(head)
+    if outcome.k_choice is not None:
+        c = outcome.k_choice
+        best = max(c.scores)
+        console.print(f"k = {c.k}: the best mean silhouette ({best:.3f}) of k = {c.k_values[0]}..{c.k_values[-1]}",
+                      highlight=False)  # fmt: skip
+    if outcome.eps_choice is not None:
+        console.print(f"eps = {outcome.clusterer.eps_:.4g}: the knee of the distance to the "
+                      f"{outcome.eps_choice.min_samples}th neighbour", highlight=False)  # fmt: skip
+    print_metrics(run.metrics)
+    tracks, X = store.track_embeddings()
+    print_clusters(cluster_summary(tracks, X, outcome.clusterer.labels_), limit=show)
+    for name, path in outcome.pictures.items():
+        console.print(f"{name}: {path}", highlight=False)
+    if outcome.saved:
+        console.print(f"next: ctk clusters show {run.run_id}   |   ctk map --color cluster:{run.run_id} --out map.html",
+                      highlight=False)  # fmt: skip
