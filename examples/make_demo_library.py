@@ -1,6 +1,6 @@
 """Synthesise a deterministic demo music library (numpy synthesis, soundfile + mutagen to write).
 
-    python examples/make_demo_library.py OUT_DIR [--n-tracks 40] [--seed 0] [--short]
+    python examples/make_demo_library.py OUT_DIR [--n-tracks 40] [--seed 0] [--short | --durations MIN MAX]
 
 Six styles (see ``demo_styles``) with three artists each; track ``i`` belongs to style ``i % 6``
 and artist ``(i // 6) % 3``, with its own key, tempo, length and seed. Layout::
@@ -48,6 +48,7 @@ MANIFEST_VERSION = 1
 # MPEG-2 layer III (22.05 kHz) written by libsndfile makes libmpg123 print bit-reservoir errors when
 # read back in blocks; MPEG-1 at 44.1 kHz (what real MP3s use) decodes cleanly.
 MP3_SAMPLE_RATE = 44100
+WRITE_BLOCK_FRAMES = 1 << 16
 FORMAT_CYCLE = ("flac", "wav", "ogg", "flac", "wav", "mp3", "flac", "wav", "ogg", "flac")
 SOUNDFILE_FORMAT = {"flac": ("FLAC", "PCM_16"), "wav": ("WAV", "PCM_16"), "ogg": ("OGG", "VORBIS"),
                     "mp3": ("MP3", "MPEG_LAYER_III")}
@@ -141,6 +142,15 @@ def render_track(track: DemoTrack, *, sr: int) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def write_audio(path: Path, y: np.ndarray, *, sr: int, container: str, subtype: str) -> None:
+    """Write in blocks: libvorbis allocates one whole write on the stack, so writing a track of more
+    than ~2M samples to OGG in one call overflows an 8 MB stack and segfaults (xiph/vorbis#99)."""
+    channels = 1 if y.ndim == 1 else y.shape[1]
+    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, format=container, subtype=subtype) as f:
+        for start in range(0, len(y), WRITE_BLOCK_FRAMES):
+            f.write(y[start : start + WRITE_BLOCK_FRAMES])
+
+
 def lyrics_text(track: DemoTrack) -> list[str]:
     rng = np.random.default_rng(track.seed + 1)
     return [" ".join(LYRIC_WORDS[int(j)] for j in rng.integers(len(LYRIC_WORDS), size=int(rng.integers(3, 7))))
@@ -149,8 +159,9 @@ def lyrics_text(track: DemoTrack) -> list[str]:
 
 def lrc_text(track: DemoTrack) -> str:
     lines = [f"[ti:{track.title}]", f"[ar:{track.artist}]", f"[al:{track.album}]"]
-    step = max(2.0, track.duration_s / 8)
-    for k, line in enumerate(lyrics_text(track)):
+    text = lyrics_text(track)
+    step = (track.duration_s - 2.0) / len(text)  # every line inside the track
+    for k, line in enumerate(text):
         at = 1.0 + k * step
         lines.append(f"[{int(at // 60):02d}:{at % 60:05.2f}]{line}")
     return "\n".join(lines) + "\n"
@@ -253,7 +264,7 @@ def make_demo_library(out_dir: Path, *, n_tracks: int = 40, seed: int = 0,
         y = render_track(track, sr=sr)
         if track.sample_rate != sr:
             y = soxr.resample(y, sr, track.sample_rate, quality="HQ")
-        sf.write(path, y, track.sample_rate, format=container, subtype=subtype)
+        write_audio(path, y, sr=track.sample_rate, container=container, subtype=subtype)
         write_tags(path, track)
         if track.lyrics == "lrc":
             path.with_suffix(".lrc").write_text(lrc_text(track), encoding="utf-8")
@@ -283,11 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-tracks", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--short", action="store_true", help="6-10 s tracks instead of 30-60 s (for tests)")
+    ap.add_argument("--durations", type=float, nargs=2, metavar=("MIN_S", "MAX_S"),
+                    help="track lengths in seconds (e.g. 180 240 for benchmarks); overrides --short")
     args = ap.parse_args(argv)
+    durations = tuple(args.durations) if args.durations else (6, 10) if args.short else (30, 60)
     start = time.perf_counter()
     try:
         library = make_demo_library(args.out_dir, n_tracks=args.n_tracks, seed=args.seed,
-                                    duration_range=(6, 10) if args.short else (30, 60))
+                                    duration_range=durations)
     except (ValueError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

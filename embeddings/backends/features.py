@@ -8,7 +8,8 @@ usual STFT-based definitions:
 * **MFCC** (``librosa.feature.mfcc(S=log_mel)``): exact, librosa expects a dB-scaled mel power
   spectrogram for ``S``.
 * **Chroma**: the mel power is mapped to the 12 pitch classes through librosa's STFT chroma
-  filterbank composed with the (row-normalised) mel filterbank, ``W = chroma_fb @ mel_fb.T``:
+  filterbank composed with the (row-normalised) mel filterbank, ``W = chroma_fb @ mel_fb.T``
+  (both sampled on an 8192-point FFT grid):
   each mel band spreads its energy over the pitch classes of the FFT bins it was made from.
   Mel bands are ~26 Hz wide below 1 kHz, so below ~200 Hz a band covers several semitones and
   the chroma is blurred there; above ~400 Hz bands are at most about a semitone wide.
@@ -17,7 +18,8 @@ usual STFT-based definitions:
   centroid therefore weights bands, not Hz, and is lower than the STFT centroid; it still rises
   with brightness.
 * **Onsets and tempo**: ``librosa.onset.onset_strength(S=log_mel)``; onsets are the peaks of the
-  [0, 1]-scaled envelope found by ``scipy.signal.find_peaks`` (prominence 0.1, 2 frames apart).
+  envelope found by ``scipy.signal.find_peaks`` (prominence 10 % of its range and at least 1 dB,
+  2 frames apart).
   ``librosa.onset.onset_detect`` is not used: its peak picker is a numba gufunc cached on disk,
   and two processes compiling it at once (two ``ctk embed`` workers on a fresh install) can leave
   a cache that segfaults every later run (numba issue #10128). The tempo is
@@ -42,6 +44,7 @@ from typing import Any
 
 import librosa
 import numpy as np
+import scipy.ndimage
 import scipy.signal
 
 from embeddings.config import AudioConfig, config_from_dict
@@ -56,6 +59,10 @@ N_CONTRAST_BANDS = 6
 CONTRAST_FMIN = 200.0
 TEMPO_MIN_BPM, TEMPO_MAX_BPM = 30.0, 320.0
 ONSET_PROMINENCE, ONSET_MIN_FRAMES = 0.1, 2
+ONSET_MIN_RISE_DB = 1.0  # onset strength is a mean rise in dB over the mel bands
+CHROMA_N_FFT = 8192
+TEMPO_SMOOTHING_FRAMES = 1.0  # Gaussian sigma
+PULSE_RIPPLE_DB = 0.2  # envelope wobble (std, dB) that does not count as a pulse
 
 # (group, size); a group of frame-wise descriptors contributes its mean then its std.
 _FRAMEWISE_GROUPS = (("mfcc", N_MFCC), ("chroma", 12), ("contrast", N_CONTRAST_BANDS + 1),
@@ -81,13 +88,15 @@ def mel_band_frequencies(*, audio: AudioConfig) -> np.ndarray:
 def mel_to_chroma_matrix(*, audio: AudioConfig) -> np.ndarray:
     """``(12, n_mels)`` map from mel power to pitch-class energy, index 0 = C.
 
-    ``chroma_fb (12, 1 + n_fft // 2) @ mel_fb.T`` with each mel filter scaled to unit sum, so a mel
-    band hands its energy to the pitch classes of the FFT bins under its triangle.
+    ``chroma_fb @ mel_fb.T`` with each mel filter scaled to unit sum, so a mel band hands its energy
+    to the pitch classes of the frequencies under its triangle. Both filterbanks are sampled on a
+    fine FFT grid (``CHROMA_N_FFT``), independent of the front end's ``n_fft``: the mel triangles
+    are defined in Hz, and the fine grid maps each one to pitch classes more precisely.
     """
-    mel_fb = librosa.filters.mel(sr=audio.sample_rate, n_fft=audio.n_fft, n_mels=audio.n_mels,
+    mel_fb = librosa.filters.mel(sr=audio.sample_rate, n_fft=CHROMA_N_FFT, n_mels=audio.n_mels,
                                  fmin=audio.fmin, fmax=audio.fmax)
     mel_fb = mel_fb / np.maximum(mel_fb.sum(axis=1, keepdims=True), 1e-12)
-    chroma_fb = librosa.filters.chroma(sr=audio.sample_rate, n_fft=audio.n_fft, n_chroma=12)
+    chroma_fb = librosa.filters.chroma(sr=audio.sample_rate, n_fft=CHROMA_N_FFT, n_chroma=12)
     return (chroma_fb @ mel_fb.T).astype(np.float32)
 
 
@@ -132,35 +141,38 @@ def feature_descriptors(log_mels: np.ndarray, *, audio: AudioConfig,
 
 
 def _count_onsets(envelope: np.ndarray) -> int:
-    """Number of onsets in one onset envelope ``(n_frames,)``: prominent peaks of its [0, 1] scaling."""
-    span = float(envelope.max() - envelope.min())
-    if not span > 0:
-        return 0
-    scaled = (envelope - envelope.min()) / span
-    peaks, _ = scipy.signal.find_peaks(scaled, prominence=ONSET_PROMINENCE, distance=ONSET_MIN_FRAMES)
+    """Number of onsets in one onset envelope ``(n_frames,)``: its peaks that rise above their
+    surroundings by 10 % of the envelope's range, and by at least ``ONSET_MIN_RISE_DB``, so that
+    the tiny ripples of a steady tone do not count as onsets."""
+    prominence = max(ONSET_PROMINENCE * float(envelope.max() - envelope.min()), ONSET_MIN_RISE_DB)
+    peaks, _ = scipy.signal.find_peaks(envelope, prominence=prominence, distance=ONSET_MIN_FRAMES)
     return int(peaks.size)
 
 
 def _tempo_and_pulse_clarity(envelope: np.ndarray, *, sr: int, hop_length: int) -> tuple[np.ndarray, ...]:
     """Tempo (BPM) and pulse clarity of onset envelopes ``(batch, n_frames)`` -> two ``(batch,)``.
 
-    One tempogram frame per fragment: the autocorrelation of the Hann-windowed envelope, scaled to
-    1 at lag 0, handed to ``librosa.feature.tempo`` (log-normal prior around 120 BPM). Pulse clarity
-    is the highest autocorrelation of the mean-removed envelope at lags between 30 and 320 BPM.
+    One tempogram frame per fragment: the autocorrelation of the smoothed, Hann-windowed envelope,
+    scaled to 1 at lag 0, handed to ``librosa.feature.tempo`` (log-normal prior around 120 BPM).
+    Pulse clarity is the highest autocorrelation of the mean-removed envelope at lags between 30 and
+    320 BPM, relative to its energy plus that of a 0.2 dB ripple, so a near-steady sound has none.
     """
     n_frames = envelope.shape[-1]
+    # smoothing over ~2 frames keeps a beat whose period is not a whole number of frames from
+    # splitting its autocorrelation peak between two lags (which favours the doubled period)
+    envelope = scipy.ndimage.gaussian_filter1d(envelope, TEMPO_SMOOTHING_FRAMES, axis=-1)
     window = np.hanning(n_frames + 2)[1:-1]
     bpms = librosa.tempo_frequencies(n_frames, hop_length=hop_length, sr=sr)
     in_range = (bpms >= TEMPO_MIN_BPM) & (bpms <= TEMPO_MAX_BPM)
 
-    acs = []
-    for centred in (False, True):
-        x = envelope - envelope.mean(axis=-1, keepdims=True) if centred else envelope
-        ac = librosa.autocorrelate(x * window, axis=-1)
-        acs.append(ac / np.maximum(ac[..., :1], 1e-10))
-    tempogram = np.clip(acs[0], 0.0, None)[..., None]  # (batch, n_lags, 1)
+    ac = librosa.autocorrelate(envelope * window, axis=-1)
+    tempogram = np.clip(ac / np.maximum(ac[..., :1], 1e-10), 0.0, None)[..., None]  # (batch, n_lags, 1)
     tempo = librosa.feature.tempo(tg=tempogram, sr=sr, hop_length=hop_length, max_tempo=TEMPO_MAX_BPM)
-    clarity = acs[1][:, in_range].max(axis=-1) if in_range.any() else np.zeros(len(envelope))
+
+    centred = librosa.autocorrelate((envelope - envelope.mean(axis=-1, keepdims=True)) * window, axis=-1)
+    ripple_energy = np.sum(window**2) * PULSE_RIPPLE_DB**2
+    clarity = centred[:, in_range].max(axis=-1) / (centred[:, 0] + ripple_energy) if in_range.any() else (
+        np.zeros(len(envelope)))
     return tempo.reshape(-1), np.clip(clarity, 0.0, 1.0)
 
 
