@@ -13,6 +13,7 @@ from rich.table import Table
 from cluster_toolkit.cli._common import console, err_console, notice
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.library import content_hash, iter_audio_files
+from embeddings.augment import AugmentConfig
 from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.losses import LOSSES
 from embeddings.models.config import POSITIONALS, EncoderConfig
@@ -30,6 +31,14 @@ def list_training_files(music_dir: Path) -> list[tuple[Path, str]]:
     if not files:
         raise UsageError(f"{music_dir}: no audio files found")
     return files
+
+
+def _crop_frames(crop_seconds: float | None, seconds: float, audio: AudioConfig) -> int | None:
+    if crop_seconds is None:
+        return None
+    if not 0 < crop_seconds <= seconds:
+        raise UsageError(f"--crop-seconds {crop_seconds}: must be in (0, --seconds {seconds}]")
+    return 1 + int(round(crop_seconds * audio.sample_rate)) // audio.hop_length
 
 
 def _choice(value: str, allowed: tuple[str, ...] | list[str], option: str) -> str:
@@ -112,6 +121,10 @@ def train_cli(
     heads: Annotated[int, typer.Option(help="Attention heads.")] = EncoderConfig.n_heads,
     embedding_dim: Annotated[int, typer.Option(help="Size of the stored embedding.")] = EncoderConfig.embedding_dim,
     seconds: Annotated[float, typer.Option(help="Fragment length in seconds.")] = FragmentConfig.n_seconds,
+    crop_seconds: Annotated[
+        float | None,
+        typer.Option(help="Train on random crops this long (faster; the model still embeds full fragments)."),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Fragments per batch.")] = TrainConfig.batch_size,
     views: Annotated[int, typer.Option(help="Items per group in a batch (>= 2).")] = TrainConfig.views,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = TrainConfig.lr,
@@ -181,6 +194,7 @@ def train_cli(
             patience=patience,
             seed=seed,
             logger=logger,
+            augment=AugmentConfig(crop_frames=_crop_frames(crop_seconds, seconds, audio)),
         )
     if not music_dir or not Path(music_dir).is_dir():
         raise UsageError(f"{music_dir or '(none saved)'}: not a folder; give MUSIC_DIR")

@@ -21,8 +21,10 @@ class EncoderConfig:
     Transformer fields: the log-mel ``(n_mels, n_frames)`` is cut into patches of ``patch_freq`` mel bins
     x ``patch_time`` frames taken every ``stride_freq`` x ``stride_time`` (equal sizes: no overlap), each
     patch becomes one token of width ``d_model``; ``n_layers`` pre-norm blocks of ``n_heads`` heads with an
-    MLP of ``mlp_ratio * d_model``. ``n_frames`` is the fragment length the model is trained on: it only
-    sizes the ``learned`` position table (longer inputs interpolate it); the other variants need no size.
+    MLP of ``mlp_ratio * d_model``; ``dropout`` on the residual branches (0 by default: the augmentations
+    regularise a contrastive model, and on a CPU every dropout mask costs time). ``n_frames`` is the
+    fragment length the model is trained on: it only sizes the ``learned`` position table (longer inputs
+    interpolate it); the other variants need no size.
 
     CNN+LSTM fields: ``cnn_channels`` Conv1d layers over time with the mel bins as input channels, each
     followed by max-pooling by 2, then an LSTM of ``lstm_hidden`` units (bidirectional).
@@ -44,7 +46,7 @@ class EncoderConfig:
     n_layers: int = 4
     n_heads: int = 4
     mlp_ratio: float = 2.0
-    dropout: float = 0.1
+    dropout: float = 0.0
     embedding_dim: int = 256
     projection_dims: tuple[int, ...] = (256, 128)
     cnn_channels: tuple[int, ...] = (128, 128, 128)

@@ -49,7 +49,6 @@ class Attention(nn.Module):
         self.n_heads = config.n_heads
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.out = nn.Linear(config.d_model, config.d_model)
-        self.dropout = config.dropout
 
     def forward(
         self,
@@ -64,7 +63,9 @@ class Attention(nn.Module):
             cos, sin = (t.to(q.dtype) for t in rotary)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         mask = None if bias is None else bias.to(q.dtype).unsqueeze(0)  # (1, H, N, N), broadcast over B
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        # no dropout on the attention probabilities: drawing a (B, H, N, N) mask costs more on a CPU than
+        # the attention itself; dropout (when configured) acts on the residual branches instead
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(batch, n_tokens, width))
 
 

@@ -44,12 +44,13 @@ def _run(*args):
 
 def test_train_then_resume_then_embed_backend(music, tmp_path):
     out = tmp_path / "run"
-    result = _run(music, "--out", out, "--max-steps", "2", *SMALL)
+    result = _run(music, "--out", out, "--max-steps", "2", "--crop-seconds", "1", *SMALL)
     assert result.exit_code == 0, result.output
     assert "status" in result.output and "finished" in result.output and "fragments/s" in result.output
     meta = json.loads((out / "model.json").read_text())
     assert meta["step"] == 2 and meta["data"]["n_tracks"] == 5 and meta["data"]["music_dir"] == str(music)
     assert meta["encoder"]["d_model"] == 32 and meta["encoder"]["n_frames"] == 87
+    assert meta["training"]["augment"]["crop_frames"] == 44  # trained on 1 s crops of the 2 s fragments
     resumed = _run("--resume", out, "--max-steps", "3")
     assert resumed.exit_code == 0, resumed.output
     assert json.loads((out / "last" / "model.json").read_text())["step"] == 3
@@ -73,6 +74,7 @@ def test_dry_run_writes_nothing(music, tmp_path):
         (["--out", "x", "--positives", "playlist"], "--positives playlist needs --playlists"),
         (["--out", "x", "--loss", "triplet"], "--loss 'triplet'"),
         (["--out", "x", "--positional", "sine"], "positional='sine'"),
+        (["--out", "x", "--crop-seconds", "20"], "--crop-seconds 20.0: must be in (0, --seconds 10.0]"),
     ],
 )
 def test_usage_errors_exit_2(music, tmp_path, args, message):
