@@ -99,7 +99,9 @@ class HierarchicalClusterer(CtkClusterer):
                     f"hierarchical: n_clusters={self.n_clusters} exceeds n_centroids={m} of the two-stage "
                     "method; raise n_centroids or lower the number of clusters"
                 )
-            km = KMeansClusterer(m, n_init=1, max_iter=25, random_state=self.random_state, normalize=False)
+            km = KMeansClusterer(
+                m, n_init=1, max_iter=20, init="random", random_state=self.random_state, normalize=False
+            )
             km.fit(data)
             points = km.cluster_centers_.astype(np.float64)
             self.micro_labels_ = km.labels_

@@ -3,8 +3,12 @@
 On unit vectors euclidean k-means minimises ``sum ||x - c||^2 = sum (2 - 2 cos(x, c))`` up to the centroid
 norm, i.e. it groups tracks by cosine similarity (close to spherical k-means; centroids are plain means and
 are not re-normalised). ``backend="auto"`` uses scikit-learn's Lloyd k-means below ``faiss_min_rows`` rows and
-``faiss.Kmeans`` above it (same objective, multi-threaded BLAS, subsamples at most 256 points per centroid
-for the centroid updates); both are seeded, so a fixed ``random_state`` gives the same labels.
+``faiss.Kmeans`` above it: the same objective and the same k-means++ seeding (scikit-learn's
+``kmeans_plusplus`` on a sample of 256 points per centroid), then faiss's Lloyd iterations, which estimate
+the centroids from at most 256 points per centroid and assign every track at the end; ~10x faster on 100k
+tracks. Each of the ``n_init`` restarts uses seed ``random_state + i`` and the lowest inertia wins, so a
+fixed ``random_state`` gives the same labels. ``init="random"`` skips k-means++ (used for the many
+micro-clusters of the two-stage hierarchical method, where seeding quality hardly matters).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class KMeansClusterer(CtkClusterer):
         "max_iter": Constraint(Int, low=1),
         "random_state": Constraint(Int, low=0),
         "backend": Constraint(str, choices=("auto", "sklearn", "faiss")),
+        "init": Constraint(str, choices=("k-means++", "random")),
         "faiss_min_rows": Constraint(Int, low=1),
         "normalize": Constraint(bool, choices=(True, False)),
     }
@@ -42,7 +47,8 @@ class KMeansClusterer(CtkClusterer):
         max_iter: int = 100,
         random_state: int = 0,
         backend: str = "auto",
-        faiss_min_rows: int = 200_000,
+        init: str = "k-means++",
+        faiss_min_rows: int = 20_000,
         normalize: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -50,6 +56,7 @@ class KMeansClusterer(CtkClusterer):
         self.max_iter = max_iter
         self.random_state = random_state
         self.backend = backend
+        self.init = init
         self.faiss_min_rows = faiss_min_rows
         self.normalize = normalize
 
@@ -65,11 +72,11 @@ class KMeansClusterer(CtkClusterer):
         use_faiss = self.backend == "faiss" or (self.backend == "auto" and n >= self.faiss_min_rows)
         if use_faiss:
             labels, centers, inertia = _faiss_kmeans(
-                data, self.n_clusters, self.n_init, self.max_iter, self.random_state
+                data, self.n_clusters, self.n_init, self.max_iter, self.random_state, self.init
             )
         else:
             labels, centers, inertia = _sklearn_kmeans(
-                data, self.n_clusters, self.n_init, self.max_iter, self.random_state
+                data, self.n_clusters, self.n_init, self.max_iter, self.random_state, self.init
             )
         mapping = self._set_result(labels, data.shape[1])
         order = sorted((new, old) for old, new in mapping.items() if new >= 0)
@@ -105,22 +112,35 @@ def nearest_center(
     return idx, dist
 
 
-def _sklearn_kmeans(X: np.ndarray, k: int, n_init: int, max_iter: int, seed: int):
+def _sklearn_kmeans(X: np.ndarray, k: int, n_init: int, max_iter: int, seed: int, init: str):
     from sklearn.cluster import KMeans
 
-    model = KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=seed, algorithm="lloyd")
+    model = KMeans(n_clusters=k, init=init, n_init=n_init, max_iter=max_iter, random_state=seed, algorithm="lloyd")
     model.fit(X)
     return model.labels_, model.cluster_centers_.astype(np.float32), model.inertia_
 
 
-def _faiss_kmeans(X: np.ndarray, k: int, n_init: int, max_iter: int, seed: int):
+def _faiss_kmeans(X: np.ndarray, k: int, n_init: int, max_iter: int, seed: int, init: str):
     import faiss
+    from sklearn.cluster import kmeans_plusplus
 
     X = np.ascontiguousarray(X, dtype=np.float32)
-    model = faiss.Kmeans(X.shape[1], k, niter=max_iter, nredo=n_init, seed=seed, verbose=False)
-    model.train(X)
-    dist, idx = model.index.search(X, 1)
-    return idx[:, 0].astype(np.int64), np.asarray(model.centroids, dtype=np.float32), float(dist.sum())
+    n = X.shape[0]
+    best = None
+    for restart in range(n_init):
+        rng = np.random.default_rng(seed + restart)
+        model = faiss.Kmeans(X.shape[1], k, niter=max_iter, seed=seed + restart, verbose=False)
+        if init == "k-means++":
+            sample = X if n <= 256 * k else X[np.sort(rng.choice(n, 256 * k, replace=False))]
+            start, _ = kmeans_plusplus(sample, k, random_state=seed + restart)
+            model.train(X, init_centroids=np.ascontiguousarray(start, dtype=np.float32))
+        else:
+            model.train(X)
+        dist, idx = model.index.search(X, 1)
+        inertia = float(dist.sum())
+        if best is None or inertia < best[2]:
+            best = (idx[:, 0].astype(np.int64), np.asarray(model.centroids, dtype=np.float32), inertia)
+    return best
 
 
 def kmeans_clustering(X: Any, n_clusters: int = 8, **params: Any) -> np.ndarray:
