@@ -1,8 +1,10 @@
 """Nearest-neighbour search by inner product with faiss: exact, or approximate when large.
 
-Below ``exact_max`` vectors the index is ``faiss.IndexFlatIP`` (exact, brute force, fast to
-build). Above it the index is approximate: HNSW (``IndexHNSWFlat``, graph search, no
-training) or IVF (``IndexIVFFlat``, k-means coarse quantiser, probes ``nprobe`` lists).
+Up to ``exact_max`` vectors the index is ``faiss.IndexFlatIP`` (exact, brute force, nothing to
+build). Above it the index is approximate: IVF (``IndexIVFFlat``, a k-means coarse quantiser
+with ``sqrt(n)`` lists, probing ``nprobe`` of them) by default, or HNSW (``IndexHNSWFlat``,
+graph search). ctk builds the index for each command, so build time counts: exact search stays
+the default up to a million fragments (see docs/BENCHMARKS.md for build and query times).
 :func:`measure_recall` says how much an approximate index loses: the fraction of the exact
 top-k it returns.
 """
@@ -26,20 +28,20 @@ class IndexConfig:
 
     Args:
         kind: ``"auto"`` (exact up to ``exact_max`` vectors, else ``approximate``), ``"exact"``,
-            ``"hnsw"`` or ``"ivf"``.
+            ``"ivf"`` or ``"hnsw"``.
         exact_max: size threshold of ``"auto"``.
         approximate: the approximate kind ``"auto"`` switches to (``"hnsw"`` or ``"ivf"``).
         hnsw_m: HNSW graph degree.
         ef_search: HNSW search breadth (raised to ``k`` when a search asks for more).
         ef_construction: HNSW build breadth.
-        nlist: IVF lists (default ``4 * sqrt(n)``).
+        nlist: IVF lists (default ``sqrt(n)``).
         nprobe: IVF lists visited per query.
         seed: training seed (IVF k-means).
     """
 
     kind: str = "auto"
-    exact_max: int = 200_000
-    approximate: str = "hnsw"
+    exact_max: int = 1_000_000
+    approximate: str = "ivf"
     hnsw_m: int = 32
     ef_search: int = 128
     ef_construction: int = 200
@@ -96,7 +98,7 @@ class NeighbourIndex:
             index.hnsw.efConstruction = config.ef_construction
             index.hnsw.efSearch = config.ef_search
         else:
-            nlist = config.nlist or max(1, min(n // 39, int(4 * np.sqrt(n))))
+            nlist = config.nlist or max(1, min(n // 39, int(np.sqrt(n))))
             quantiser = faiss.IndexFlatIP(dim)
             index = faiss.IndexIVFFlat(quantiser, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             index.cp.seed = config.seed
