@@ -15,8 +15,8 @@ libsndfile can write it, FLAC otherwise; MP3 at 44.1 kHz, the rest at ``sr``); e
 is stereo. Tags (title, artist, album,
 genre = style, track number; an ISRC on every other track; embedded lyrics on some) are written with
 mutagen: Vorbis comments for FLAC/OGG, ID3v2 for MP3 and for WAV (an ``id3 `` RIFF chunk, which
-libsndfile skips when decoding). Same seed, same parameters: identical audio samples in every format
-and identical bytes for WAV, FLAC and MP3 (Ogg stream serial numbers are random, so OGG bytes differ).
+libsndfile skips when decoding). Same seed, same parameters, same libraries: identical bytes in every
+format (libsndfile's random Ogg stream serial number is replaced by one derived from the track's seed).
 
 A folder that already holds a demo library made with the same parameters is left as it is; one made
 with other parameters is replaced; any other non-empty folder is refused.
@@ -40,6 +40,7 @@ from demo_styles import STYLES, render
 from demo_synth import TrackSpec
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3, TALB, TCON, TIT2, TPE1, TRCK, TSRC, USLT
+from mutagen.ogg import OggPage
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
@@ -149,6 +150,21 @@ def write_audio(path: Path, y: np.ndarray, *, sr: int, container: str, subtype: 
     with sf.SoundFile(path, "w", samplerate=sr, channels=channels, format=container, subtype=subtype) as f:
         for start in range(0, len(y), WRITE_BLOCK_FRAMES):
             f.write(y[start : start + WRITE_BLOCK_FRAMES])
+
+
+def fix_ogg_serial(path: Path, *, serial: int) -> None:
+    """Give every Ogg page the same stream serial number: libsndfile picks a random one per file, the
+    only thing that made two OGG files of the same audio differ byte for byte (CRCs are recomputed)."""
+    pages = []
+    with open(path, "rb") as f:
+        while True:
+            try:
+                pages.append(OggPage(f))
+            except EOFError:
+                break
+    for page in pages:
+        page.serial = serial & 0xFFFFFFFF
+    path.write_bytes(b"".join(page.write() for page in pages))
 
 
 def lyrics_text(track: DemoTrack) -> list[str]:
@@ -266,6 +282,8 @@ def make_demo_library(out_dir: Path, *, n_tracks: int = 40, seed: int = 0,
             y = soxr.resample(y, sr, track.sample_rate, quality="HQ")
         write_audio(path, y, sr=track.sample_rate, container=container, subtype=subtype)
         write_tags(path, track)
+        if track.format == "ogg":
+            fix_ogg_serial(path, serial=track.seed)
         if track.lyrics == "lrc":
             path.with_suffix(".lrc").write_text(lrc_text(track), encoding="utf-8")
 
