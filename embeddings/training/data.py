@@ -6,9 +6,10 @@ Nothing holds the spectrograms of the whole library. The pieces, in the order th
   fragments and their train/validation split exactly as ``ctk embed`` does (same track id, same seed).
 - :class:`BatchPlanner` decides, from indices only, which (track, fragment) items form each batch:
   groups (tracks, playlists or tags) are opened into a pool of ``pool_groups``; every step draws
-  ``groups_per_batch`` of them and ``views`` unused fragments from each (fragments of distinct
-  tracks first); a group whose fragments are used up is closed and the next of the epoch's shuffled
-  order is opened. Its whole state is a small dict, so a resumed run continues the same sequence.
+  ``groups_per_batch`` of them (weighted by their unused fragments) and ``views`` unused fragments
+  from each (of distinct tracks first); a group whose fragments are used up is closed and the next
+  of the epoch's shuffled order is opened. Its whole state is a small dict, so a resumed run
+  continues the same sequence.
 - :class:`LogMelCache` decodes a track (``load_audio`` -> fragments -> ``log_mel``) on first use
   and keeps the last ``cache_tracks`` tracks' train fragments (float16) in an LRU.
 - :class:`BatchStream` runs planner + cache in a background thread, one batch ahead of training.
@@ -259,7 +260,15 @@ class BatchPlanner:
         self._fill_pool()
         if len(self.pool) < self.groups_per_batch:
             return None
-        picked = sorted(int(i) for i in self.rng.choice(len(self.pool), self.groups_per_batch, replace=False))
+        # groups with more unused fragments are drawn more often, so the pool's groups run out together
+        # and an epoch's tail wastes few fragments
+        remaining = np.array([len(p["unused"]) for p in self.pool], dtype=np.float64)
+        picked = sorted(
+            int(i)
+            for i in self.rng.choice(
+                len(self.pool), self.groups_per_batch, replace=False, p=remaining / remaining.sum()
+            )
+        )
         items: list[tuple[int, int]] = []
         slots: list[int] = []
         taken: set[int] = set()

@@ -58,7 +58,7 @@ def test_lr_schedule_warms_up_then_decays():
     assert lr_factor(10, warmup=4, total=20, min_ratio=0.1, cosine=False) == 1.0
 
 
-def test_training_learns_writes_everything_and_is_seeded(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
+def test_training_learns_and_writes_everything(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
     config = _config(epochs=6)
     result = _run(music, tmp_path / "a", tiny_encoder, tiny_audio, tiny_fragments, config=config)
     assert result.status == "finished" and result.step > 10 and result.fragments_per_s > 0
@@ -79,12 +79,9 @@ def test_training_learns_writes_everything_and_is_seeded(music, tmp_path, tiny_e
     assert exported.metrics["val_loss"] == pytest.approx(result.best["val_loss"])
     assert result.best["recall@5"] > 0.5  # held-out fragments find their own track
     assert load_checkpoint(tmp_path / "a" / "last").step == result.step
-    # same seed, same run
-    _run(music, tmp_path / "b", tiny_encoder, tiny_audio, tiny_fragments, config=config)
-    assert _train_losses(tmp_path / "b") == losses
 
 
-def test_interrupt_then_resume_continues_like_an_uninterrupted_run(
+def test_interrupt_then_resume_continues_like_an_uninterrupted_run(  # and: same seed, same losses
     music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments
 ):
     config = _config(epochs=2, schedule="plateau", augment=AugmentConfig(p_mix=0.5))
