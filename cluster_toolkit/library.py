@@ -131,10 +131,13 @@ _WORKER_BACKENDS: dict[str, Any] = {}
 
 
 def _worker_init() -> None:
+    """One thread per worker process: parallelism comes from the processes themselves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and flushes
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig) -> dict[str, Any]:
