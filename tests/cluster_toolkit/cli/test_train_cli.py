@@ -92,3 +92,20 @@ def test_resume_of_a_non_run_or_corrupt_run(music, tmp_path):
     (out / "last" / "model.json").write_text("{")
     corrupt = _run("--resume", out)
     assert corrupt.exit_code == 2 and "corrupt JSON" in corrupt.output
+
+
+def test_ctrl_c_reports_the_checkpoint_and_exits_130(music, tmp_path, monkeypatch):
+    import cluster_toolkit.cli.train as train_module
+    from embeddings.training import TrainResult
+
+    def interrupted(files, *, out_dir, **kwargs):
+        return TrainResult(
+            out_dir=out_dir, status="interrupted", step=7, epoch=0, best=None, fragments_per_s=1.0, data={}
+        )
+
+    monkeypatch.setattr(train_module, "train", interrupted)
+    result = _run(music, "--out", tmp_path / "run", *SMALL)
+    assert result.exit_code == 130
+    assert f"interrupted at step 7; checkpoint saved. Continue with: ctk train --resume {tmp_path / 'run'}" in (
+        " ".join(result.output.split())
+    )
