@@ -10,6 +10,7 @@ bends distances; it is there for libraries whose PCA projection is a single blob
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ class ProjectionConfig:
     """How to project embeddings before computing hulls.
 
     Args:
-        method: ``"pca"`` (scikit-learn PCA) or ``"umap"`` (umap-learn, cosine metric).
+        method: ``"pca"`` (scikit-learn PCA) or ``"umap"`` (umap-learn, cosine geometry).
         n_components: the projection's dimension ``d``, 2 to 8.
         normalise: L2-normalise the embeddings first (cosine geometry, as everywhere in ctk).
         n_neighbors: UMAP's neighbourhood size (ignored by PCA).
@@ -111,15 +112,26 @@ def project(embeddings: np.ndarray, config: ProjectionConfig = ProjectionConfig(
         notices.append(f"UMAP needs more than n_neighbors + 1 = {config.n_neighbors + 1} tracks; used PCA")
     if config.method == "umap" and n > config.n_neighbors + 1 and usable >= 2:
         import umap  # slow import (numba): only when asked
+        from sklearn.neighbors import NearestNeighbors
 
+        # Euclidean distance on unit vectors ranks neighbours exactly as cosine does; exact neighbours
+        # from scikit-learn (up to 4096 tracks) spare UMAP its nearest-neighbour descent kernels.
+        unit = l2_normalise(x)
+        knn = (None, None, None)
+        if n <= 4096:
+            dist, idx = NearestNeighbors(n_neighbors=config.n_neighbors).fit(unit).kneighbors(unit)
+            knn = (idx, dist.astype(np.float32), None)
         reducer = umap.UMAP(
             n_components=usable,
             n_neighbors=config.n_neighbors,
-            metric="cosine",
+            metric="euclidean",
             random_state=config.seed,
             n_jobs=1,
+            precomputed_knn=knn,
         )
-        out[:, :usable] = reducer.fit_transform(x)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+            out[:, :usable] = reducer.fit_transform(unit)
         return Projection(out, "umap", tuple(notices))
     from sklearn.decomposition import PCA
 
