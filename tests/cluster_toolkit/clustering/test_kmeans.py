@@ -61,3 +61,15 @@ def test_bad_parameters(toy, params, message):
     X, _ = toy
     with pytest.raises(ClusteringError, match=message):
         KMeansClusterer(**params).fit(X)
+
+
+def test_auto_backend_switches_to_faiss_with_kmeans_plus_plus(make_blobs):
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = make_blobs(400, 4, 16, seed=6)
+    small = KMeansClusterer(4, random_state=1).fit(X)
+    large = KMeansClusterer(4, random_state=1, faiss_min_rows=100).fit(X)
+    assert (small.backend_, large.backend_) == ("sklearn", "faiss")
+    assert adjusted_rand_score(y, large.labels_) == 1.0
+    np.testing.assert_array_equal(small.labels_, large.labels_)  # canonical numbering: same clusters, same ids
+    np.testing.assert_array_equal(large.labels_, KMeansClusterer(4, random_state=1, faiss_min_rows=100).fit(X).labels_)
