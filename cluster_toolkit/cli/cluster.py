@@ -89,8 +89,9 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     external = metrics.get("external")
     if external:
         ref = external.get("reference")
-        for key in ("nmi", "ami", "ari", "v_measure", "purity"):
-            table.add_row(f"{key.upper() if key != 'v_measure' else 'V-measure'} vs {ref}", _fmt(external[key]))
+        names = {"nmi": "NMI", "ami": "AMI", "ari": "ARI", "v_measure": "V-measure", "purity": "purity"}
+        for key, name in names.items():
+            table.add_row(f"{name} vs {ref}", _fmt(external[key]))
         table.add_row(f"tracks with a {ref} label", str(external["n_labelled"]))
     console.print(table)
 
@@ -180,7 +181,8 @@ def cluster_cli(
     head.add_row("noise", str(run.n_noise))
     used = run.params["used"]
     shown = {key: used[key] for key in ("n_clusters", "distance_threshold", "linkage", "metric", "eps",
-                                         "min_samples", "min_cluster_size", "two_stage") if key in used}  # fmt: skip
+                                         "min_samples", "min_cluster_size", "two_stage")
+             if used.get(key) is not None}  # fmt: skip
     head.add_row("parameters", ", ".join(f"{key}={_fmt(v)}" for key, v in shown.items()))
     head.add_row("seconds", f"{run.seconds:.2f}")
     console.print(head)
