@@ -56,7 +56,8 @@ def finish_playlist(
 
     Args:
         library: the library the indices refer to.
-        order: row indices in play order, already free of duplicates and near-duplicates.
+        order: row indices in play order; duplicates and near-duplicates are dropped here (the
+            seeds and fixed ends always stay) and replaced from ``spare``.
         checker: the rules.
         length: the length asked for (``order`` is cut to it).
         seeds: row indices of the seeds, for the coherence metric.
@@ -70,8 +71,13 @@ def finish_playlist(
     """
     notices = list(notices)
     reasons = Counter(reasons or {})
-    route = [int(i) for i in order][:length]
+    ends = [int(order[0])] if fixed_first and len(order) else []
+    if fixed_last and len(order) >= 2:
+        ends.append(int(order[-1]))
+    route, rejected = checker.filter([int(i) for i in order], keep=list(seeds) + ends)
+    reasons.update(rejected)
     last = route.pop() if fixed_last and len(route) >= 2 else None
+    route = route[: length - (1 if last is not None else 0)]
     arranged, dropped = checker.arrange(route, fixed_first=fixed_first)
     if last is not None:
         if not checker.window_ok(last, arranged):
@@ -83,12 +89,13 @@ def finish_playlist(
         reasons["artist window"] += len(dropped)
     if len(arranged) < length and spare:
         used = set(arranged) | set(dropped)
+        selection = checker.selection(arranged)
         added = 0
         for idx in spare:
             if len(arranged) >= length:
                 break
             idx = int(idx)
-            if idx in used or checker.duplicate_reason(idx, arranged) is not None:
+            if idx in used or selection.reason(idx) is not None:
                 continue
             start = 1 if fixed_first else 0
             end = len(arranged) - (1 if last is not None else 0)
@@ -96,6 +103,7 @@ def finish_playlist(
             if not positions:
                 continue
             arranged.insert(cheapest_insertion(arranged, idx, library.embeddings, positions), idx)
+            selection.add(idx)
             used.add(idx)
             added += 1
         if added:

@@ -215,33 +215,47 @@ def hull_walk(
     if len(seeds) > length:
         notices.append(f"{len(seeds)} seeds but length {length}: keeping the first {length} seeds")
         seeds = seeds[:length]
-    # candidates best first: inside the hull, nearest the hull's interior first
+    # candidates best first: inside the hull (nearest its interior first), then outside by distance
     by_distance = np.argsort(dist, kind="stable")
-    inside = [int(i) for i in by_distance if dist[i] <= margin_abs]
-    admitted, reasons = checker.deduplicate(inside, keep=seeds)
-    n_inside = len(admitted)
-    outside: list[int] = []
-    if n_inside < length:
-        rest = [int(i) for i in by_distance if dist[i] > margin_abs]
-        more, more_reasons = checker.deduplicate(rest, keep=admitted)
-        outside = more[len(admitted) :]
-        reasons.update(more_reasons)
-        admitted = admitted + outside[: length - n_inside]
-        if len(admitted) > n_inside:
-            notices.append(
-                f"only {n_inside} tracks inside the seed hull (margin {margin}); added the "
-                f"{len(admitted) - n_inside} nearest tracks outside it"
-            )
-    spare: list[int] = []
-    pool = np.array([i for i in admitted if i not in set(seeds)], dtype=np.int64)
-    if len(seeds) + len(pool) > length:
-        reps = _representatives(points, pool, length - len(seeds), seed)
-        chosen_set = set(reps.tolist())
-        spare = [int(i) for i in pool if int(i) not in chosen_set]
-        selected = seeds + reps.tolist()
+    seed_set = set(seeds)
+    inside_sorted = by_distance[dist[by_distance] <= margin_abs]
+    inside = [int(i) for i in inside_sorted if int(i) not in seed_set]
+    outside = [int(i) for i in by_distance[dist[by_distance] > margin_abs] if int(i) not in seed_set]
+    n_inside = len(seeds) + len(inside)
+    reasons: Counter = Counter()
+    if n_inside > length:
+        # k-means representatives; near-duplicates among them are replaced later from the spare ones
+        reps = _representatives(points, np.array(inside, dtype=np.int64), length - len(seeds), seed).tolist()
+        chosen = set(reps)
+        selected = seeds + reps
+        spare = [i for i in inside if i not in chosen] + outside
     else:
-        selected = seeds + pool.tolist()
-        spare = outside[length - n_inside :] if n_inside < length else []
+        # few candidates: admit all that the rules allow, then the nearest tracks outside the hull
+        selection = checker.selection(seeds)
+        for i in inside:
+            reason = selection.reason(i)
+            if reason is None:
+                selection.add(i)
+            else:
+                reasons[reason] += 1
+        admissible = len(selection)
+        examined = 0
+        for i in outside:
+            if len(selection) >= length:
+                break
+            examined += 1
+            reason = selection.reason(i)
+            if reason is None:
+                selection.add(i)
+            else:
+                reasons[reason] += 1
+        selected = list(selection.members)
+        spare = outside[examined:]
+        if len(selected) > admissible:
+            notices.append(
+                f"only {admissible} tracks inside the seed hull (margin {margin}); added the "
+                f"{len(selected) - admissible} nearest tracks outside it"
+            )
     emb = library.embeddings[selected]
     order = [selected[i] for i in tour(_distance_matrix(emb), 0)]
     params = {
@@ -356,14 +370,10 @@ def onion_walk(
         raise ConfigError(f"length={length} must be at least 1")
     if not member_ids:
         raise PlaylistError(f"{label} has no tracks")
-    members = library.indices(member_ids)
+    members = np.array(list(dict.fromkeys(library.indices(member_ids).tolist())), dtype=np.int64)
     checker = RuleChecker(library.tracks, library.embeddings, rules)
     centre = library.embeddings[members].mean(axis=0)
-    by_centrality = np.argsort(-(library.embeddings[members] @ centre), kind="stable")
-    admitted, reasons = checker.deduplicate(members[by_centrality].tolist())
-    position = {int(m): i for i, m in enumerate(members)}
-    rows_kept = np.array(sorted(position[a] for a in admitted), dtype=np.int64)
-    kept = members[rows_kept]
+    kept = members
     notices: list[str] = []
     if points is None:
         proj = project(library.embeddings[kept], projection)
@@ -371,7 +381,7 @@ def onion_walk(
     else:
         if points.shape[0] != len(members):
             raise PlaylistError(f"points of shape {points.shape} do not align with {len(members)} members")
-        pts, method_used = np.asarray(points, dtype=np.float64)[rows_kept], "given"
+        pts, method_used = np.asarray(points, dtype=np.float64), "given"
     layers, layer_notices = onion_layers(pts)
     notices.extend(layer_notices)
     if outward:
@@ -402,6 +412,5 @@ def onion_walk(
     }
     return finish_playlist(
         library, order, checker=checker, length=length, seeds=[], method="onion", params=params,
-        notices=notices, spare=spare, reasons=Counter(reasons),
-        what=f"{label} has {len(members)} tracks", fixed_first=True,
+        notices=notices, spare=spare, what=f"{label} has {len(members)} tracks", fixed_first=True,
     )

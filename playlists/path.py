@@ -80,6 +80,7 @@ def song_path(
     targets = slerp(emb[a], emb[b], np.arange(1, length - 1) / (length - 1)) if length > 2 else np.zeros((0,))
     chosen = [a]
     ends = [a, b]
+    selection = checker.selection([a, b])
     for target in targets:
         scores = emb @ target.astype(np.float32)
         picked = None
@@ -87,7 +88,7 @@ def song_path(
             idx = int(idx)
             if idx in ends:
                 continue
-            reason = checker.duplicate_reason(idx, chosen + [b])
+            reason = selection.reason(idx)
             if reason is None and checker.window_ok(idx, chosen):
                 picked = idx
                 break
@@ -96,6 +97,7 @@ def song_path(
         if picked is None:
             break
         chosen.append(picked)
+        selection.add(picked)
     reasons = Counter(reason for idx, reason in rejected.items() if idx not in chosen)
     order = chosen + [b]
     if len(order) < length:

@@ -140,6 +140,7 @@ def recommend(
 
     checker = RuleChecker(library.tracks, library.embeddings, rules)
     position = {tid: i for i, tid in enumerate(library.track_ids)}
+    selection = checker.selection(liked)  # liked songs and the picks so far: no near-duplicates of them
     excluded: dict[int, str] = {}
     best_row: dict[int, int] = {}
     candidates: list[int] = []
@@ -155,12 +156,13 @@ def recommend(
             if frag_tracks[row] in liked_set:
                 excluded[idx] = "liked"
                 continue
-            reason = checker.duplicate_reason(idx, liked + candidates)
+            reason = selection.reason(idx)
             if reason is not None:
                 excluded[idx] = reason
                 continue
             best_row[idx] = int(row)
             candidates.append(idx)
+            selection.add(idx)
         arranged, _ = checker.arrange(candidates, fixed_first=False)
         if len(arranged) >= n or k >= index.ntotal:
             break

@@ -117,6 +117,9 @@ def shortfall_notice(found: int, length: int, what: str, reasons: Counter | None
 class RuleChecker:
     """Applies :class:`PlaylistRules` to indices into a library's track table.
 
+    Normalised keys are computed only for the tracks actually checked, so a checker over a
+    large library costs nothing until it is used.
+
     Args:
         tracks: the library's track table (``track_id``, ``artist``, ``title``...).
         embeddings: ``(n, dim)`` L2-normalised embeddings aligned with ``tracks``.
@@ -126,42 +129,52 @@ class RuleChecker:
     def __init__(self, tracks: pd.DataFrame, embeddings: np.ndarray, rules: PlaylistRules) -> None:
         self.rules = rules
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
-        artist = tracks["artist"] if "artist" in tracks else pd.Series([""] * len(tracks))
-        title = tracks["title"] if "title" in tracks else pd.Series([""] * len(tracks))
-        self.keys = [recording_key(a, t) for a, t in zip(artist, title, strict=True)]
-        self.artists = [normalise_artist(a) for a in artist]
+        n = len(tracks)
+        self._artist_raw = tracks["artist"].tolist() if "artist" in tracks else [""] * n
+        self._title_raw = tracks["title"].tolist() if "title" in tracks else [""] * n
+        self._keys: dict[int, str] = {}
+        self._artists: dict[int, str] = {}
+
+    def key(self, idx: int) -> str:
+        """The near-duplicate key of track ``idx`` (``""``: no title, never a duplicate by tags)."""
+        if idx not in self._keys:
+            self._keys[idx] = recording_key(self._artist_raw[idx], self._title_raw[idx])
+        return self._keys[idx]
+
+    def artist(self, idx: int) -> str:
+        """The normalised artist of track ``idx`` (``""`` when unknown)."""
+        if idx not in self._artists:
+            self._artists[idx] = normalise_artist(self._artist_raw[idx])
+        return self._artists[idx]
+
+    def selection(self, keep: Iterable[int] = ()) -> Selection:
+        """An empty :class:`Selection` under these rules, holding ``keep`` unconditionally."""
+        sel = Selection(self)
+        for idx in keep:
+            if idx not in sel:
+                sel.add(int(idx))
+        return sel
 
     def duplicate_reason(self, idx: int, chosen: Sequence[int]) -> str | None:
         """Why ``idx`` may not join ``chosen`` (duplicate / near-duplicate), or None."""
-        if idx in chosen:
-            return "duplicate"
-        if self.rules.allow_near_duplicates or not len(chosen):
-            return None
-        key = self.keys[idx]
-        if key and any(self.keys[c] == key for c in chosen):
-            return "near-duplicate (same artist and title)"
-        if self.rules.near_duplicate_distance > 0:
-            sims = self.embeddings[list(chosen)] @ self.embeddings[idx]
-            if float(np.max(sims)) > 1.0 - self.rules.near_duplicate_distance:
-                return "near-duplicate (embedding)"
-        return None
+        return self.selection(chosen).reason(idx)
 
     def window_ok(self, idx: int, before: Sequence[int]) -> bool:
         """True when ``idx``'s artist is not among the last ``artist_window`` of ``before``."""
         w = self.rules.artist_window
-        artist = self.artists[idx]
-        if w == 0 or not artist:
+        if w == 0 or not self.artist(idx):
             return True
-        return all(self.artists[b] != artist for b in list(before)[-w:])
+        artist = self.artist(idx)
+        return all(self.artist(b) != artist for b in list(before)[-w:])
 
     def insertion_ok(self, idx: int, route: Sequence[int], position: int) -> bool:
         """True when inserting ``idx`` before ``route[position]`` keeps the artist window."""
         w = self.rules.artist_window
-        artist = self.artists[idx]
-        if w == 0 or not artist:
+        if w == 0 or not self.artist(idx):
             return True
+        artist = self.artist(idx)
         neighbours = list(route[max(0, position - w) : position]) + list(route[position : position + w])
-        return all(self.artists[b] != artist for b in neighbours)
+        return all(self.artist(b) != artist for b in neighbours)
 
     def deduplicate(
         self, preference: Iterable[int], *, keep: Sequence[int] = ()
@@ -171,16 +184,27 @@ class RuleChecker:
         ``keep`` (seeds) are admitted first and unconditionally. Returns the admitted indices
         (``keep`` first, then the others in preference order) and a count of rejections by reason.
         """
-        chosen = list(dict.fromkeys(int(k) for k in keep))
+        sel = self.selection(keep)
         reasons: Counter = Counter()
         for idx in preference:
-            idx = int(idx)
-            reason = self.duplicate_reason(idx, chosen)
+            reason = sel.reason(int(idx))
             if reason is None:
-                chosen.append(idx)
+                sel.add(int(idx))
             else:
                 reasons[reason] += 1
-        return chosen, reasons
+        return list(sel.members), reasons
+
+    def filter(self, order: Sequence[int], *, keep: Sequence[int] = ()) -> tuple[list[int], Counter]:
+        """Like :meth:`deduplicate` but keeping ``order``'s order (``keep`` members stay where they are)."""
+        kept = {int(k) for k in keep}
+        admitted, reasons = self.deduplicate([int(i) for i in order if int(i) not in kept], keep=keep)
+        chosen = set(admitted)
+        out: list[int] = []
+        for idx in (int(i) for i in order):
+            if idx in chosen:
+                out.append(idx)
+                chosen.discard(idx)
+        return out, reasons
 
     def arrange(self, order: Sequence[int], *, fixed_first: bool = True) -> tuple[list[int], list[int]]:
         """Apply the artist window to an ordered list with as little reordering as possible.
@@ -204,3 +228,52 @@ class RuleChecker:
             else:
                 break
         return arranged, queue
+
+
+class Selection:
+    """Tracks admitted so far under a :class:`RuleChecker`, checked incrementally.
+
+    Membership, keys and embeddings of the members are kept in sets and a growing matrix, so
+    checking a candidate costs one matrix-vector product over the members.
+    """
+
+    def __init__(self, checker: RuleChecker) -> None:
+        self.checker = checker
+        self.members: list[int] = []
+        self._ids: set[int] = set()
+        self._keys: set[str] = set()
+        dim = checker.embeddings.shape[1] if checker.embeddings.ndim == 2 else 0
+        self._emb = np.zeros((16, dim), dtype=np.float32)
+
+    def __contains__(self, idx: object) -> bool:
+        return idx in self._ids
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def reason(self, idx: int) -> str | None:
+        """Why ``idx`` may not join (``"duplicate"``, ``"near-duplicate (...)"``), or None."""
+        if idx in self._ids:
+            return "duplicate"
+        rules = self.checker.rules
+        if rules.allow_near_duplicates or not self.members:
+            return None
+        key = self.checker.key(idx)
+        if key and key in self._keys:
+            return "near-duplicate (same artist and title)"
+        if rules.near_duplicate_distance > 0:
+            sims = self._emb[: len(self.members)] @ self.checker.embeddings[idx]
+            if float(sims.max()) > 1.0 - rules.near_duplicate_distance:
+                return "near-duplicate (embedding)"
+        return None
+
+    def add(self, idx: int) -> None:
+        """Admit ``idx`` (no checks: call :meth:`reason` first unless it is a seed)."""
+        if len(self.members) == self._emb.shape[0]:
+            self._emb = np.concatenate([self._emb, np.zeros_like(self._emb)])
+        self._emb[len(self.members)] = self.checker.embeddings[idx]
+        self.members.append(idx)
+        self._ids.add(idx)
+        key = self.checker.key(idx)
+        if key:
+            self._keys.add(key)
