@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,7 @@ def similar(
     fragments: pd.DataFrame,
     fragment_embeddings: np.ndarray,
     seed_id: str,
-    **kwargs,
+    **kwargs: Any,
 ) -> Recommendations:
     """Tracks similar to one song: :func:`recommend` with a single liked song."""
     return recommend(library, fragments, fragment_embeddings, [seed_id], method="similar", **kwargs)

@@ -161,13 +161,15 @@ class SpotifyApi:
 
     def pages(self, first: dict, key: str | None, *, what: str, max_pages: int) -> Iterator[dict]:
         """Yield a paging object and the following ones (``next`` URLs), at most ``max_pages``."""
-        page = first[key] if key else first
+        page = (first or {}).get(key) if key else first
         for n in range(max_pages):
+            if not isinstance(page, dict):
+                raise ExportError(f"Spotify sent an unexpected answer while {what}: {str(page)[:200]}")
             yield page
             if not page.get("next") or n + 1 == max_pages:
                 return
             nxt = self.call("GET", page["next"], what=what)
-            page = nxt[key] if key else nxt
+            page = (nxt or {}).get(key) if key else nxt
 
     # ------------------------------------------------------------------ endpoints
     def me(self) -> dict:

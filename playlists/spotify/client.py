@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 
 import requests
 import spotipy
@@ -80,6 +81,7 @@ def make_auth_manager(
     auth = spotipy.SpotifyPKCE(
         client_id=settings.client_id,
         redirect_uri=settings.redirect_uri,
+        state=secrets.token_urlsafe(16),  # the loopback answer must carry it back (CSRF)
         scope=" ".join(settings.scopes),
         cache_handler=CacheFileHandler(cache_path=str(settings.cache_path)),
         requests_session=session,

@@ -223,7 +223,7 @@ def test_pkce_login_through_the_loopback_redirect(fake_spotify, tmp_path, monkey
         query = parse_qs(urlparse(url).query)
         seen.update({k: v[0] for k, v in query.items()})
         fake_spotify.codes["the-code"] = query["code_challenge"][0]
-        redirect = f"{query['redirect_uri'][0]}?code=the-code"
+        redirect = f"{query['redirect_uri'][0]}?code=the-code&state={query['state'][0]}"
         threading.Thread(target=lambda: requests.get(redirect, timeout=5), daemon=True).start()
         return True
 
@@ -236,7 +236,7 @@ def test_pkce_login_through_the_loopback_redirect(fake_spotify, tmp_path, monkey
     result = export_to_spotify(SpotifyApi(make_client(settings)), local_tracks(1), name="Evening")
     assert fake_spotify.playlists[result.playlist_id]["items"] == [uri]
     assert seen["redirect_uri"] == f"http://127.0.0.1:{port}/callback"
-    assert seen["code_challenge_method"] == "S256" and seen["client_id"] == "ctk-test"
+    assert seen["code_challenge_method"] == "S256" and seen["client_id"] == "ctk-test" and len(seen["state"]) >= 16
     assert "playlist-modify-private" in seen["scope"]
     assert json.loads((tmp_path / "cache.json").read_text())["refresh_token"].startswith("refresh-")
 
@@ -271,3 +271,22 @@ def test_match_score_keeps_numbered_titles_apart_and_forgives_spelling():
     assert match_score("Queen", "Don't Stop Me Now", None, item("Dont Stop Me Now - Remastered 2011", "Queen")) == 1.0
     assert match_score("Beyonce", "Halo", None, item("Halo", "Beyoncé")) == 1.0
     assert match_score("Pink Floyd", "Colour of the Sky", None, item("Color of the Sky", "Pink Floyd")) >= 0.9
+
+
+def test_a_loopback_answer_with_the_wrong_state_is_refused(fake_spotify, tmp_path, monkeypatch):
+    fake_spotify.add_track("Tune 0", "Band 0", isrc="QZABC0000000")
+    port = _free_port()
+
+    def forged(url: str, *args, **kwargs) -> bool:
+        query = parse_qs(urlparse(url).query)
+        fake_spotify.codes["the-code"] = query["code_challenge"][0]
+        redirect = f"{query['redirect_uri'][0]}?code=the-code&state=forged"
+        threading.Thread(target=lambda: requests.get(redirect, timeout=5), daemon=True).start()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", forged)
+    settings = SpotifySettings(client_id="ctk-test", api_url=fake_spotify.base, token_url=fake_spotify.token_url,
+                               auth_url=fake_spotify.auth_url, redirect_port=port, cache_path=tmp_path / "c.json")
+    with pytest.raises(ExportError, match="Spotify login failed"):
+        export_to_spotify(SpotifyApi(make_client(settings)), local_tracks(1), name="Evening")
+    assert not fake_spotify.requests("POST", "/api/token") and not (tmp_path / "c.json").exists()
