@@ -7,7 +7,7 @@ after ``--timeout`` seconds. Cases:
 
 - k-means: ``KMeansClusterer(k)`` (n_init=3, scikit-learn below 200k rows, faiss above) vs
   ``sklearn.cluster.KMeans(k, random_state=0)`` (n_init="auto" = 1 for k-means++);
-- HDBSCAN: ``HDBSCANClusterer()`` (L2-normalise, PCA to 16 dims, min_cluster_size from the library size) vs
+- HDBSCAN: ``HDBSCANClusterer()`` (L2-normalise, PCA to 10 dims, min_cluster_size from the library size) vs
   ``hdbscan.HDBSCAN(min_cluster_size=same)`` on the 128-d vectors;
 - hierarchical (Ward): ``HierarchicalClusterer(k)`` (exact up to 20k, two-stage above) vs
   ``sklearn.cluster.AgglomerativeClustering(k, linkage="ward")``, which is run only where its

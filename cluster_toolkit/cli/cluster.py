@@ -132,7 +132,7 @@ def cluster_cli(
         int | None, typer.Option(help="HDBSCAN smallest cluster (default grows with the library).")
     ] = None,
     pca: Annotated[
-        str, typer.Option(help="HDBSCAN: PCA components before clustering, 'auto' (16) or 'none'.")
+        str, typer.Option(help="HDBSCAN: PCA components before clustering, 'auto' (10) or 'none'.")
     ] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same labels.")] = 0,
     labels: Annotated[
