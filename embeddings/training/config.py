@@ -48,7 +48,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     pool_groups: int = 64
     max_tracks_per_group: int = 8
-    cache_tracks: int = 128
+    cache_tracks: int = 512
     val_tracks: int = 64
     val_every: int = 500
     patience: int = 0
