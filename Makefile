@@ -32,6 +32,14 @@ demo: setup
 	$(PY) examples/make_demo_library.py $(DEMO)/music
 	$(CTK) embed $(DEMO)/music --library $(DEMO)/.ctk
 	$(CTK) status --library $(DEMO)/.ctk
+	$(CTK) cluster --library $(DEMO)/.ctk --method kmeans --k auto --labels genre
+	$(CTK) clusters show latest --library $(DEMO)/.ctk
+	$(CTK) map --library $(DEMO)/.ctk --color cluster:latest --out $(DEMO)/map.html
+	$(CTK) playlist --hull --cluster latest:0 --length 8 --library $(DEMO)/.ctk --out $(DEMO)/cluster0.m3u8
+	$(CTK) playlist --hull --seeds "Juniper Lane - Midnight Café" --seeds "Clara Vey - Copper Lantern" \
+	  --seeds "Glass Harbour - Neon Signal" --seeds "Ivory Hours - Blue Café" --length 10 --library $(DEMO)/.ctk --out $(DEMO)/evening.m3u8
+	$(CTK) recommend --liked $(DEMO)/music/Playlists/Chill.m3u8 --n 5 --explain --library $(DEMO)/.ctk
+	@echo "demo done: playlists and map in $(DEMO)/ (open $(DEMO)/map.html)"
 
 test: setup chromium
 	$(VENV)/bin/ruff check embeddings cluster_toolkit playlists tests bench examples
