@@ -142,8 +142,10 @@ def main() -> None:
     parser.add_argument("--kmeans-1m", action="store_true", help="also k-means on 1M tracks")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per case")
     parser.add_argument("--only", default=None, help="comma-separated methods to run")
-    parser.add_argument("--json", type=Path, default=Path("bench/cluster_scale.json"))
+    parser.add_argument("--impl", choices=("ctk", "baseline", "both"), default="both", help="which side to run")
+    parser.add_argument("--json", type=Path, default=Path("bench/out/cluster_scale.json"))
     args = parser.parse_args()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return
@@ -151,6 +153,8 @@ def main() -> None:
     todo = cases(sizes, args.kmeans_1m)
     if args.only:
         todo = [c for c in todo if c["method"] in args.only.split(",")]
+    if args.impl != "both":
+        todo = [c for c in todo if c["impl"] == args.impl]
     results = []
     for case in todo:
         row = case if "status" in case else spawn(case, args.timeout)
@@ -165,7 +169,8 @@ def main() -> None:
         if row["impl"] != "ctk":
             continue
         base = next(
-            r for r in results if r["impl"] == "baseline" and r["method"] == row["method"] and r["n"] == row["n"]
+            (r for r in results if r["impl"] == "baseline" and r["method"] == row["method"] and r["n"] == row["n"]),
+            {"status": "not run"},
         )
         ratio = (f"{base['seconds'] / row['seconds']:.2f}" if row.get("status") == base.get("status") == "ok"
                  and row["seconds"] > 0 else "-")  # fmt: skip
