@@ -319,7 +319,9 @@ class LibraryStore:
         rows = [index.get(t, -1) for t in tracks["track_id"]]
         have = np.array([r >= 0 for r in rows], dtype=bool)
         tracks = tracks[have].reset_index(drop=True)
-        return tracks, matrix[np.array([r for r in rows if r >= 0], dtype=np.int64)].reshape(-1, self.dim or 0)
+        if not have.any():
+            return tracks, np.zeros((0, self.dim or 0), dtype=np.float32)
+        return tracks, matrix[np.array([r for r in rows if r >= 0], dtype=np.int64)]
 
     def fragment_embeddings(self, track_ids: Iterable[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """Fragments (``track_id, fragment_index, start_s, split``) of ``ok`` tracks and their embeddings."""

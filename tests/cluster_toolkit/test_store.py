@@ -159,3 +159,11 @@ def test_unwritable_library_is_a_store_error(tmp_path):
     (parent / "file").write_text("x")
     with pytest.raises(StoreError, match="cannot create library"):
         LibraryStore.open(parent / "file" / "lib", create=True)
+
+
+def test_empty_store_reads_as_empty(tmp_path):
+    store = LibraryStore.open(tmp_path / "empty", create=True)
+    tracks, matrix = store.track_embeddings()
+    assert len(tracks) == 0 and matrix.shape == (0, 0)
+    frags, fmat = store.fragment_embeddings()
+    assert len(frags) == 0 and fmat.shape == (0, 0)
