@@ -91,6 +91,10 @@ def _register() -> None:
     app.command("import-features")(import_features_cli)
     app.command("analyze-features")(analyze_features_cli)
 
+    from cluster_toolkit.cli.finetune import finetune_cli
+
+    app.command("finetune")(finetune_cli)
+
 
 _register()
 

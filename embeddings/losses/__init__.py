@@ -7,6 +7,7 @@ from torch import nn
 from embeddings.errors import ConfigError
 from embeddings.losses.barlow_twins import BarlowTwinsLoss
 from embeddings.losses.infonce import InfoNCELoss
+from embeddings.losses.kmeans_loss import KMeansLoss, assign_clusters
 from embeddings.losses.skipgram import SkipGramLoss
 from embeddings.losses.soft_infonce import SoftInfoNCELoss
 from embeddings.losses.tag_head import TagHeadLoss, exact_match, hamming_accuracy, tag_metrics
@@ -15,9 +16,11 @@ __all__ = [
     "LOSSES",
     "BarlowTwinsLoss",
     "InfoNCELoss",
+    "KMeansLoss",
     "SkipGramLoss",
     "SoftInfoNCELoss",
     "TagHeadLoss",
+    "assign_clusters",
     "build_loss",
     "exact_match",
     "hamming_accuracy",

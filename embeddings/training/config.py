@@ -31,6 +31,11 @@ class TrainConfig:
     Validation every ``val_every`` steps and at each epoch end on up to ``val_tracks`` tracks' held-out
     fragments; early stopping after ``patience`` validations without improvement of the validation
     loss (0: never). Checkpoints every ``checkpoint_every`` steps and at the end.
+
+    k-means fine-tuning (``kmeans_weight > 0``): the loss becomes ``contrastive_weight * contrastive +
+    kmeans_weight * KMeansLoss`` on the embeddings, with ``kmeans_k`` centroids refitted at the start of
+    every epoch on up to ``kmeans_fragments`` training fragments (see ``embeddings/training/kmeans_term.py``).
+    The k-means term is never used alone: ``contrastive_weight`` must stay > 0.
     """
 
     loss: str = "infonce"
@@ -58,6 +63,10 @@ class TrainConfig:
     max_tags: int = 50
     seed: int = 0
     logger: str = "none"
+    contrastive_weight: float = 1.0
+    kmeans_weight: float = 0.0
+    kmeans_k: int = 8
+    kmeans_fragments: int = 4096
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -100,6 +109,17 @@ class TrainConfig:
             raise ConfigError(
                 f"warmup_steps={self.warmup_steps}, val_tracks={self.val_tracks}, patience={self.patience}, "
                 f"tag_weight={self.tag_weight} must be >= 0"
+            )
+
+        if not self.contrastive_weight > 0:
+            why = " (the k-means term alone collapses the embeddings)" if self.kmeans_weight > 0 else ""
+            raise ConfigError(
+                f"contrastive_weight={self.contrastive_weight} must be > 0{why}; keep the contrastive loss"
+            )
+        if self.kmeans_weight < 0 or self.kmeans_k < 2 or self.kmeans_fragments < self.kmeans_k:
+            raise ConfigError(
+                f"kmeans_weight={self.kmeans_weight} must be >= 0, kmeans_k={self.kmeans_k} >= 2 and "
+                f"kmeans_fragments={self.kmeans_fragments} >= kmeans_k"
             )
 
     @property

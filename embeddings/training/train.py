@@ -8,6 +8,8 @@ A run folder ``out_dir`` ends up holding::
     loss_curve.png                  train/validation loss and validation Recall@k against step
 
 Library code: it never prints; progress goes to the ``on_progress`` callback (the CLI draws a bar).
+Fine-tuning: ``init_from`` starts from a trained checkpoint; ``TrainConfig.kmeans_weight > 0`` adds the
+k-means term of :mod:`embeddings.training.kmeans_term` (centroids refitted each epoch) to the loss.
 Ctrl-C saves ``last/`` and returns with ``status="interrupted"``.
 """
 
@@ -52,6 +54,7 @@ from embeddings.training.data import (
     build_validation_set,
     index_tracks,
 )
+from embeddings.training.kmeans_term import KMeansTerm, embed_items, fragment_sample
 from embeddings.training.metrics_log import MetricsLog, plot_loss_curve, read_metrics
 
 LAST = "last"
@@ -69,6 +72,7 @@ class TrainResult:
     best: dict[str, Any] | None
     fragments_per_s: float
     data: dict[str, Any]
+    collapse: dict[str, Any] | None = None  # k-means fine-tuning: {"before": ..., "after": ...} reports
 
 
 def lr_factor(step: int, *, warmup: int, total: int, min_ratio: float, cosine: bool) -> float:
@@ -122,6 +126,22 @@ def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def initial_weights(path: str | Path, encoder: EncoderConfig) -> tuple[dict[str, torch.Tensor], bool]:
+    """:class:`ContrastiveModel` weights to fine-tune from: the encoder of the checkpoint in ``path``, plus the
+    projection head of ``path/last`` when that is a full checkpoint of the same encoder (a ``ctk train``
+    folder); without one the head starts fresh. Returns the weights and whether the head was found."""
+    checkpoint = load_checkpoint(path)
+    if checkpoint.encoder != encoder:
+        raise ConfigError(f"{path}: the checkpoint's encoder config differs from the one to train")
+    state = {f"encoder.{k}": v for k, v in checkpoint.encoder_state_dict().items()}
+    full = checkpoint
+    if checkpoint.contents != "full" and (Path(path) / LAST / "model.json").is_file():
+        full = load_checkpoint(Path(path) / LAST)
+    if full.contents == "full" and full.encoder == encoder:
+        state.update({k: v for k, v in full.state_dict.items() if k.startswith("head.")})
+    return state, any(k.startswith("head.") for k in state)
+
+
 def load_resume_configs(out_dir: str | Path) -> tuple[EncoderConfig, TrainConfig, AudioConfig, FragmentConfig, dict]:
     """The configs and data summary saved by an earlier run in ``out_dir`` (for ``--resume``)."""
     last = Path(out_dir) / LAST
@@ -146,6 +166,7 @@ def train(
     playlists_dir: str | Path | None = None,
     source_dir: str | Path | None = None,
     name: str | None = None,
+    init_from: str | Path | None = None,
     resume: bool = False,
     device: str | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
@@ -156,6 +177,8 @@ def train(
     position and random states are restored, so the remaining steps are the ones an uninterrupted run
     would have taken. The encoder, audio and fragment configs must then match the saved ones.
     ``source_dir`` (the music folder) and ``playlists_dir`` are recorded in the checkpoint's data summary.
+    ``init_from`` (a checkpoint folder, see :func:`initial_weights`) replaces the random initialisation;
+    a resumed run ignores it (its weights come from ``out_dir/last``).
     """
     out_dir = Path(out_dir)
     encoder = encoder or EncoderConfig()
@@ -222,6 +245,8 @@ def train(
         "music_dir": str(source_dir) if source_dir is not None else None,
         "playlists_dir": str(playlists_dir) if playlists_dir is not None else None,
     }
+    if init_from is not None:
+        data["init_from"] = str(init_from)
     if saved_state is not None and saved_state["tracks_digest"] != data["tracks_digest"]:
         raise ConfigError(
             f"--resume: the training tracks changed since the run started ({saved_state['n_tracks']} then, "
@@ -236,6 +261,16 @@ def train(
     # ------------------------------------------------------------------ model and optimiser
     torch.manual_seed(config.seed)
     model = ContrastiveModel(encoder, n_tags=len(vocab)).to(device)
+    if init_from is not None and saved_state is None:
+        weights, data["init_head"] = initial_weights(init_from, encoder)
+        model.load_state_dict(weights, strict=False)
+    kmeans = (
+        KMeansTerm(
+            k=config.kmeans_k, weight=config.kmeans_weight, max_fragments=config.kmeans_fragments, seed=config.seed
+        )
+        if config.kmeans_weight > 0
+        else None
+    )
     loss_fn = build_loss(config.loss, **config.loss_params)
     tag_loss = TagHeadLoss()
     optimizer = torch.optim.AdamW(_decay_groups(model, config.weight_decay), lr=config.lr)
@@ -264,6 +299,8 @@ def train(
         loss_generator.set_state(saved_state["loss_rng"])
         torch.set_rng_state(saved_state["torch_rng"])
         step, best, bad_validations = saved_state["step"], saved_state["best"], saved_state["bad_validations"]
+        if kmeans is not None:
+            kmeans.load_state_dict(saved_state["kmeans"])
         total_steps = saved_state["total_steps"] if config.max_steps is None else config.max_steps
         if config.epochs != saved_config.epochs and config.max_steps is None:
             total_steps = config.epochs * planner.steps_per_epoch()
@@ -302,6 +339,7 @@ def train(
             "bad_validations": bad_validations,
             "tracks_digest": data["tracks_digest"],
             "n_tracks": len(tracks),
+            "kmeans": None if kmeans is None else kmeans.state_dict(),
         }
         tmp = directory / f".{STATE}.tmp"
         torch.save(state, tmp)
@@ -348,7 +386,11 @@ def train(
                     losses.append(float(grouped_loss(proj[chunk], labels[chunk], labels[chunk], generator)))
                 start = end
         record: dict[str, Any] = {"kind": "val", "step": step, "epoch": epoch}
-        record["val_loss"] = float(np.mean(losses)) if losses else float("nan")
+        record["val_loss"] = config.contrastive_weight * float(np.mean(losses)) if losses else float("nan")
+        if kmeans is not None and kmeans.centroids is not None:
+            record["val_contrastive_loss"] = float(np.mean(losses)) if losses else float("nan")
+            record["val_kmeans_loss"] = float(kmeans.loss(emb))
+            record["val_loss"] += config.kmeans_weight * record["val_kmeans_loss"]
         scores = retrieval_scores(emb.numpy(), labels.numpy(), ks=(1, 5, 10), queries=val_set.is_query.numpy())
         record.update({k: v for k, v in scores.items() if k.startswith("recall@")})
         if model.tag_head is not None:
@@ -371,6 +413,17 @@ def train(
     last_val_step = -1
     started = time.perf_counter()
     emit({"event": "start", "step": step, "total_steps": total_steps, "data": data})
+    fit_items = fragment_sample(n_train, config.kmeans_fragments, seed=config.seed)
+
+    def refit_kmeans(epoch: int, *, final: bool = False) -> dict[str, Any]:
+        """Embed the sampled train fragments, refit the centroids (the collapse check comes with it)."""
+        emit({"event": "kmeans-fit", "epoch": epoch, "n_fragments": len(fit_items)})
+        embedded = embed_items(model, cache, fit_items, batch_size=config.batch_size, device=device)
+        report = kmeans.fit(embedded, epoch=epoch)
+        record = {"kind": "kmeans", "step": step, "epoch": epoch, "final": final, **report}
+        log.write(record)
+        emit({"event": "kmeans", **record})
+        return record
 
     def after_validation(record: dict[str, Any] | None, epoch: int) -> bool:
         """Log, export the best model, step the plateau schedule; True when early stopping says stop."""
@@ -393,12 +446,18 @@ def train(
 
     try:
         while planner.epoch < config.epochs and status == "finished":
+            if kmeans is not None and kmeans.needs_refit(planner.epoch):
+                refit_kmeans(planner.epoch)
             for batch in stream.epoch():
                 mels = augment.batch(batch.mels, generator=aug_generator, group_ids=batch.group_ids).to(device)
                 group_ids = batch.group_ids.to(device)
                 with autocast:
                     embeddings, projections = model(mels)
-                    loss = grouped_loss(projections.float(), group_ids, batch.tracks, loss_generator)
+                    contrastive = grouped_loss(projections.float(), group_ids, batch.tracks, loss_generator)
+                    loss = config.contrastive_weight * contrastive
+                    if kmeans is not None:
+                        kmeans_loss = kmeans.loss(embeddings.float())
+                        loss = loss + config.kmeans_weight * kmeans_loss
                     if model.tag_head is not None:
                         targets = tag_targets[batch.tracks].to(device)
                         tagged = targets.sum(dim=1) > 0
@@ -432,6 +491,9 @@ def train(
                         "elapsed_s": now - started,
                         "decoded_tracks": cache.decoded,
                     }
+                    if kmeans is not None:
+                        record["contrastive_loss"] = float(contrastive.detach())
+                        record["kmeans_loss"] = float(kmeans_loss.detach())
                     log.write(record)
                     emit({"event": "log", **record})
                 emit(
@@ -464,6 +526,11 @@ def train(
     epoch = int(snapshot["epoch"])
     if status != "interrupted" and last_val_step != step:
         after_validation(validate(epoch), epoch)
+    collapse = None
+    if kmeans is not None and status != "interrupted":
+        after = refit_kmeans(epoch, final=True)
+        collapse = {"before": kmeans.before, "after": {k: v for k, v in after.items() if k not in ("kind", "final")}}
+        kmeans.epoch = -1  # the final fit is no epoch's centroids: a longer resumed run refits
     save_last(snapshot)
     if val_set is None and status == "interrupted":
         export(None, epoch)
@@ -474,5 +541,12 @@ def train(
     rate = total_items / train_time if train_time > 0 else 0.0
     emit({"event": "end", "status": status, "step": step})
     return TrainResult(
-        out_dir=out_dir, status=status, step=step, epoch=epoch, best=best, fragments_per_s=rate, data=data
+        out_dir=out_dir,
+        status=status,
+        step=step,
+        epoch=epoch,
+        best=best,
+        fragments_per_s=rate,
+        data=data,
+        collapse=collapse,
     )

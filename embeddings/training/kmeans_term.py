@@ -1,0 +1,92 @@
+"""The k-means term of ``train(...)`` for k-means-friendly fine-tuning (``TrainConfig.kmeans_weight > 0``).
+
+Alternating scheme, as in DEC/DCN (Yang et al., ICML 2017, "Towards K-means-friendly Spaces"): at the
+start of every epoch the current model embeds (eval mode, full fragments, no augmentation) up to
+``kmeans_fragments`` of the training fragments, scikit-learn's ``KMeans`` fits ``kmeans_k`` centroids on
+the L2-normalised embeddings, and during the epoch :class:`~embeddings.losses.KMeansLoss` pulls each
+batch embedding towards its nearest (fixed) centroid. The same pass gives the collapse check
+(effective rank, uniformity) of the training embeddings, so the first refit is the "before" of a run and
+a last pass after training the "after". The centroids and these reports are part of the resumable state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from torch import nn
+
+from embeddings.collapse import collapse_report
+from embeddings.losses import KMeansLoss
+from embeddings.training.data import LogMelCache
+
+
+def fragment_sample(n_train: Sequence[int], max_fragments: int, *, seed: int) -> list[tuple[int, int]]:
+    """``(track, train fragment)`` pairs: all of them, or a seeded random ``max_fragments`` (sorted by track)."""
+    items = [(t, f) for t, n in enumerate(n_train) for f in range(n)]
+    if len(items) > max_fragments:
+        keep = np.random.default_rng(seed).choice(len(items), max_fragments, replace=False)
+        items = [items[i] for i in sorted(keep)]
+    return items
+
+
+@torch.no_grad()
+def embed_items(
+    model: nn.Module, cache: LogMelCache, items: Sequence[tuple[int, int]], *, batch_size: int, device: str
+) -> np.ndarray:
+    """Embeddings ``(len(items), embedding_dim)`` float32 of train fragments, computed in eval mode."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(items), batch_size):
+        mels = torch.stack([cache.get(t)[f] for t, f in items[i : i + batch_size]]).float().to(device)
+        embeddings, _ = model(mels)
+        out.append(embeddings.float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(out)
+
+
+class KMeansTerm:
+    """Centroids refitted each epoch plus the weighted :class:`KMeansLoss` against them."""
+
+    def __init__(self, *, k: int, weight: float, max_fragments: int, seed: int) -> None:
+        self.k, self.weight, self.max_fragments, self.seed = k, weight, max_fragments, seed
+        self.loss_fn = KMeansLoss()
+        self.centroids: torch.Tensor | None = None
+        self.epoch = -1  # the epoch the centroids were fitted for
+        self.before: dict[str, Any] | None = None  # collapse report of the first fit
+
+    def needs_refit(self, epoch: int) -> bool:
+        return self.centroids is None or self.epoch != epoch
+
+    def fit(self, embeddings: np.ndarray, *, epoch: int) -> dict[str, Any]:
+        """Fit ``k`` centroids on the unit rows of ``embeddings`` ``(n, d)``; returns the log record fields."""
+        u = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        k = min(self.k, len(u))
+        km = KMeans(n_clusters=k, n_init=4, random_state=self.seed + max(epoch, 0)).fit(u)
+        self.centroids = torch.from_numpy(km.cluster_centers_.astype(np.float32))
+        self.epoch = epoch
+        sizes = np.bincount(km.labels_, minlength=k)
+        report = {
+            **collapse_report(embeddings),
+            "kmeans_inertia_mean": float(km.inertia_ / len(u)),  # = KMeansLoss on these embeddings
+            "cluster_sizes": sorted((int(s) for s in sizes), reverse=True),
+            "n_fragments": int(len(u)),
+        }
+        if self.before is None:
+            self.before = report
+        return report
+
+    def loss(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Unweighted k-means loss of ``embeddings`` ``(B, D)`` against the current centroids."""
+        assert self.centroids is not None, "fit() before loss()"
+        return self.loss_fn(embeddings, self.centroids.to(embeddings.device))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"centroids": self.centroids, "epoch": self.epoch, "before": self.before}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.centroids, self.epoch, self.before = state["centroids"], state["epoch"], state["before"]
