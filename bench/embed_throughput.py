@@ -4,7 +4,8 @@ Uses the development corpus built by ../shared/corpus/build_dev_corpus.sh (its m
 Stages, each in seconds of audio per wall second on ONE process with one torch thread:
 decode (soundfile + soxr to 22.05 kHz mono), log-mel (fragmenting + torch.stft + mel), embed
 (the backend on the log-mels). Then a whole `embed_library` run with 2 worker processes into a
-fresh store: tracks/s and peak memory (main process and the largest worker).
+fresh store: tracks/s and peak memory (main process and the largest worker, and the peak
+proportional set size of the whole process tree, which counts shared library pages once).
 
     .venv/bin/python bench/embed_throughput.py --corpus /work/corpus --limit 60 --model features
 """
@@ -54,19 +55,23 @@ def stage_rates(paths: list[str], model: str) -> dict[str, float]:
     backend = load_backend(model)
     cfg = FragmentConfig()
     t_dec = t_mel = t_emb = audio = 0.0
+    c_dec = c_mel = c_emb = 0.0  # CPU seconds: less sensitive to other jobs on a shared machine
     for p in paths:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         dec = load_audio(p, sr=backend.audio.sample_rate)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         plan = plan_fragments(dec.duration_s, config=cfg, track_id=p)
         with torch.inference_mode():
             mels = log_mel(fragment_samples(dec.y, sr=dec.sr, plan=plan), config=backend.audio).numpy()
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         backend.embed(mels)
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         t_dec += t1 - t0
         t_mel += t2 - t1
         t_emb += t3 - t2
+        c_dec += c1 - c0
+        c_mel += c2 - c1
+        c_emb += c3 - c2
         audio += dec.duration_s
     return {
         "tracks": len(paths),
@@ -75,8 +80,37 @@ def stage_rates(paths: list[str], model: str) -> dict[str, float]:
         "logmel_x_realtime": audio / t_mel,
         "decode_logmel_x_realtime_1core": audio / (t_dec + t_mel),
         "embed_x_realtime": audio / t_emb,
+        "decode_x_per_cpu_s": audio / c_dec,
+        "logmel_x_per_cpu_s": audio / c_mel,
+        "embed_x_per_cpu_s": audio / c_emb,
         "mean_track_s": audio / len(paths),
     }
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional set size of a process and all its descendants (shared library pages counted once)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+        except OSError:
+            continue
+        todo += _children(p)
+    return total
 
 
 def whole_run(paths: list[str], model: str, workers: int) -> dict[str, float]:
@@ -93,14 +127,26 @@ from cluster_toolkit.library import EmbedConfig, embed_library
 t = time.perf_counter()
 s = embed_library({str(music)!r}, {str(Path(tmp) / 'lib')!r}, EmbedConfig(model={model!r}, workers={workers}))
 wall = time.perf_counter() - t
+ru_s, ru_c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps(dict(analysed=s.analysed, failed=len(s.failed), wall_s=wall, audio_s=s.audio_seconds,
+    cpu_s=ru_s.ru_utime + ru_s.ru_stime + ru_c.ru_utime + ru_c.ru_stime,
     main_peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     worker_peak_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)))
 """
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        res = json.loads(out.stdout.strip().splitlines()[-1])
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        peak_pss = 0.0
+        while proc.poll() is None:
+            peak_pss = max(peak_pss, tree_pss_mb(proc.pid))
+            time.sleep(0.2)
+        out, err = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"embed run failed:\n{err}")
+        res = json.loads(out.strip().splitlines()[-1])
+        res["peak_total_pss_mb"] = peak_pss
     res["tracks_per_s"] = res["analysed"] / res["wall_s"]
     res["x_realtime"] = res["audio_s"] / res["wall_s"]
+    # what 2 fully available cores would do, from the CPU time the run actually used
+    res["tracks_per_s_per_2_cpu_s"] = 2 * res["analysed"] / res["cpu_s"]
     return res
 
 
@@ -111,13 +157,14 @@ def main() -> None:
     ap.add_argument("--stage-limit", type=int, default=20)
     ap.add_argument("--min-seconds", type=float, default=150.0)
     ap.add_argument("--model", default="features")
+    ap.add_argument("--skip-whole-run", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "embed_throughput.json")
     args = ap.parse_args()
     tracks = pick_tracks(args.corpus, args.limit, args.min_seconds)
     paths = tracks["path"].tolist()
     stages = stage_rates(paths[: args.stage_limit], args.model)
-    run = whole_run(paths, args.model, args.workers)
+    run = {} if args.skip_whole_run else whole_run(paths, args.model, args.workers)
     result = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",

@@ -96,15 +96,23 @@ def load_audio(path: str | Path, *, sr: int, check_silence: bool = True) -> Deco
             source_sr, channels, declared = f.samplerate, f.channels, f.frames
             fmt = f.format
             truncation = _truncation_hint(f.extra_info)
-            blocks = []
+            # mono samples go straight into one buffer: no per-channel or per-block copies of the track
+            y = np.empty(max(declared, 0) if 0 < declared < (1 << 40) else 0, dtype=np.float32)
+            n = 0
             for block in f.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
-                blocks.append(block.mean(axis=1) if channels > 1 else block[:, 0].copy())
+                if n + len(block) > len(y):
+                    y = np.resize(y, max(2 * len(y), n + len(block)))
+                if channels > 1:
+                    np.mean(block, axis=1, out=y[n : n + len(block)])
+                else:
+                    y[n : n + len(block)] = block[:, 0]
+                n += len(block)
+            y = y[:n]
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         reason = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
         if suffix not in DECODABLE_EXTENSIONS:
             raise AudioDecodeError(f"{path}: unsupported format {suffix or '(no extension)'} ({reason})") from exc
         raise AudioDecodeError(f"{path}: corrupt or truncated ({reason})") from exc
-    y = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     if truncation:
         raise AudioDecodeError(f"{path}: truncated ({truncation})")
     if len(y) == 0:
