@@ -425,10 +425,12 @@ def train(
         emit({"event": "kmeans", **record})
         return record
 
+    latest: dict[str, Any] | None = None  # the last validation record
+
     def after_validation(record: dict[str, Any] | None, epoch: int) -> bool:
         """Log, export the best model, step the plateau schedule; True when early stopping says stop."""
-        nonlocal best, bad_validations, last_val_step
-        last_val_step = step
+        nonlocal best, bad_validations, last_val_step, latest
+        last_val_step, latest = step, record
         if record is None:
             export(None, epoch)
             return False
@@ -529,8 +531,13 @@ def train(
     collapse = None
     if kmeans is not None and status != "interrupted":
         after = refit_kmeans(epoch, final=True)
-        collapse = {"before": kmeans.before, "after": {k: v for k, v in after.items() if k not in ("kind", "final")}}
+        collapse = {
+            "before": kmeans.before,
+            "after": {k: v for k, v in after.items() if k not in ("kind", "final", "step", "epoch")},
+        }
         kmeans.epoch = -1  # the final fit is no epoch's centroids: a longer resumed run refits
+        # validation losses of different epochs use different centroids: the fine-tuned model is the final one
+        export(latest, epoch)
     save_last(snapshot)
     if val_set is None and status == "interrupted":
         export(None, epoch)
