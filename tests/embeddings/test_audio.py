@@ -88,3 +88,17 @@ def test_float_wav_roundtrip_is_exact(tmp_path):
     path = write_audio(tmp_path / "f.wav", y, subtype="FLOAT")
     assert sf.info(path).samplerate == SR
     np.testing.assert_array_equal(load_audio(path, sr=SR).y, y)
+
+
+def test_non_finite_samples_are_corrupt(tmp_path):
+    y = synth(2.0)
+    y[100] = np.nan
+    path = write_audio(tmp_path / "nan.wav", y, subtype="FLOAT")
+    with pytest.raises(AudioDecodeError, match="corrupt \\(non-finite samples\\)"):
+        load_audio(path, sr=SR)
+
+
+def test_multichannel_mixdown_matches_mean(tmp_path):
+    y = np.stack([synth(1.0, freq=f, seed=i) for i, f in enumerate((200, 300, 450, 700))], axis=1)
+    path = write_audio(tmp_path / "quad.wav", y, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path, sr=SR).y, y.mean(axis=1), atol=1e-6)
