@@ -128,6 +128,8 @@ class _WorkItem:
 
 # ---------------------------------------------------------------------------------- workers
 _WORKER_BACKENDS: dict[str, Any] = {}
+_PRELOAD = ["cluster_toolkit.library", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
+            "embeddings.backends.encoder"]
 
 
 def _worker_init() -> None:
@@ -356,13 +358,17 @@ def embed_library(
 
 
 def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
-    """Run :func:`_analyse` over ``work`` in spawned worker processes, a bounded number in flight.
+    """Run :func:`_analyse` over ``work`` in worker processes, a bounded number in flight.
 
     A worker that dies (a decoder crash, the OOM killer) fails only the tracks in flight; the
     pool is restarted and the run goes on.
     """
     queue = list(reversed(work))
-    context = mp.get_context("spawn")
+    # forkserver: the heavy imports (torch, librosa, the backends) happen once in the server and every
+    # worker forks from it, instead of each spawned worker importing them again; the server computes
+    # nothing, so no thread pool is forked in a bad state.
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
     while queue:
         with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_worker_init) as pool:
             in_flight: dict[Future, _WorkItem] = {}
