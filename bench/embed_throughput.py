@@ -129,10 +129,17 @@ def whole_run(paths: list[str], model: str, workers: int) -> dict[str, float]:
 import json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from cluster_toolkit.library import EmbedConfig, embed_library
+class Clock:
+    done = []
+    def scanned(self, n): pass
+    def start(self, n): pass
+    def track_done(self, path, error): self.done.append(time.perf_counter())
 t = time.perf_counter()
-s = embed_library({str(music)!r}, {str(Path(tmp) / 'lib')!r}, EmbedConfig(model={model!r}, workers={workers}))
+s = embed_library({str(music)!r}, {str(Path(tmp) / 'lib')!r}, EmbedConfig(model={model!r}, workers={workers}), Clock())
 wall = time.perf_counter() - t
+steady = (len(Clock.done) - 1) / (Clock.done[-1] - Clock.done[0])
 print(json.dumps(dict(analysed=s.analysed, failed=len(s.failed), wall_s=wall, audio_s=s.audio_seconds,
+    steady_tracks_per_s=steady, first_track_s=Clock.done[0] - t,
     main_peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 """
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
