@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from cluster_toolkit.cli._common import console, err_console, notice
-from cluster_toolkit.cli.train import _Bar, _crop_frames, list_training_files, print_result
+from cluster_toolkit.cli.train import _Bar, _crop_frames, list_training_files, print_result, training_columns
 from cluster_toolkit.errors import UsageError
 from embeddings.backends.encoder import bundled_checkpoint
 from embeddings.checkpoint import load_checkpoint
@@ -136,15 +136,7 @@ def finetune_cli(
     music_dir = music_dir.resolve()
     err_console.print(f"hashing the audio files under {music_dir}...", highlight=False)
     files = list_training_files(music_dir)
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}  {task.fields[rate]:.1f} fragments/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with Progress(*training_columns(), console=err_console, transient=True) as progress:
         result = finetune(
             files,
             model_dir=model_dir,

@@ -22,6 +22,17 @@ from embeddings.training.config import LOGGERS, POSITIVES
 from embeddings.training.train import LAST
 
 
+def training_columns() -> tuple:
+    """Progress-bar columns of the training commands: steps, loss, learning rate, fragments/s, times."""
+    return (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}  {task.fields[rate]:.1f} fragments/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+
 def list_training_files(music_dir: Path) -> list[tuple[Path, str]]:
     """``(path, track_id)`` of every audio file under ``music_dir``; the id is the content hash ``ctk embed``
     uses, so the train/validation split of a fragment is the same in training and in the store."""
@@ -209,15 +220,7 @@ def train_cli(
             highlight=False,
         )
         return
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}  {task.fields[rate]:.1f} fragments/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with Progress(*training_columns(), console=err_console, transient=True) as progress:
         result = train(
             files,
             out_dir=out,
