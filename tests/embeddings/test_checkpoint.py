@@ -8,22 +8,8 @@ from embeddings.checkpoint import load_checkpoint, load_encoder, resolve_checkpo
 from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.errors import CheckpointError
 from embeddings.models import ContrastiveModel
-from embeddings.models.config import EncoderConfig
+from tests.embeddings.tiny import TINY
 
-TINY = EncoderConfig(
-    n_mels=16,
-    n_frames=32,
-    patch_time=8,
-    patch_freq=8,
-    stride_time=8,
-    stride_freq=8,
-    d_model=16,
-    n_layers=1,
-    n_heads=2,
-    dropout=0.0,
-    embedding_dim=12,
-    projection_dims=(8,),
-)
 AUDIO = AudioConfig(n_mels=16)
 
 

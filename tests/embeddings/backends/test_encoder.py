@@ -9,22 +9,8 @@ from embeddings.checkpoint import save_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.models import ContrastiveModel
-from embeddings.models.config import EncoderConfig
+from tests.embeddings.tiny import TINY
 
-TINY = EncoderConfig(
-    n_mels=16,
-    n_frames=32,
-    patch_time=8,
-    patch_freq=8,
-    stride_time=8,
-    stride_freq=8,
-    d_model=16,
-    n_layers=1,
-    n_heads=2,
-    dropout=0.0,
-    embedding_dim=12,
-    projection_dims=(8,),
-)
 AUDIO = AudioConfig(sample_rate=8000, n_fft=256, hop_length=128, n_mels=16, fmax=4000)
 
 
