@@ -141,7 +141,7 @@ def train_cli(
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = TrainConfig.lr,
     schedule: Annotated[str, typer.Option(help="cosine or plateau.")] = TrainConfig.schedule,
     tag_weight: Annotated[float, typer.Option(help="Weight of the auxiliary tag-head BCE (0: off).")] = 0.0,
-    val_every: Annotated[int, typer.Option(help="Validate every N steps (and each epoch end).")] = 500,
+    val_every: Annotated[int, typer.Option(help="Validate every N steps (and at epoch ends N/2 or more steps later).")] = 500,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N steps.")] = 200,
     patience: Annotated[int, typer.Option(help="Early stopping after N validations without gain (0: off).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

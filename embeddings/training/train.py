@@ -518,7 +518,9 @@ def train(
                 tick = time.perf_counter()
             else:
                 snapshot = planner.state_dict()  # the stream finished the epoch: the planner moved on
-                if last_val_step != step and after_validation(validate(planner.epoch - 1), planner.epoch - 1):
+                if step - last_val_step >= max(1, config.val_every // 2) and after_validation(
+                    validate(planner.epoch - 1), planner.epoch - 1
+                ):
                     status = "early-stopped"
                 tick = time.perf_counter()
                 continue
