@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.cli.train import _crop_frames, list_training_files  # noqa: E402
+from cluster_toolkit.cli._training_common import crop_frames, list_training_files  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_library, labels_for  # noqa: E402
 from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> None:
     tag = args.tag or f"k{args.k}-w{args.weight:g}-e{args.epochs}"
     base = load_checkpoint(args.model)
     base_config = config_from_dict(TrainConfig, base.training)
-    crop = _crop_frames(args.crop_seconds, base.fragments.n_seconds, base.audio)
+    crop = crop_frames(args.crop_seconds, base.fragments.n_seconds, base.audio)
     out = args.work / f"model-{args.model.name}-{tag}"
 
     print(f"base model {args.model}: embedding {args.heldout}", flush=True)

@@ -16,7 +16,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cluster_toolkit.cli._common import console, err_console, notice
-from cluster_toolkit.cli.train import _Bar, _crop_frames, list_training_files, print_result, training_columns
+from cluster_toolkit.cli._training_common import (
+    TrainingProgressBar,
+    crop_frames,
+    list_training_files,
+    print_result,
+    training_columns,
+)
 from cluster_toolkit.errors import UsageError
 from embeddings.backends.encoder import bundled_checkpoint
 from embeddings.checkpoint import load_checkpoint
@@ -26,7 +32,7 @@ from embeddings.training.finetune import finetune
 from embeddings.training.train import LAST
 
 
-class _FinetuneBar(_Bar):
+class _FinetuneBar(TrainingProgressBar):
     """``ctk train``'s bar plus the k-means refits."""
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -129,7 +135,7 @@ def finetune_cli(
         base = load_checkpoint(model_dir)
         base_config = config_from_dict(TrainConfig, base.training) if base.training else TrainConfig()
         if crop_seconds is not None:
-            crop = _crop_frames(crop_seconds, base.fragments.n_seconds, base.audio)
+            crop = crop_frames(crop_seconds, base.fragments.n_seconds, base.audio)
             overrides["augment"] = replace(base_config.augment, crop_frames=crop)
         if batch_size is not None:
             overrides["batch_size"] = batch_size

@@ -30,8 +30,8 @@ class TrainConfig:
 
     Validation every ``val_every`` steps, at the end, and at an epoch end at least ``val_every // 2``
     steps after the previous one (short epochs, e.g. few playlists, do not validate every few steps), on
-    up to ``val_tracks`` tracks' held-out fragments; early stopping after ``patience`` validations without improvement of the validation
-    loss (0: never). Checkpoints every ``checkpoint_every`` steps and at the end.
+    up to ``val_tracks`` tracks' held-out fragments; early stopping after ``patience`` validations
+    without improvement of the validation loss (0: never). Checkpoints every ``checkpoint_every`` steps and at the end.
 
     k-means fine-tuning (``kmeans_weight > 0``): the loss becomes ``contrastive_weight * contrastive +
     kmeans_weight * KMeansLoss`` on the embeddings, with ``kmeans_k`` centroids refitted at the start of

@@ -1,0 +1,103 @@
+"""What the training commands (`ctk train`, `ctk finetune`) share: file listing, crop size, progress bar,
+result table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cluster_toolkit.cli._common import console
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.library import content_hash, iter_audio_files
+from embeddings.config import AudioConfig
+from embeddings.training import TrainResult
+
+
+def training_columns() -> tuple:
+    """Progress-bar columns of the training commands: steps, loss, learning rate, fragments/s, times."""
+    return (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}  {task.fields[rate]:.1f} fragments/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+
+def list_training_files(music_dir: Path) -> list[tuple[Path, str]]:
+    """``(path, track_id)`` of every audio file under ``music_dir``; the id is the content hash ``ctk embed``
+    uses, so the train/validation split of a fragment is the same in training and in the store."""
+    if not music_dir.is_dir():
+        raise UsageError(f"{music_dir}: not a folder")
+    files = [(path, content_hash(path)) for path in iter_audio_files(music_dir)]
+    if not files:
+        raise UsageError(f"{music_dir}: no audio files found")
+    return files
+
+
+def crop_frames(crop_seconds: float | None, seconds: float, audio: AudioConfig) -> int | None:
+    """Frames of a ``--crop-seconds`` crop (``None``: train on whole fragments)."""
+    if crop_seconds is None:
+        return None
+    if not 0 < crop_seconds <= seconds:
+        raise UsageError(f"--crop-seconds {crop_seconds}: must be in (0, --seconds {seconds}]")
+    return 1 + int(round(crop_seconds * audio.sample_rate)) // audio.hop_length
+
+
+class TrainingProgressBar:
+    """Draws ``train``'s progress events as a rich progress bar on stderr."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("preparing", total=None, loss=float("nan"), lr=0.0, rate=0.0)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "indexing":
+            self.progress.update(self.task, description=f"indexing {event['n_files']} files")
+        elif kind == "validation-set":
+            self.progress.update(self.task, description="decoding validation fragments")
+        elif kind == "start":
+            data = event["data"]
+            self.progress.console.print(
+                f"training on {data['n_tracks']} tracks ({data['hours']:.1f} h, {data['n_train_fragments']} "
+                f"train fragments, {data['n_skipped']} skipped); positives: {data['positives']['kind']} "
+                f"({data['positives']['n_groups']} groups)",
+                highlight=False,
+            )
+            self.progress.update(self.task, description="training", total=event["total_steps"], completed=event["step"])
+        elif kind == "step":
+            self.progress.update(
+                self.task,
+                completed=event["step"],
+                total=max(event["total_steps"], event["step"]),
+                description=f"epoch {event['epoch'] + 1}",
+                loss=event["loss"],
+                lr=event["lr"],
+                rate=event["fragments_per_s"],
+            )
+        elif kind == "validation":
+            recall = " ".join(f"{k} {event[k]:.3f}" for k in ("recall@1", "recall@10") if event.get(k) is not None)
+            self.progress.console.print(
+                f"step {event['step']}: validation loss {event['val_loss']:.4f} {recall}", highlight=False
+            )
+
+
+def print_result(result: TrainResult) -> None:
+    table = Table(title=f"ctk train: {result.out_dir}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("status", result.status)
+    table.add_row("steps", str(result.step))
+    table.add_row("epochs done", str(result.epoch))
+    table.add_row("fragments/s", f"{result.fragments_per_s:.1f}")
+    if result.best:
+        table.add_row("best validation loss", f"{result.best['val_loss']:.4f} (step {result.best['step']})")
+        for key in ("recall@1", "recall@10"):
+            if result.best.get(key) is not None:
+                table.add_row(f"same-track {key}", f"{result.best[key]:.3f}")
+    table.add_row("model", str(result.out_dir))
+    console.print(table)
