@@ -7,6 +7,8 @@ Items sampled from one group are positives, items from different groups negative
 - ``playlist``: each playlist is a group; read from M3U/M3U8 files (paths, relative to the playlist)
   and Million Playlist Dataset JSON slices (matched to the library by artist and title).
 - ``tag``: each tag (genre) with at least ``min_size`` tracks is a group.
+- ``folder``: each folder holding at least ``min_size`` tracks is a group: in a library laid out as
+  ``Artist/Album/track``, the tracks of one album (one production) are positives. No tags needed.
 
 Groups may overlap (a track in two playlists); the sampler never puts one track in two groups of
 the same batch.
@@ -77,6 +79,21 @@ def tag_positives(genres: Sequence[str], *, min_size: int = 2) -> PositiveGroups
             "tag the files (genre) or use --positives track"
         )
     return PositiveGroups("tag", tuple(m for _, m in kept), tuple(t for t, _ in kept))
+
+
+def folder_positives(track_paths: Sequence[str | Path], *, min_size: int = 2) -> PositiveGroups:
+    """One group per folder with at least ``min_size`` of the tracks (the folder a file sits in, so
+    ``Artist/Album/01.flac`` groups by album); groups named by folder, in sorted order."""
+    members: dict[str, list[int]] = {}
+    for i, path in enumerate(track_paths):
+        members.setdefault(str(Path(path).parent), []).append(i)
+    kept = sorted((folder, tuple(m)) for folder, m in members.items() if len(m) >= min_size)
+    if len(kept) < 2:
+        raise ConfigError(
+            f"--positives folder needs 2 or more folders holding {min_size} or more tracks each; found "
+            f"{len(kept)} among {len(members)} folders of {len(track_paths)} tracks (use --positives track)"
+        )
+    return PositiveGroups("folder", tuple(m for _, m in kept), tuple(f for f, _ in kept))
 
 
 def tag_similarity(genres: Sequence[str]) -> np.ndarray:

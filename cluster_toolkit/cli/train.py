@@ -42,7 +42,7 @@ def train_cli(
     epochs: Annotated[int | None, typer.Option(help="Passes over the training fragments (default 10).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
     loss: Annotated[str, typer.Option(help=f"Loss: {', '.join(LOSSES)}.")] = "infonce",
-    positives: Annotated[str, typer.Option(help="Positives: track (label-free), playlist, tag.")] = "track",
+    positives: Annotated[str, typer.Option(help="Positives: track (label-free), playlist, tag, folder.")] = "track",
     playlists: Annotated[Path | None, typer.Option(help="Folder of .m3u/.m3u8/MPD .json playlists.")] = None,
     arch: Annotated[str, typer.Option(help="Encoder: transformer or cnn-lstm.")] = "transformer",
     positional: Annotated[str, typer.Option(help=f"Positions: {', '.join(POSITIONALS)}.")] = "alibi2d",

@@ -9,7 +9,7 @@ from embeddings.augment import AugmentConfig
 from embeddings.errors import ConfigError
 from embeddings.losses import LOSSES
 
-POSITIVES = ("track", "playlist", "tag")
+POSITIVES = ("track", "playlist", "tag", "folder")
 SCHEDULES = ("cosine", "plateau")
 LOGGERS = ("none", "tensorboard", "wandb")
 

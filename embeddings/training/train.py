@@ -38,6 +38,7 @@ from embeddings.models import ContrastiveModel
 from embeddings.models.config import EncoderConfig
 from embeddings.positives import (
     PositiveGroups,
+    folder_positives,
     playlist_positives,
     split_tags,
     tag_positives,
@@ -93,9 +94,11 @@ def tracks_digest(tracks: Sequence[TrainTrack]) -> str:
 def resolve_positives(
     kind: str, tracks: Sequence[TrainTrack], *, playlists_dir: str | Path | None = None
 ) -> PositiveGroups:
-    """The positive groups of ``kind`` (``track``, ``playlist``, ``tag``) over ``tracks``."""
+    """The positive groups of ``kind`` (``track``, ``playlist``, ``tag``, ``folder``) over ``tracks``."""
     if kind == "track":
         return track_positives(len(tracks))
+    if kind == "folder":
+        return folder_positives([t.path for t in tracks])
     if kind == "tag":
         return tag_positives([t.genre for t in tracks])
     if playlists_dir is None:

@@ -6,6 +6,7 @@ import pytest
 
 from embeddings.errors import ConfigError
 from embeddings.positives import (
+    folder_positives,
     playlist_positives,
     read_m3u,
     read_mpd_slice,
@@ -94,3 +95,21 @@ def test_playlist_errors(tmp_path):
     bad.write_text('{"foo": 1}')
     with pytest.raises(ConfigError, match="not a Million Playlist Dataset slice"):
         read_mpd_slice(bad)
+
+
+def test_folder_positives_group_by_album_folder(tmp_path):
+    paths = [
+        tmp_path / "B" / "album2" / "1.flac",
+        tmp_path / "A" / "album1" / "1.flac",
+        tmp_path / "A" / "album1" / "2.flac",
+        tmp_path / "B" / "album2" / "2.flac",
+        tmp_path / "B" / "album2" / "3.flac",
+        tmp_path / "single" / "1.flac",  # a folder of one track is no group
+    ]
+    p = folder_positives(paths)
+    assert p.kind == "folder"
+    assert p.names == (str(tmp_path / "A" / "album1"), str(tmp_path / "B" / "album2"))
+    assert p.groups == ((1, 2), (0, 3, 4))
+    assert p.summary() == {"kind": "folder", "n_groups": 2, "tracks_covered": 5, "median_group_size": 2.5}
+    with pytest.raises(ConfigError, match="found 1 among 2 folders of 3 tracks"):
+        folder_positives(paths[1:3] + [paths[5]])

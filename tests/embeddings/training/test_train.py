@@ -138,7 +138,8 @@ def test_resume_refuses_corrupt_or_changed_runs(music, tmp_path, tiny_encoder, t
 
 
 @pytest.mark.parametrize(
-    ("loss", "positives"), [("barlow", "track"), ("skipgram", "track"), ("soft-infonce", "track"), ("infonce", "tag")]
+    ("loss", "positives"),
+    [("barlow", "track"), ("skipgram", "track"), ("soft-infonce", "track"), ("infonce", "tag"), ("infonce", "folder")],
 )
 def test_every_loss_and_positive_kind_trains(
     music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments, monkeypatch, loss, positives
@@ -160,6 +161,10 @@ def test_every_loss_and_positive_kind_trains(
     if positives == "tag":
         assert result.data["positives"]["n_groups"] == 3 and result.data["tags"] == ["tone", "high", "low"]
         assert 0 <= result.best["tag_hamming_accuracy"] <= 1
+    if positives == "folder":  # the fixture's two folders, four tracks each
+        assert result.data["positives"] == {
+            "kind": "folder", "n_groups": 2, "tracks_covered": 8, "median_group_size": 4.0
+        }
 
 
 def test_too_few_tracks(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
