@@ -12,6 +12,7 @@ from rich.table import Table
 from cluster_toolkit.cli._common import console
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.library import content_hash, iter_audio_files
+from embeddings.backends.encoder import bundled_checkpoint
 from embeddings.config import AudioConfig
 from embeddings.training import TrainResult
 
@@ -101,3 +102,11 @@ def print_result(result: TrainResult) -> None:
                 table.add_row(f"same-track {key}", f"{result.best[key]:.3f}")
     table.add_row("model", str(result.out_dir))
     console.print(table)
+
+
+def resolve_model(model: str, option: str = "--model") -> Path:
+    """``ctk-small`` (the bundled model) or a checkpoint folder; :class:`UsageError` when it is missing."""
+    path = bundled_checkpoint() if model == "ctk-small" else Path(model)
+    if not path.exists():
+        raise UsageError(f"{option} {model}: no such checkpoint folder (train one with `ctk train`)")
+    return path

@@ -21,10 +21,10 @@ from cluster_toolkit.cli._training_common import (
     crop_frames,
     list_training_files,
     print_result,
+    resolve_model,
     training_columns,
 )
 from cluster_toolkit.errors import UsageError
-from embeddings.backends.encoder import bundled_checkpoint
 from embeddings.checkpoint import load_checkpoint
 from embeddings.config import config_from_dict
 from embeddings.training import TrainConfig, TrainResult
@@ -48,14 +48,6 @@ class _FinetuneBar(TrainingProgressBar):
             )
         else:
             super().__call__(event)
-
-
-def resolve_model(model: str) -> Path:
-    """``ctk-small`` (the bundled model) or a checkpoint folder; :class:`UsageError` when it is missing."""
-    path = bundled_checkpoint() if model == "ctk-small" else Path(model)
-    if not path.exists():
-        raise UsageError(f"--model {model}: no such checkpoint folder (train one with `ctk train`)")
-    return path
 
 
 def print_collapse(result: TrainResult) -> None:

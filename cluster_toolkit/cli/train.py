@@ -15,10 +15,12 @@ from cluster_toolkit.cli._training_common import (
     crop_frames,
     list_training_files,
     print_result,
+    resolve_model,
     training_columns,
 )
 from cluster_toolkit.errors import UsageError
 from embeddings.augment import AugmentConfig
+from embeddings.checkpoint import load_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.losses import LOSSES
 from embeddings.models.config import POSITIONALS, EncoderConfig
@@ -39,6 +41,10 @@ def train_cli(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder to create.")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run saved in this folder.")] = None,
+    init: Annotated[
+        str | None,
+        typer.Option(help="Start from this trained encoder (a run folder or ctk-small); keeps its architecture."),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Passes over the training fragments (default 10).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
     loss: Annotated[str, typer.Option(help=f"Loss: {', '.join(LOSSES)}.")] = "infonce",
@@ -96,19 +102,23 @@ def train_cli(
         _choice(logger, LOGGERS, "--logger")
         if positives == "playlist" and playlists is None:
             raise UsageError("--positives playlist needs --playlists DIR")
-        audio = AudioConfig()
-        fragments = FragmentConfig(n_seconds=seconds, step=seconds)
-        n_frames = 1 + int(round(seconds * audio.sample_rate)) // audio.hop_length
-        encoder = EncoderConfig(
-            arch=arch,
-            positional=positional,
-            n_mels=audio.n_mels,
-            n_frames=n_frames,
-            d_model=d_model,
-            n_layers=layers,
-            n_heads=heads,
-            embedding_dim=embedding_dim,
-        )
+        if init is not None:  # the architecture, front end and fragments are the base model's
+            base = load_checkpoint(resolve_model(init, "--init"))
+            encoder, audio, fragments, seconds = base.encoder, base.audio, base.fragments, base.fragments.n_seconds
+        else:
+            audio = AudioConfig()
+            fragments = FragmentConfig(n_seconds=seconds, step=seconds)
+            n_frames = 1 + int(round(seconds * audio.sample_rate)) // audio.hop_length
+            encoder = EncoderConfig(
+                arch=arch,
+                positional=positional,
+                n_mels=audio.n_mels,
+                n_frames=n_frames,
+                d_model=d_model,
+                n_layers=layers,
+                n_heads=heads,
+                embedding_dim=embedding_dim,
+            )
         config = TrainConfig(
             loss=loss,
             positives=positives,
@@ -150,6 +160,7 @@ def train_cli(
             playlists_dir=playlists_dir,
             source_dir=music_dir,
             name=name,
+            init_from=None if resume is not None or init is None else resolve_model(init, "--init"),
             resume=resume is not None,
             device=device,
             on_progress=TrainingProgressBar(progress),

@@ -60,6 +60,28 @@ def test_train_then_resume_then_embed_backend(music, tmp_path):
     assert again.exit_code == 2 and f"--resume {out}" in again.output
 
 
+def test_init_starts_from_a_trained_encoder(music, tmp_path):
+    from embeddings.checkpoint import load_checkpoint
+
+    base = tmp_path / "base"
+    assert _run(music, "--out", base, "--max-steps", "2", *SMALL).exit_code == 0
+    # architecture flags are the base model's: --d-model 64 is ignored with --init
+    tuned = _run(music, "--out", tmp_path / "tuned", "--init", base, "--max-steps", "1", "--d-model", "64",
+                 "--batch-size", "8", "--val-every", "1000", "--seed", "5")
+    assert tuned.exit_code == 0, tuned.output
+    fresh = _run(music, "--out", tmp_path / "fresh", "--max-steps", "1", *SMALL, "--seed", "5")
+    assert fresh.exit_code == 0, fresh.output
+    w_base = load_checkpoint(base).encoder_state_dict()
+    w_tuned = load_checkpoint(tmp_path / "tuned").encoder_state_dict()
+    w_fresh = load_checkpoint(tmp_path / "fresh").encoder_state_dict()
+    assert load_checkpoint(tmp_path / "tuned").encoder == load_checkpoint(base).encoder
+    # one warm-up step (lr 5e-6) away from the base weights, far from a fresh start with the same seed
+    assert max(float((w_tuned[k] - w_base[k]).abs().max()) for k in w_base) < 1e-3
+    assert max(float((w_fresh[k] - w_base[k]).abs().max()) for k in w_base) > 0.05
+    missing = _run(music, "--out", tmp_path / "x", "--init", tmp_path / "nope")
+    assert missing.exit_code == 2 and "--init" in missing.output and "no such checkpoint folder" in missing.output
+
+
 def test_dry_run_writes_nothing(music, tmp_path):
     result = _run(music, "--out", tmp_path / "dry", "--dry-run", *SMALL)
     assert result.exit_code == 0, result.output
