@@ -50,17 +50,7 @@ def retrieval_scores(
             out[f"recall@{k}"] = out[f"map@{k}"] = float("nan")
         return out
     k_max = min(max(ks), n - 1)
-    xn = _normalise(x)
-    hits: list[np.ndarray] = []
-    for start in range(0, len(query_idx), chunk):
-        q = query_idx[start : start + chunk]
-        sims = xn[q] @ xn.T
-        sims[np.arange(len(q)), q] = -np.inf  # never retrieve the query itself
-        top = np.argpartition(-sims, k_max - 1, axis=1)[:, :k_max]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        hits.append(codes[top] == codes[q][:, None])
-    rel = np.concatenate(hits).astype(np.float64)  # (Q, k_max)
+    rel = _ranked_hits(x, codes, query_idx, k_max, chunk).astype(np.float64)  # (Q, k_max)
     n_relevant = counts[codes[query_idx]] - 1
     precision = np.cumsum(rel, axis=1) / np.arange(1, k_max + 1)
     for k in ks:
@@ -68,4 +58,34 @@ def retrieval_scores(
         out[f"recall@{k}"] = float(rel[:, :kk].any(axis=1).mean())
         ap = (precision[:, :kk] * rel[:, :kk]).sum(axis=1) / np.minimum(kk, n_relevant)
         out[f"map@{k}"] = float(ap.mean())
+    return out
+
+
+def _ranked_hits(x: np.ndarray, codes: np.ndarray, query_idx: np.ndarray, k: int, chunk: int) -> np.ndarray:
+    """``(Q, k)`` bool: whether the i-th nearest item (cosine, the query itself excluded) of each query
+    shares its label code."""
+    xn = _normalise(x)
+    hits: list[np.ndarray] = []
+    for start in range(0, len(query_idx), chunk):
+        q = query_idx[start : start + chunk]
+        sims = xn[q] @ xn.T
+        sims[np.arange(len(q)), q] = -np.inf  # never retrieve the query itself
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        hits.append(codes[top] == codes[q][:, None])
+    return np.concatenate(hits) if hits else np.zeros((0, k), dtype=bool)
+
+
+def recall_hits(x: np.ndarray, labels: Sequence | np.ndarray, k: int, *, chunk: int = 1024) -> np.ndarray:
+    """Per query, whether a same-label item is among its ``k`` nearest: ``(n,)`` bool, ``False`` for items
+    whose label has no other member (they are no query). ``recall@k`` is its mean over the queries;
+    two embeddings of the same items give paired per-query outcomes (for a paired bootstrap)."""
+    x = np.asarray(x, dtype=np.float32)
+    _, codes = np.unique(np.asarray(labels), return_inverse=True)
+    if x.ndim != 2 or len(codes) != len(x) or len(x) < 2 or k < 1:
+        raise ConfigError(f"recall_hits needs x (n >= 2, d), n labels and k >= 1, got {x.shape}, {len(codes)}, {k}")
+    query_idx = np.flatnonzero(np.bincount(codes)[codes] > 1)
+    out = np.zeros(len(x), dtype=bool)
+    out[query_idx] = _ranked_hits(x, codes, query_idx, min(k, len(x) - 1), chunk).any(axis=1)
     return out

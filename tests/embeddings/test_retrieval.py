@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from embeddings.errors import ConfigError
-from embeddings.retrieval import retrieval_scores
+from embeddings.retrieval import recall_hits, retrieval_scores
 
 
 def _reference(x, labels, k):
@@ -50,3 +50,17 @@ def test_query_mask_and_errors():
     assert np.isnan(retrieval_scores(x, [0, 1, 2, 3], ks=(1,))["recall@1"])
     with pytest.raises(ConfigError, match="labels"):
         retrieval_scores(x, [0, 1])
+
+
+def test_recall_hits_are_the_per_query_outcomes():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 5, size=40)
+    labels[7] = 9  # a label of one item: no query
+    x = rng.normal(size=(40, 6)) + 1.2 * np.eye(10)[labels][:, :6]
+    for k in (1, 3, 10):
+        hits = recall_hits(x, labels, k)
+        assert hits.shape == (40,) and not hits[7]
+        queries = np.arange(40) != 7
+        assert hits[queries].mean() == pytest.approx(_reference(x, labels, k)[0])
+    with pytest.raises(ConfigError, match="k >= 1"):
+        recall_hits(x, labels, 0)
