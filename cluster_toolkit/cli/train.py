@@ -69,6 +69,9 @@ def train_cli(
     val_every: Annotated[int, typer.Option(help="Validate every N steps (and at epoch ends N/2+ steps later).")] = 500,
     checkpoint_every: Annotated[int, typer.Option(help="Save a resumable checkpoint every N steps.")] = 200,
     patience: Annotated[int, typer.Option(help="Early stopping after N validations without gain (0: off).")] = 0,
+    ema_decay: Annotated[
+        float, typer.Option(help="Export a moving average of the weights with this decay (0: off; e.g. 0.995).")
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     logger: Annotated[str, typer.Option(help="Also log to: none, tensorboard, wandb.")] = "none",
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1... [default: cuda if present].")] = None,
@@ -133,6 +136,7 @@ def train_cli(
             checkpoint_every=checkpoint_every,
             patience=patience,
             seed=seed,
+            ema_decay=ema_decay,
             logger=logger,
             augment=AugmentConfig(crop_frames=crop_frames(crop_seconds, seconds, audio)),
         )

@@ -33,6 +33,10 @@ class TrainConfig:
     up to ``val_tracks`` tracks' held-out fragments; early stopping after ``patience`` validations
     without improvement of the validation loss (0: never). Checkpoints every ``checkpoint_every`` steps and at the end.
 
+    Weight averaging (``ema_decay > 0``): an exponential moving average of the weights
+    (:class:`torch.optim.swa_utils.AveragedModel`) is validated and exported instead of the raw weights;
+    the optimiser still trains the raw ones (both are in the resumable checkpoint).
+
     k-means fine-tuning (``kmeans_weight > 0``): the loss becomes ``contrastive_weight * contrastive +
     kmeans_weight * KMeansLoss`` on the embeddings, with ``kmeans_k`` centroids refitted at the start of
     every epoch on up to ``kmeans_fragments`` training fragments (see ``embeddings/training/kmeans_term.py``).
@@ -68,6 +72,7 @@ class TrainConfig:
     kmeans_weight: float = 0.0
     kmeans_k: int = 8
     kmeans_fragments: int = 4096
+    ema_decay: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -112,6 +117,8 @@ class TrainConfig:
                 f"tag_weight={self.tag_weight} must be >= 0"
             )
 
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay={self.ema_decay} must be in [0, 1) (0: no weight averaging)")
         if not self.contrastive_weight > 0:
             why = " (the k-means term alone collapses the embeddings)" if self.kmeans_weight > 0 else ""
             raise ConfigError(

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from embeddings.augment import SpectrogramAugment
 from embeddings.checkpoint import load_checkpoint, save_checkpoint
@@ -291,6 +292,9 @@ def train(
     aug_generator = torch.Generator().manual_seed(config.seed + 1)
     loss_generator = torch.Generator().manual_seed(config.seed + 2)
     step, best, bad_validations = 0, None, 0
+    ema = None
+    if config.ema_decay > 0:  # built before any resume: its state is loaded below
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     if saved_state is not None:
         checkpoint = load_checkpoint(out_dir / LAST)
         model.load_state_dict(checkpoint.state_dict)
@@ -304,6 +308,8 @@ def train(
         step, best, bad_validations = saved_state["step"], saved_state["best"], saved_state["bad_validations"]
         if kmeans is not None:
             kmeans.load_state_dict(saved_state["kmeans"])
+        if ema is not None:
+            ema.load_state_dict(saved_state["ema"])
         total_steps = saved_state["total_steps"] if config.max_steps is None else config.max_steps
         if config.epochs != saved_config.epochs and config.max_steps is None:
             total_steps = config.epochs * planner.steps_per_epoch()
@@ -343,14 +349,19 @@ def train(
             "tracks_digest": data["tracks_digest"],
             "n_tracks": len(tracks),
             "kmeans": None if kmeans is None else kmeans.state_dict(),
+            "ema": None if ema is None else ema.state_dict(),
         }
         tmp = directory / f".{STATE}.tmp"
         torch.save(state, tmp)
         os.replace(tmp, directory / STATE)
 
+    def scored() -> ContrastiveModel:
+        """The weights that are validated and exported: the moving average when there is one."""
+        return model if ema is None else ema.module
+
     def export(metrics: dict[str, Any] | None, epoch: int) -> None:
         save_checkpoint(
-            out_dir, module=model.encoder, contents="encoder", step=step, epoch=epoch, metrics=metrics, **common
+            out_dir, module=scored().encoder, contents="encoder", step=step, epoch=epoch, metrics=metrics, **common
         )
 
     def grouped_loss(z: torch.Tensor, group_ids: torch.Tensor, item_tracks: torch.Tensor, generator) -> torch.Tensor:
@@ -370,11 +381,12 @@ def train(
     def validate(epoch: int) -> dict[str, Any] | None:
         if val_set is None:
             return None
-        model.eval()
+        net = scored()
+        net.eval()
         embeddings, projections = [], []
         with torch.no_grad(), autocast:
             for i in range(0, len(val_set), config.batch_size):
-                e, p = model(val_set.mels[i : i + config.batch_size].float().to(device))
+                e, p = net(val_set.mels[i : i + config.batch_size].float().to(device))
                 embeddings.append(e.float().cpu())
                 projections.append(p.float().cpu())
         emb, proj = torch.cat(embeddings), torch.cat(projections)
@@ -396,9 +408,9 @@ def train(
             record["val_loss"] += config.kmeans_weight * record["val_kmeans_loss"]
         scores = retrieval_scores(emb.numpy(), labels.numpy(), ks=(1, 5, 10), queries=val_set.is_query.numpy())
         record.update({k: v for k, v in scores.items() if k.startswith("recall@")})
-        if model.tag_head is not None:
+        if net.tag_head is not None:
             with torch.no_grad():
-                logits = model.tag_head(emb.to(device)).float().cpu()
+                logits = net.tag_head(emb.to(device)).float().cpu()
             tagged = tag_targets[labels].sum(dim=1) > 0
             if bool(tagged.any()):
                 record.update(
@@ -475,6 +487,8 @@ def train(
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
                 optimizer.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 if config.schedule == "cosine" or step < warmup:
                     scheduler.step()
                 step += 1

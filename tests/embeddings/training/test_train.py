@@ -170,3 +170,31 @@ def test_every_loss_and_positive_kind_trains(
 def test_too_few_tracks(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
     with pytest.raises(ConfigError, match="at least 2 usable tracks"):
         _run(music[:1], tmp_path / "x", tiny_encoder, tiny_audio, tiny_fragments)
+
+
+def test_ema_exports_the_moving_average_and_resumes_with_it(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments):
+    def weights(path):
+        return load_encoder(load_checkpoint(path)).state_dict()
+
+    # the average starts as a copy of the weights after step 1; with a decay near 1 it barely moves,
+    # so the exported encoder of a 4-step run is the raw encoder after step 1
+    frozen = _config(max_steps=4, ema_decay=0.999999)
+    _run(music, tmp_path / "ema", tiny_encoder, tiny_audio, tiny_fragments, config=frozen)
+    _run(music, tmp_path / "one", tiny_encoder, tiny_audio, tiny_fragments, config=_config(max_steps=1))
+    ema, one, raw = weights(tmp_path / "ema"), weights(tmp_path / "one" / "last"), weights(tmp_path / "ema" / "last")
+    assert all(torch.allclose(ema[k], one[k], atol=1e-5) for k in ema)
+    assert max(float((raw[k] - ema[k]).abs().max()) for k in ema) > 1e-3  # the raw weights went on training
+    # interrupted and resumed, the average is the uninterrupted run's
+    config = _config(max_steps=6, ema_decay=0.5)
+    _run(music, tmp_path / "full", tiny_encoder, tiny_audio, tiny_fragments, config=config)
+
+    def interrupt(event):
+        if event.get("event") == "step" and event["step"] == 4:
+            raise KeyboardInterrupt
+
+    _run(music, tmp_path / "part", tiny_encoder, tiny_audio, tiny_fragments, config=config, on_progress=interrupt)
+    _run(music, tmp_path / "part", tiny_encoder, tiny_audio, tiny_fragments, config=config, resume=True)
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "part")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    with pytest.raises(ConfigError, match="ema_decay"):
+        _config(ema_decay=1.0)
