@@ -166,7 +166,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=60)
     ap.add_argument("--stage-limit", type=int, default=20)
     ap.add_argument("--min-seconds", type=float, default=150.0)
-    ap.add_argument("--model", default="features")
+    ap.add_argument("--model", default="ctk-small", help="backend (default: the default model, ctk-small)")
     ap.add_argument("--skip-whole-run", action="store_true")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "embed_throughput.json")
