@@ -4,7 +4,7 @@
 rebuild the same backend from a picklable value:
 
 - ``features``: handcrafted descriptors, the baseline (no training).
-- ``ctk-small``: the bundled contrastive encoder (when it is installed with the package).
+- ``ctk-small`` (the default): the bundled contrastive encoder, shipped inside the package.
 - a path to a checkpoint directory made by ``ctk train``: that encoder.
 """
 
@@ -17,7 +17,7 @@ from embeddings.errors import CheckpointError
 
 __all__ = ["DEFAULT_BACKEND", "EmbeddingBackend", "load_backend", "model_id"]
 
-DEFAULT_BACKEND = "features"
+DEFAULT_BACKEND = "ctk-small"
 
 
 def load_backend(spec: str) -> EmbeddingBackend:
