@@ -1,4 +1,6 @@
-"""The tiny encoder configuration shared by the checkpoint and encoder-backend tests."""
+"""The tiny encoder configurations shared by the checkpoint, encoder-backend and training tests."""
+
+from dataclasses import replace
 
 from embeddings.models.config import EncoderConfig
 
@@ -16,3 +18,6 @@ TINY = EncoderConfig(
     embedding_dim=12,
     projection_dims=(8,),
 )
+
+# the training tests' audio: 1 s fragments at 8 kHz, hop 128 -> 63 frames
+TINY_TRAIN = replace(TINY, n_frames=63, embedding_dim=16, projection_dims=(16, 8))

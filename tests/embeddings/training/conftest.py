@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 
 from embeddings.config import AudioConfig, FragmentConfig
-from embeddings.models.config import EncoderConfig
+from tests.embeddings.tiny import TINY_TRAIN
 
 SR = 8000
 
@@ -20,20 +20,7 @@ def tiny_fragments():
 
 @pytest.fixture(scope="session")
 def tiny_encoder():
-    return EncoderConfig(
-        n_mels=16,
-        n_frames=63,
-        patch_time=8,
-        patch_freq=8,
-        stride_time=8,
-        stride_freq=8,
-        d_model=16,
-        n_layers=1,
-        n_heads=2,
-        dropout=0.0,
-        embedding_dim=16,
-        projection_dims=(16, 8),
-    )
+    return TINY_TRAIN
 
 
 @pytest.fixture(scope="session")
