@@ -28,6 +28,7 @@ def training_columns() -> tuple:
         TimeRemainingColumn(),
     )
 
+
 def list_training_files(music_dir: Path) -> list[tuple[Path, str]]:
     """``(path, track_id)`` of every audio file under ``music_dir``; the id is the content hash ``ctk embed``
     uses, so the train/validation split of a fragment is the same in training and in the store."""

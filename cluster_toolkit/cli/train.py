@@ -80,6 +80,7 @@ def train_cli(
 ) -> None:
     """Train a contrastive encoder on MUSIC_DIR; no labels needed (fragments of a track are positives)."""
     playlists_dir = playlists
+    init_dir = None  # a resumed run takes its weights from its own last checkpoint
     if resume is not None:
         if out is not None and out != resume:
             raise UsageError(f"--out {out} and --resume {resume} disagree; --resume continues in its own folder")
@@ -105,8 +106,9 @@ def train_cli(
         _choice(logger, LOGGERS, "--logger")
         if positives == "playlist" and playlists is None:
             raise UsageError("--positives playlist needs --playlists DIR")
-        if init is not None:  # the architecture, front end and fragments are the base model's
-            base = load_checkpoint(resolve_model(init, "--init"))
+        init_dir = None if init is None else resolve_model(init, "--init")
+        if init_dir is not None:  # the architecture, front end and fragments are the base model's
+            base = load_checkpoint(init_dir)
             encoder, audio, fragments, seconds = base.encoder, base.audio, base.fragments, base.fragments.n_seconds
         else:
             audio = AudioConfig()
@@ -164,7 +166,7 @@ def train_cli(
             playlists_dir=playlists_dir,
             source_dir=music_dir,
             name=name,
-            init_from=None if resume is not None or init is None else resolve_model(init, "--init"),
+            init_from=init_dir,
             resume=resume is not None,
             device=device,
             on_progress=TrainingProgressBar(progress),
