@@ -1,0 +1,84 @@
+"""The fixed train / held-out split of the development corpus, by whole sources.
+
+Reads ``$CORPUS/manifest.csv`` (made by ../shared/corpus/build_dev_corpus.sh) and lays out two trees of
+symbolic links, one folder per source (the label every benchmark uses):
+
+    $CORPUS/train/<source>/<track_id>-<file>
+    $CORPUS/heldout/<source>/<track_id>-<file>
+
+Only ``eval_ok`` tracks that libsndfile decodes are linked (tracker modules are left out). A file
+without an extension (Blob Wars' Oggs) gets one from its codec so that ``ctk embed`` sees it.
+
+HELDOUT is chosen once and never trained on: the 6 soundtracks held out since the first bundled model
+(so the previous ``ctk-small`` can be scored on them fairly) plus 7 more, for >= 8 sources and >= 200
+tracks, with several sources that have artist labels (Wesnoth, Widelands, Blob Wars, Starfighter).
+
+    python bench/split_corpus.py --corpus /work/corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+HELDOUT = (
+    # held out since the first ctk-small (2026-11-25)
+    "Battle for Wesnoth", "Hedgewars", "FreedroidRPG", "Flare", "X-Moto", "LinCity-NG",
+    # added 2026-12-02 with the larger corpus
+    "Widelands", "Berusky 2", "Blob Wars: Metal Blob Solid", "Unknown Horizons", "Warmux",
+    "Project: Starfighter", "Ardentryst",
+)  # fmt: skip
+SKIP_KINDS = {"tracker-module"}  # libsndfile cannot decode them
+CODEC_EXT = {"vorbis": ".ogg", "opus": ".opus", "flac": ".flac", "mp3": ".mp3", "pcm_s16le": ".wav", "pcm_f32le": ".wav"}  # noqa: E501
+
+
+def folder_name(source: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source).strip("_")
+
+
+def link_name(row: dict) -> str:
+    base = os.path.basename(row["path"])
+    if not os.path.splitext(base)[1]:
+        base += CODEC_EXT.get(row["codec"], ".ogg")
+    return f"{row['track_id']}-{base}"
+
+
+def split(corpus: Path) -> Counter:
+    rows = list(csv.DictReader(open(corpus / "manifest.csv", newline="")))
+    unknown = set(HELDOUT) - {r["game"] for r in rows}
+    if unknown:
+        raise SystemExit(f"held-out sources not in the manifest: {sorted(unknown)}")
+    for part in ("train", "heldout"):
+        shutil.rmtree(corpus / part, ignore_errors=True)
+    counts: Counter = Counter()
+    for r in rows:
+        if r["eval_ok"] != "1" or r["kind"] in SKIP_KINDS:
+            continue
+        part = "heldout" if r["game"] in HELDOUT else "train"
+        folder = corpus / part / folder_name(r["game"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / link_name(r)).symlink_to(r["path"])
+        counts[part] += 1
+        counts[(part, r["game"])] += 1
+    return counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    args = ap.parse_args()
+    counts = split(args.corpus)
+    for part in ("train", "heldout"):
+        sources = sorted(k[1] for k in counts if isinstance(k, tuple) and k[0] == part)
+        print(f"{part}: {counts[part]} tracks from {len(sources)} sources -> {args.corpus / part}")
+        for s in sources:
+            print(f"  {counts[(part, s)]:4d}  {s}")
+
+
+if __name__ == "__main__":
+    main()
