@@ -214,8 +214,9 @@ def cluster_library(
     eps_choice = getattr(model, "eps_choice_", None)
     outcome = ClusterOutcome(run, model, k_choice, eps_choice, messages)
     if save:
-        save_run(store, run)
-        outcome.pictures = _write_pictures(store, run, model, k_choice, eps_choice)
+        with store.writing():
+            save_run(store, run)
+            outcome.pictures = _write_pictures(store, run, model, k_choice, eps_choice)
         outcome.saved = True
     return outcome
 

@@ -3,7 +3,9 @@
 The functional core of ``ctk embed``. It walks the folder, recognises files it has seen
 (same path, size and mtime: no work; same content hash at a new path: moved, no work),
 marks vanished files ``gone``, and analyses the rest in worker processes, committing each
-batch to the store so that an interrupted run loses at most the batch in flight.
+batch to the store so that an interrupted run loses at most the batch in flight. The run holds
+the library's writer lock from start to end, checks the store cheaply first and analyses again
+tracks whose vectors were lost (see :mod:`cluster_toolkit.store_check`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import StoreError, UsageError
+from cluster_toolkit.processes import die_with_parent, signals_deferred, stop_pool
 from cluster_toolkit.store import (
     STATUS_FAILED,
     STATUS_GONE,
@@ -32,6 +35,7 @@ from cluster_toolkit.store import (
     LibraryStore,
     now_iso,
 )
+from cluster_toolkit.store_check import CheckReport, check_store, quarantine_unreadable, repair_store_files
 from embeddings.audio import is_audio_file
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
 from embeddings.config import FragmentConfig
@@ -51,6 +55,7 @@ class EmbedConfig:
     fragment: FragmentConfig = field(default_factory=FragmentConfig)
     reembed: bool = False
     retry_failed: bool = False
+    lock_wait_s: float = 0.0
 
 
 @dataclass
@@ -71,6 +76,8 @@ class EmbedSummary:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     interrupted: bool = False
+    repaired: int = 0
+    quarantined: list[str] = field(default_factory=list)
 
     @property
     def to_analyse(self) -> int:
@@ -98,15 +105,53 @@ class _NullReporter:
 
 # ---------------------------------------------------------------------------------- scanning
 def iter_audio_files(music_dir: Path, *, exclude: Path | None = None) -> Iterator[Path]:
-    """Audio files under ``music_dir``, recursively, sorted, skipping hidden files and folders."""
+    """Audio files under ``music_dir``, recursively, sorted, skipping hidden files and folders.
+
+    Symbolic links are followed at most once by their real path: a link to a folder outside the
+    tree is walked once, a link into the tree or to one of its ancestors (a loop) is not followed,
+    and a file reached through several links is listed once. A link that cannot be resolved (a
+    loop of file links, a dangling link) is listed, so that the caller reports it.
+    """
+    top_real = os.path.realpath(music_dir)
+    visited_dirs = {top_real}
+    seen_files: set[str] = set()
+
+    def loops_or_inside(real: str) -> bool:
+        return real == top_real or real.startswith(top_real + os.sep) or top_real.startswith(real + os.sep)
+
     for dirpath, dirnames, filenames in os.walk(music_dir, followlinks=True):
         here = Path(dirpath)
-        dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and (exclude is None or (here / d) != exclude)
-        )
+        here_real = os.path.realpath(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            if d.startswith(".") or (exclude is not None and (here / d) == exclude):
+                continue
+            if os.path.islink(here / d):
+                real = os.path.realpath(here / d)
+                if loops_or_inside(real) or real in visited_dirs:
+                    continue
+            else:
+                real = os.path.join(here_real, d)
+                if real in visited_dirs:
+                    continue
+            visited_dirs.add(real)
+            keep.append(d)
+        dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.startswith(".") and is_audio_file(Path(name)):
-                yield here / name
+            if name.startswith(".") or not is_audio_file(Path(name)):
+                continue
+            path = here / name
+            real = os.path.realpath(path) if os.path.islink(path) else os.path.join(here_real, name)
+            if real in seen_files:
+                continue
+            seen_files.add(real)
+            yield path
+
+
+def path_id(path: str) -> str:
+    """The id of a file whose content cannot stand for it (empty or unreadable): a hash of its path."""
+    data = b"path:" + path.encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def content_hash(path: Path) -> str:
@@ -132,9 +177,14 @@ _PRELOAD = ["cluster_toolkit.library", "embeddings.inference", "embeddings.tags"
             "embeddings.backends.encoder"]
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int) -> None:
     """One thread per worker process: parallelism comes from the processes themselves."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and flushes
+    die_with_parent(parent_pid)  # even after a kill -9 of the parent
+    # decoders (libmpg123) print warnings on the C stderr; the reason of a failure comes back as its result
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -198,6 +248,10 @@ class _Batch:
     def commit(self, store: LibraryStore) -> None:
         if not self.rows:
             return
+        with signals_deferred():  # Ctrl-C waits for the batch's parts to be written, tracks last
+            self._write(store)
+
+    def _write(self, store: LibraryStore) -> None:
         tracks = pd.DataFrame([{k: r.get(k) for k in TRACK_COLUMNS} for r in self.rows])
         ok = [r for r in self.rows if r["status"] == STATUS_OK]
         track_emb = np.stack([r["_embedding"] for r in ok]) if ok else None
@@ -218,8 +272,7 @@ class _Batch:
 
 
 # ---------------------------------------------------------------------------------- main entry
-def _prepare_store(library: Path, backend: Any, config: EmbedConfig) -> LibraryStore:
-    store = LibraryStore.open(library, create=True)
+def _prepare_store(store: LibraryStore, backend: Any, config: EmbedConfig) -> None:
     store.check_writable()
     store.recover()
     description = backend.describe()
@@ -233,16 +286,29 @@ def _prepare_store(library: Path, backend: Any, config: EmbedConfig) -> LibraryS
                 "pass --reembed to replace its embeddings, or use another --library"
             )
         store.clear_embeddings()
+    fragment = asdict(config.fragment)
+    stored = store.meta.get("fragment")
+    if stored is not None and stored != fragment and store.model_id == mid:
+        if not config.reembed:
+            raise StoreError(
+                f"{store.root}: holds fragments of {stored['n_seconds']:g} s every {stored['step']:g} s, this run asks "
+                f"for {fragment['n_seconds']:g} s every {fragment['step']:g} s; use the same --n-seconds/--step, "
+                "pass --reembed to analyse everything again, or use another --library"
+            )
+        store.clear_embeddings()
     if store.model_id != mid:
         store.set_model(description, mid, backend.dim)
-    return store
+    if store.meta.get("fragment") != fragment or store.meta.get("model_spec") != config.model:
+        store.update_meta(fragment=fragment, model_spec=config.model)
 
 
 def _scan(
-    music_dir: Path, store: LibraryStore, config: EmbedConfig, summary: EmbedSummary
+    music_dir: Path, store: LibraryStore, config: EmbedConfig, summary: EmbedSummary,
+    reanalyse: frozenset[str] = frozenset(),
 ) -> tuple[pd.DataFrame, list[_WorkItem], bool]:
     """Compare the folder with the store: returns the updated tracks table, the work, and
-    whether any stored row changed."""
+    whether any stored row changed. Tracks in ``reanalyse`` (ok tracks that lost their vectors)
+    are analysed again."""
     tracks = store.all_tracks()
     by_path = {p: i for i, p in enumerate(tracks["path"])}
     by_id = {t: i for i, t in enumerate(tracks["track_id"])}
@@ -253,24 +319,35 @@ def _scan(
     paths = tracks["path"].to_numpy(dtype=object).copy()
     sizes = tracks["size"].to_numpy(dtype=np.float64).copy()
     mtimes = tracks["mtime"].to_numpy(dtype=np.float64).copy()
+    unreadable: list[dict[str, Any]] = []
     for path in iter_audio_files(music_dir, exclude=store.root):
         summary.found += 1
+        spath = str(path.absolute())
         try:
             st = path.stat()
-            spath = str(path.absolute())
             i = by_path.get(spath)
             if i is not None and status[i] != STATUS_GONE and sizes[i] == st.st_size and mtimes[i] == st.st_mtime:
                 seen_ids.add(tracks.at[i, "track_id"])
-                if status[i] == STATUS_FAILED and config.retry_failed:
+                if status[i] == STATUS_FAILED and config.retry_failed or tracks.at[i, "track_id"] in reanalyse:
                     work.append(_WorkItem(tracks.at[i, "track_id"], spath, st.st_size, st.st_mtime))
                 elif status[i] == STATUS_FAILED:
                     summary.skipped_failed += 1
                 else:
                     summary.skipped += 1
                 continue
-            tid = content_hash(path)
+            # an empty file has no content to stand for it (every empty file would be one track)
+            tid = content_hash(path) if st.st_size > 0 else path_id(spath)
         except OSError as exc:
-            summary.failed.append((str(path), f"cannot read ({exc.strerror or exc})"))
+            reason = f"cannot read ({exc.strerror or exc})"
+            i = by_path.get(spath)
+            if i is not None and status[i] == STATUS_FAILED and tracks.at[i, "error"] == reason:
+                seen_ids.add(tracks.at[i, "track_id"])
+                summary.skipped_failed += 1
+                continue
+            summary.failed.append((spath, reason))
+            row = _failed(_WorkItem(path_id(spath), spath, 0, 0.0), reason)
+            seen_ids.add(row["track_id"])
+            unreadable.append(row)
             continue
         if tid in seen_ids:
             summary.duplicates += 1
@@ -286,7 +363,7 @@ def _scan(
             status[j] = STATUS_FAILED if pd.notna(tracks.at[j, "error"]) else STATUS_OK
         paths[j], sizes[j], mtimes[j] = spath, st.st_size, st.st_mtime
         changed = True
-        if status[j] == STATUS_FAILED and config.retry_failed:
+        if status[j] == STATUS_FAILED and config.retry_failed or tid in reanalyse:
             work.append(_WorkItem(tid, spath, st.st_size, st.st_mtime))
         else:
             summary.skipped += 1
@@ -299,6 +376,10 @@ def _scan(
             summary.gone += 1
             changed = True
     tracks = tracks.assign(status=status, path=paths, size=sizes.astype(np.int64), mtime=mtimes)
+    if unreadable:
+        recorded = pd.DataFrame([{k: r.get(k) for k in TRACK_COLUMNS} for r in unreadable])
+        tracks = pd.concat([tracks[~tracks["track_id"].isin(recorded["track_id"])], recorded], ignore_index=True)
+        changed = True
     return tracks, work, changed
 
 
@@ -311,22 +392,107 @@ def embed_library(
     """Analyse ``music_dir`` into the store at ``library`` and return what was done.
 
     Raises :class:`UsageError` for a missing folder, :class:`StoreError` for an unusable
-    library or one made by another model, :class:`CheckpointError` for a bad model.
-    A ``KeyboardInterrupt`` commits what is finished, then propagates.
+    library, one made by another model or one another process is writing (the run holds the
+    library's lock, waiting up to ``config.lock_wait_s`` for it), :class:`CheckpointError` for a
+    bad model. A ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM as :class:`~cluster_toolkit.processes.Terminated`)
+    commits what is finished, stops the workers, then propagates.
     """
     config = config or EmbedConfig()
-    reporter = reporter or _NullReporter()
     music_dir = Path(music_dir).expanduser()
     if not music_dir.is_dir():
         raise UsageError(f"{music_dir}: no such folder")
     t0 = time.monotonic()
     backend = load_backend(config.model)
-    store = _prepare_store(Path(library).expanduser(), backend, config)
-    summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")
-    tracks, work, changed = _scan(music_dir, store, config, summary)
+    store = LibraryStore.open(Path(library).expanduser(), create=True)
+    with store.writing(wait_s=config.lock_wait_s):
+        _prepare_store(store, backend, config)
+        summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")
+        # the cheap checks: unreadable parts are set aside, tracks that lost their vectors analysed again
+        report = check_store(store, deep=False)
+        summary.quarantined = [str(p) for p in quarantine_unreadable(store, report)]
+        lost = frozenset(report.tracks_without_vectors)
+        tracks, work, changed = _scan(music_dir, store, config, summary, reanalyse=lost)
+        summary.repaired = sum(item.track_id in lost for item in work)
+        _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary)
+        summary.seconds = time.monotonic() - t0
+    return summary
+
+
+@dataclass
+class RepairSummary:
+    """What :func:`repair_library` found and did."""
+
+    check: CheckReport
+    files: dict[str, int]
+    embed: EmbedSummary | None = None
+    not_repaired: list[tuple[str, str]] = field(default_factory=list)
+
+
+def repair_library(
+    library: str | Path,
+    *,
+    model: str | None = None,
+    workers: int | None = None,
+    lock_wait_s: float = 0.0,
+    reporter: EmbedReporter | None = None,
+) -> RepairSummary:
+    """``ctk check --repair``: check the store deeply, repair its files and analyse again the tracks
+    that lost their vectors, from the paths the store recorded.
+
+    ``model`` defaults to the one recorded in the store; a model whose vectors differ from the
+    store's is refused with a :class:`StoreError`. A track whose file is gone or changed since it was
+    analysed is listed in ``not_repaired`` (run ``ctk embed`` on its folder).
+    """
+    store = LibraryStore.open(Path(library).expanduser())
+    with store.writing(wait_s=lock_wait_s):
+        store.recover()
+        report = check_store(store, deep=True)
+        files = repair_store_files(store, report)
+        result = RepairSummary(check=report, files=files)
+        if not report.tracks_without_vectors:
+            return result
+        spec = model or store.meta.get("model_spec") or DEFAULT_BACKEND
+        backend = load_backend(spec)
+        if model_id(backend.describe()) != store.model_id:
+            raise StoreError(
+                f"{store.root}: its vectors were made by {store.model_id}, not by --model {spec}; "
+                "pass the model that made them"
+            )
+        fragment = FragmentConfig(**store.meta["fragment"]) if store.meta.get("fragment") else FragmentConfig()
+        config = EmbedConfig(model=spec, fragment=fragment)
+        if workers is not None:
+            config = EmbedConfig(model=spec, fragment=fragment, workers=workers)
+        tracks = store.all_tracks().set_index("track_id")
+        work = []
+        for tid in report.tracks_without_vectors:
+            row = tracks.loc[tid]
+            try:
+                st = os.stat(row["path"])
+            except OSError as exc:
+                result.not_repaired.append((row["path"], f"cannot read ({exc.strerror or exc})"))
+                continue
+            if st.st_size != row["size"] or st.st_mtime != row["mtime"]:
+                result.not_repaired.append((row["path"], "changed since analysed: run `ctk embed` on its folder"))
+                continue
+            work.append(_WorkItem(tid, row["path"], st.st_size, st.st_mtime))
+        result.embed = EmbedSummary(music_dir="", library=str(store.root), model_id=store.model_id or "")
+        result.embed.found = len(work)
+        _analyse_work(store, None, work, config, reporter or _NullReporter(), result.embed)
+    return result
+
+
+def _analyse_work(
+    store: LibraryStore,
+    changed_tracks: pd.DataFrame | None,
+    work: list[_WorkItem],
+    config: EmbedConfig,
+    reporter: EmbedReporter,
+    summary: EmbedSummary,
+) -> None:
+    """Analyse ``work`` into the store (the caller holds the lock), committing in batches."""
     reporter.scanned(summary.found)
-    if changed:
-        store.replace_tracks(tracks)
+    if changed_tracks is not None:
+        store.replace_tracks(changed_tracks)
     reporter.start(len(work))
     batch = _Batch()
 
@@ -352,9 +518,8 @@ def embed_library(
         raise
     finally:
         batch.commit(store)
-        store.compact()
-        summary.seconds = time.monotonic() - t0
-    return summary
+        with signals_deferred():
+            store.compact()
 
 
 def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
@@ -370,27 +535,29 @@ def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
     context = mp.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
     while queue:
-        with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_worker_init) as pool:
-            in_flight: dict[Future, _WorkItem] = {}
-            try:
-                while queue or in_flight:
-                    while queue and len(in_flight) < 2 * config.workers:
-                        item = queue.pop()
-                        in_flight[pool.submit(_analyse, item, config.model, config.fragment)] = item
-                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        result = fut.result()  # raises BrokenProcessPool if a worker died
-                        del in_flight[fut]
-                        take(result)
-            except BrokenProcessPool:
-                for item in in_flight.values():
-                    take(_failed(item, "worker process died while analysing this file"))
-                continue
-            except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
-                raise
+        pool = ProcessPoolExecutor(
+            config.workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
+        )
+        in_flight: dict[Future, _WorkItem] = {}
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < 2 * config.workers:
+                    item = queue.pop()
+                    in_flight[pool.submit(_analyse, item, config.model, config.fragment)] = item
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    result = fut.result()  # raises BrokenProcessPool if a worker died
+                    del in_flight[fut]
+                    take(result)
+        except BrokenProcessPool:
+            for item in in_flight.values():
+                take(_failed(item, "worker process died while analysing this file"))
+            stop_pool(pool)
+            continue
+        except BaseException:  # Ctrl-C, SIGTERM, an error while committing: no worker is left behind
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
 
 
 def _failed(item: _WorkItem, reason: str) -> dict[str, Any]:

@@ -140,23 +140,26 @@ def run_dir(store: Any, run_id: str) -> Path:
 
 
 def save_run(store: Any, run: ClusterRun) -> None:
-    """Add ``run`` to the store's tables, replacing a stored run with the same id."""
-    runs = list_runs(store)
-    runs = pd.concat([runs[runs["run_id"] != run.run_id], pd.DataFrame([run.row()])], ignore_index=True)
-    labels = _read_labels(store)
-    fresh = run.labels.reindex(columns=LABEL_COLUMNS)
-    labels = pd.concat([labels[labels["run_id"] != run.run_id], fresh], ignore_index=True)
-    store.write_table(LABELS_TABLE, labels.astype({"label": "int64", "core": bool, "assigned": bool}))
-    store.write_table(RUNS_TABLE, runs[RUN_COLUMNS])
+    """Add ``run`` to the store's tables, replacing a stored run with the same id (under the writer's lock:
+    read, add, write back)."""
+    with store.writing():
+        runs = list_runs(store)
+        runs = pd.concat([runs[runs["run_id"] != run.run_id], pd.DataFrame([run.row()])], ignore_index=True)
+        labels = _read_labels(store)
+        fresh = run.labels.reindex(columns=LABEL_COLUMNS)
+        labels = pd.concat([labels[labels["run_id"] != run.run_id], fresh], ignore_index=True)
+        store.write_table(LABELS_TABLE, labels.astype({"label": "int64", "core": bool, "assigned": bool}))
+        store.write_table(RUNS_TABLE, runs[RUN_COLUMNS])
 
 
 def add_assigned_labels(store: Any, run_id: str, rows: pd.DataFrame) -> None:
     """Append approximately assigned tracks (``assigned=True``) to a stored run, replacing earlier
     assignments of the same tracks."""
-    labels = _read_labels(store)
-    replace = (labels["run_id"] == run_id) & labels["track_id"].isin(rows["track_id"]) & labels["assigned"]
-    labels = pd.concat([labels[~replace], rows.reindex(columns=LABEL_COLUMNS)], ignore_index=True)
-    store.write_table(LABELS_TABLE, labels.astype({"label": "int64", "core": bool, "assigned": bool}))
+    with store.writing():
+        labels = _read_labels(store)
+        replace = (labels["run_id"] == run_id) & labels["track_id"].isin(rows["track_id"]) & labels["assigned"]
+        labels = pd.concat([labels[~replace], rows.reindex(columns=LABEL_COLUMNS)], ignore_index=True)
+        store.write_table(LABELS_TABLE, labels.astype({"label": "int64", "core": bool, "assigned": bool}))
 
 
 def _read_labels(store: Any) -> pd.DataFrame:
@@ -225,12 +228,13 @@ def load_run(store: Any, run_id: str) -> ClusterRun:
 
 def delete_run(store: Any, run_id: str) -> str:
     """Remove a saved run, its labels and its folder; returns the full id."""
-    full = resolve_run_id(store, run_id)
-    runs = list_runs(store)
-    labels = _read_labels(store)
-    store.write_table(LABELS_TABLE, labels[labels["run_id"] != full])
-    store.write_table(RUNS_TABLE, runs[runs["run_id"] != full][RUN_COLUMNS])
-    shutil.rmtree(run_dir(store, full), ignore_errors=True)
+    with store.writing():
+        full = resolve_run_id(store, run_id)
+        runs = list_runs(store)
+        labels = _read_labels(store)
+        store.write_table(LABELS_TABLE, labels[labels["run_id"] != full])
+        store.write_table(RUNS_TABLE, runs[runs["run_id"] != full][RUN_COLUMNS])
+        shutil.rmtree(run_dir(store, full), ignore_errors=True)
     return full
 
 

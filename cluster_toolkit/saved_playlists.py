@@ -135,9 +135,10 @@ def save_playlist(store: LibraryStore, playlist: Playlist, *, name: str | None, 
         "notices": json.dumps(list(playlist.notices)),
         "file": str(Path(file).resolve()) if file else None,
     }
-    table = list_playlists(store)
-    table = pd.concat([table[table["playlist_id"] != pid], pd.DataFrame([row])], ignore_index=True)
-    store.write_table(PLAYLISTS_TABLE, table[PLAYLIST_COLUMNS])
+    with store.writing():  # read, add, write back: one writer at a time
+        table = list_playlists(store)
+        table = pd.concat([table[table["playlist_id"] != pid], pd.DataFrame([row])], ignore_index=True)
+        store.write_table(PLAYLISTS_TABLE, table[PLAYLIST_COLUMNS])
     return pid
 
 

@@ -11,17 +11,22 @@ Layout (see docs/store.md)::
 Every file is written to ``<root>/.tmp`` and renamed into place, so a reader never sees a
 half-written file. ``ctk embed`` commits each batch as one part per table, ``tracks`` last:
 a part of ``fragments``/``track_embeddings`` without its ``tracks`` part is an orphan from an
-interrupted run and is removed when the store is next opened for writing. Tables are plain
+interrupted run and is removed when the store is next opened for writing. One process writes at a
+time: every write holds the library's lock (:mod:`cluster_toolkit.store_lock`); commands hold it for
+their whole run (:meth:`LibraryStore.writing`). Readers take no lock. Tables are plain
 Parquet datasets: ``pandas.read_parquet(root / "tracks")`` or DuckDB's
 ``read_parquet('<root>/tracks/*.parquet')`` read them without ctk.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cluster_toolkit.errors import StoreError
+from cluster_toolkit.store_lock import StoreLock
 
 FORMAT_VERSION = 1
 PART_TABLES = ("tracks", "fragments", "track_embeddings")
@@ -84,12 +90,69 @@ def embedding_matrix(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray
     return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
 
 
+_READ_ATTEMPTS = 5
+
+
+def this_command() -> str:
+    """The running command line, as the lock records it (``ctk embed ...`` for the CLI)."""
+    argv = list(sys.argv) or ["python"]
+    head = "ctk" if argv[0].endswith(("ctk", os.path.join("cli", "main.py"))) else Path(argv[0]).name
+    return " ".join([head, *argv[1:]])[:300]
+
+
+def _writes(method: Callable) -> Callable:
+    """Run a write method under the library's lock (taken here unless the caller already holds it)."""
+
+    @functools.wraps(method)
+    def locked(self: LibraryStore, *args: Any, **kwargs: Any) -> Any:
+        with self.writing():
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class LibraryStore:
     """A library store rooted at ``root``. Open it with :meth:`open`."""
 
     def __init__(self, root: Path, meta: dict[str, Any]) -> None:
         self.root = root
         self.meta = meta
+        self._lock: StoreLock | None = None
+        self._lock_depth = 0
+
+    # ------------------------------------------------------------------ the writer's lock
+    @contextmanager
+    def writing(self, command: str | None = None, *, wait_s: float = 0.0) -> Iterator[LibraryStore]:
+        """Hold the library's exclusive writer lock for the block (re-entrant on this object).
+
+        Raises :class:`StoreError` naming the holder when another process writes the library
+        (after ``wait_s`` seconds of waiting), or when the library is not writable. On entry
+        ``store.json`` is read again, so that the block sees what the previous writer left.
+        """
+        if self._lock is not None:
+            self._lock_depth += 1
+            try:
+                yield self
+            finally:
+                self._lock_depth -= 1
+            return
+        lock = StoreLock(self.root, command=command or this_command(), wait_s=wait_s)
+        lock.acquire()
+        self._lock, self._lock_depth = lock, 1
+        try:
+            self._reload_meta()
+            yield self
+        finally:
+            self._lock, self._lock_depth = None, 0
+            lock.release()
+
+    def _reload_meta(self) -> None:
+        meta_path = self.root / "store.json"
+        if meta_path.is_file():
+            try:
+                self.meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise StoreError(f"{meta_path}: unreadable store metadata ({exc})") from exc
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -118,10 +181,16 @@ class LibraryStore:
             raise StoreError(f"{root}: no library here; run `ctk embed MUSIC_DIR --library {root}` first")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            store = cls(root, {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None})
-            store._write_meta()
         except OSError as exc:
             raise StoreError(f"{root}: cannot create library ({exc.strerror or exc})") from exc
+        store = cls(root, {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None})
+        with store.writing():
+            if not meta_path.is_file():  # another writer may have created it while we waited
+                try:
+                    store.meta = {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None}
+                    store._write_meta()
+                except OSError as exc:
+                    raise StoreError(f"{root}: cannot create library ({exc.strerror or exc})") from exc
         return store
 
     def check_writable(self) -> None:
@@ -148,8 +217,11 @@ class LibraryStore:
         os.replace(tmp, dest)
 
     def _atomic_write_parquet(self, dest: Path, table: pa.Table) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._tmp_path(".parquet")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._tmp_path(".parquet")
+        except OSError as exc:
+            raise StoreError(f"{dest}: cannot write ({exc.strerror or exc})") from exc
         try:
             pq.write_table(table, tmp, compression="zstd")
             with open(tmp, "rb+") as f:
@@ -171,20 +243,35 @@ class LibraryStore:
     def dim(self) -> int | None:
         return self.meta.get("dim")
 
+    @_writes
     def set_model(self, description: dict[str, Any], model_id: str, dim: int, *, source: str = "audio") -> None:
         """Record the model whose vectors this store holds (a store holds one model's vectors)."""
         self.meta.update(model=description, model_id=model_id, dim=int(dim), source=source)
         self._write_meta()
 
+    @_writes
+    def update_meta(self, **values: Any) -> None:
+        """Record more about the analysis in ``store.json`` (``fragment``: how tracks were cut, one layout
+        per store; ``model_spec``: the ``--model`` that made the vectors, for ``ctk check --repair``)."""
+        self.meta.update(values)
+        self._write_meta()
+
+    @_writes
     def clear_embeddings(self) -> None:
         """Forget every embedding and analysis result, keeping nothing but the metadata file."""
         for name in PART_TABLES:
             for part in self._parts(name):
                 part.unlink()
         self.meta.update(model=None, model_id=None, dim=None)
+        self.meta.pop("fragment", None)
+        self.meta.pop("model_spec", None)
         self._write_meta()
 
     # ------------------------------------------------------------------ parts
+    def parts(self, name: str) -> list[Path]:
+        """The part files of table ``name`` (``tracks``, ``fragments``, ``track_embeddings``), oldest first."""
+        return self._parts(name)
+
     def _parts(self, name: str) -> list[Path]:
         folder = self.root / name
         if not folder.is_dir():
@@ -195,6 +282,7 @@ class LibraryStore:
         seqs = [_part_seq(p) for name in PART_TABLES for p in self._parts(name)]
         return max(seqs, default=0) + 1
 
+    @_writes
     def recover(self) -> int:
         """Remove leftovers of an interrupted run: temp files and orphan parts. Returns how many.
 
@@ -215,6 +303,7 @@ class LibraryStore:
                     removed += 1
         return removed
 
+    @_writes
     def commit_batch(
         self,
         tracks: pd.DataFrame,
@@ -238,16 +327,26 @@ class LibraryStore:
         self._atomic_write_parquet(self.root / "tracks" / name, _tracks_table(tracks))
 
     def _read_parts(self, name: str, columns: list[str] | None = None) -> pa.Table | None:
-        parts = self._parts(name)
-        if not parts:
-            return None
-        try:
-            tables = [pq.read_table(p, columns=columns).append_column(
-                "_seq", pa.array(np.full(pq.read_metadata(p).num_rows, _part_seq(p), dtype=np.int64)))
-                for p in parts]
-        except (OSError, pa.ArrowException) as exc:
-            raise StoreError(f"{self.root / name}: unreadable table ({exc})") from exc
-        return pa.concat_tables(tables, promote_options="default")
+        for attempt in range(_READ_ATTEMPTS):
+            parts = self._parts(name)
+            if not parts:
+                return None
+            try:
+                tables = []
+                for p in parts:
+                    table = pq.read_table(p, columns=columns)
+                    seq = np.full(table.num_rows, _part_seq(p), dtype=np.int64)
+                    tables.append(table.append_column("_seq", pa.array(seq)))
+            except FileNotFoundError:
+                if attempt + 1 < _READ_ATTEMPTS:
+                    continue  # a writer merged parts while we read: list them again
+                raise StoreError(f"{self.root / name}: parts keep vanishing while being read") from None
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(
+                    f"{p}: unreadable part ({exc}); run `ctk check --library {self.root} --repair`"
+                ) from exc
+            return pa.concat_tables(tables, promote_options="default")
+        return None
 
     # ------------------------------------------------------------------ tracks
     def all_tracks(self) -> pd.DataFrame:
@@ -269,6 +368,7 @@ class LibraryStore:
             keep |= df["status"] == STATUS_FAILED
         return df[keep].sort_values("path", kind="stable").reset_index(drop=True)
 
+    @_writes
     def replace_tracks(self, tracks: pd.DataFrame) -> None:
         """Rewrite the whole ``tracks`` table as one part (moves, gone marks, compaction).
 
@@ -281,6 +381,7 @@ class LibraryStore:
         for part in old:
             part.unlink()
 
+    @_writes
     def compact(self) -> None:
         """Merge the parts of ``tracks`` and ``track_embeddings`` into one part each.
 
@@ -327,25 +428,48 @@ class LibraryStore:
         """Fragments (``track_id, fragment_index, start_s, split``) of ``ok`` tracks and their embeddings."""
         dim = self.dim or 0
         wanted = set(self.tracks()["track_id"]) if track_ids is None else set(track_ids)
-        frames, mats = [], []
-        for part in self._parts("fragments"):
+        for attempt in range(_READ_ATTEMPTS):
             try:
-                table = pq.read_table(part)
-            except (OSError, pa.ArrowException) as exc:
-                raise StoreError(f"{part}: unreadable table ({exc})") from exc
-            mask = np.isin(np.asarray(table.column("track_id").to_pylist(), dtype=object), list(wanted))
-            if not mask.any():
-                continue
-            table = table.filter(pa.array(mask))
-            mats.append(embedding_matrix(table.column("embedding"), dim))
-            frames.append(table.drop_columns(["embedding"]).to_pandas())
+                frames, mats = self._read_fragment_parts(wanted, dim)
+                break
+            except FileNotFoundError:
+                if attempt + 1 == _READ_ATTEMPTS:
+                    raise StoreError(f"{self.root / 'fragments'}: parts keep vanishing while being read") from None
         if not frames:
             cols = ["track_id", "fragment_index", "start_s", "split"]
             return pd.DataFrame(columns=cols), np.zeros((0, dim), dtype=np.float32)
         df = pd.concat(frames, ignore_index=True)
         matrix = np.concatenate(mats)
+        # a track analysed twice (a repair, or an old store written by two writers at once) keeps
+        # only the fragments of its newest part
+        seq = df.pop("_seq").to_numpy()
+        newest = pd.Series(seq).groupby(df["track_id"].to_numpy()).transform("max").to_numpy()
+        keep = seq == newest
+        df, matrix = df[keep].reset_index(drop=True), matrix[keep]
         order = np.lexsort((df["fragment_index"].to_numpy(), df["track_id"].to_numpy()))
         return df.iloc[order].reset_index(drop=True), matrix[order]
+
+    @_writes
+    def _read_fragment_parts(self, wanted: set[str], dim: int) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
+        frames, mats = [], []
+        for part in self._parts("fragments"):
+            try:
+                table = pq.read_table(part)
+            except FileNotFoundError:
+                raise
+            except (OSError, pa.ArrowException) as exc:
+                raise StoreError(
+                    f"{part}: unreadable part ({exc}); run `ctk check --library {self.root} --repair`"
+                ) from exc
+            mask = np.isin(np.asarray(table.column("track_id").to_pylist(), dtype=object), list(wanted))
+            if not mask.any():
+                continue
+            table = table.filter(pa.array(mask))
+            mats.append(embedding_matrix(table.column("embedding"), dim))
+            frame = table.drop_columns(["embedding"]).to_pandas()
+            frame["_seq"] = _part_seq(part)
+            frames.append(frame)
+        return frames, mats
 
     def import_tabular(self, tracks: pd.DataFrame, embeddings: np.ndarray, description: dict[str, Any]) -> None:
         """Replace the store's content by a feature table (one vector per track, no audio)."""
@@ -364,6 +488,7 @@ class LibraryStore:
         self.commit_batch(rows[TRACK_COLUMNS], track_embeddings=np.asarray(embeddings, dtype=np.float32))
 
     # ------------------------------------------------------------------ derived tables
+    @_writes
     def write_table(self, name: str, df: pd.DataFrame) -> Path:
         """Atomically write a derived table to ``<root>/<name>.parquet``."""
         if name in PART_TABLES or not name.replace("_", "").isalnum():

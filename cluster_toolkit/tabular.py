@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class FeatureTable:
     n_imputed: int
     layout: str
     dropped: list[str]
+    #: infinite values per column, treated as missing (imputed)
+    infinite: dict[str, int] = field(default_factory=dict)
 
 
 def _first(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -185,6 +187,10 @@ def read_feature_table(path: str | Path, *, features: list[str] | None = None) -
     if "key" in numeric:
         angle = 2 * np.pi * numeric.pop("key") / 12.0
         numeric["key_sin"], numeric["key_cos"] = np.sin(angle), np.cos(angle)
+    # inf is no measurement (a division by zero upstream): counted and imputed like a missing value,
+    # never allowed to make a column look constant
+    infinite = {c: int(n) for c, n in np.isinf(numeric.astype(np.float64)).sum().items() if n}
+    numeric = numeric.replace([np.inf, -np.inf], np.nan)
     n_imputed = int(numeric.isna().sum().sum())
     all_missing = [c for c in numeric.columns if numeric[c].isna().all()]
     if all_missing:
@@ -210,6 +216,7 @@ def read_feature_table(path: str | Path, *, features: list[str] | None = None) -
         n_imputed=n_imputed,
         layout=layout,
         dropped=constant,
+        infinite=infinite,
     )
 
 
@@ -227,8 +234,9 @@ def import_features(store: Any, path: str | Path, *, features: list[str] | None 
     rows = table.tracks.copy()
     rows["path"] = None
     rows["n_fragments"] = 0
-    store.import_tabular(rows, table.matrix, description)
-    store.write_table(FEATURES_TABLE, table.raw)
+    with store.writing():
+        store.import_tabular(rows, table.matrix, description)
+        store.write_table(FEATURES_TABLE, table.raw)
     return table
 
 

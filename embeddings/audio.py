@@ -100,8 +100,9 @@ def load_audio(path: str | Path, *, sr: int, check_silence: bool = True) -> Deco
             y = np.empty(max(declared, 0) if 0 < declared < (1 << 40) else 0, dtype=np.float32)
             block_buf = np.empty((_BLOCK_FRAMES, channels), dtype=np.float32)
             n = 0
-            for block in f.blocks(out=block_buf, always_2d=True):
-                m = len(block)
+            # f.read returns a view of the frames it actually read; soundfile's blocks() yields the whole
+            # buffer after a short read, i.e. the previous block's samples again (made-up audio)
+            while (m := len(block := f.read(out=block_buf))) > 0:
                 if n + m > len(y):
                     y = np.resize(y, max(2 * len(y), n + m))
                 dest = y[n : n + m]
@@ -115,6 +116,11 @@ def load_audio(path: str | Path, *, sr: int, check_silence: bool = True) -> Deco
             y = y[:n]
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         reason = str(exc).split(":", 1)[-1].strip() or type(exc).__name__
+        if "possibly a pipe" in reason or "Format not recognised" in reason:
+            # libsndfile's words when no decoder accepts the bytes (for MP3: "File does not exist or is
+            # not a regular file (possibly a pipe?)" about a file that does exist)
+            reason = f"no {suffix.lstrip('.').upper() or 'audio'} stream found in its bytes"
+            raise AudioDecodeError(f"{path}: corrupt or not audio ({reason})") from exc
         if suffix not in DECODABLE_EXTENSIONS:
             raise AudioDecodeError(f"{path}: unsupported format {suffix or '(no extension)'} ({reason})") from exc
         raise AudioDecodeError(f"{path}: corrupt or truncated ({reason})") from exc

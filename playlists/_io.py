@@ -49,12 +49,25 @@ def entry_path(track_path: str, playlist_path: Path | None, *, relative: bool) -
     return Path(rel).as_posix()
 
 
+def _new_file_mode(path: Path) -> int:
+    """The mode a plain ``open(path, "w")`` would give: the existing file's, else 0666 less the umask
+    (``mkstemp`` makes 0600 files, which a media server running as another user cannot read)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` via a temporary file and a rename; returns the path."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        mode = _new_file_mode(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.replace(tmp, path)

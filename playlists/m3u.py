@@ -10,11 +10,14 @@ The written format, UTF-8 with ``\\n`` line ends::
 ``#EXTINF`` carries the duration in whole seconds (``-1`` when unknown) and
 ``artist - title`` (the file name when both are missing). Paths are relative to the
 playlist file's folder by default, so a music folder and its playlists can move together.
+A path with a line break in it (legal on Linux, fatal to a line-based format) is written as an
+absolute ``file://`` URI with the break percent-encoded; readers turn it back into the path.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -68,7 +71,10 @@ def m3u8_text(
         shown = [_one_line(v) for v in (artist, title) if present(v)]
         label = " - ".join(shown) if shown else Path(path).stem
         lines.append(f"#EXTINF:{_duration(getattr(row, 'duration_s', None))},{label}")
-        lines.append(entry_path(path, playlist_path, relative=relative))
+        if "\n" in path or "\r" in path:
+            lines.append(Path(os.path.abspath(path)).as_uri())
+        else:
+            lines.append(entry_path(path, playlist_path, relative=relative))
     return "\n".join(lines) + "\n"
 
 
@@ -106,8 +112,16 @@ def read_m3u(path: Path) -> list[str]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ExportError(f"cannot read playlist {path}: {exc}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # plain .m3u files are often Latin-1
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = raw.decode("utf-16")  # Windows tools write UTF-16 with a byte-order mark
+        except UnicodeDecodeError as exc:
+            raise ExportError(f"{path}: not a text playlist (bad UTF-16: {exc.reason})") from exc
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")  # plain .m3u files are often Latin-1
+    if "\x00" in text:
+        raise ExportError(f"{path}: not a text playlist (it holds NUL bytes; binary file or unmarked UTF-16?)")
     return parse_m3u(text, path.parent)

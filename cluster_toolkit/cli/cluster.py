@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -165,8 +166,11 @@ def cluster_cli(
         normalize=normalize,
     )
     store = LibraryStore.open(library)
-    with console.status(f"clustering with {method.value}..."):
-        outcome = cluster_library(store, options, reference=labels, save=not dry_run)
+    with contextlib.ExitStack() as stack:
+        if not dry_run:  # a read-only or busy library fails here, before the work
+            stack.enter_context(store.writing())
+        with console.status(f"clustering with {method.value}..."):
+            outcome = cluster_library(store, options, reference=labels, save=not dry_run)
     run = outcome.run
     for message in outcome.warnings:
         notice(message)

@@ -21,9 +21,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.library import EmbedConfig, EmbedSummary, embed_library
+from cluster_toolkit.processes import Terminated, exit_code
 from embeddings.backends import DEFAULT_BACKEND
 from embeddings.config import FragmentConfig
 
@@ -38,6 +39,7 @@ class _ProgressReporter:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.task = progress.add_task("scanning", total=None)
+        self.done = 0
 
     def scanned(self, n_files: int) -> None:
         self.progress.update(self.task, description=f"found {n_files} audio files")
@@ -48,6 +50,7 @@ class _ProgressReporter:
     def track_done(self, path: str, error: str | None) -> None:
         if error:
             self.progress.console.print(f"[red]failed:[/] {path}: {error}", highlight=False, soft_wrap=True)
+        self.done += 1
         self.progress.advance(self.task)
 
 
@@ -64,6 +67,8 @@ def print_summary(summary: EmbedSummary) -> None:
     table.add_row("duplicates (same content)", str(summary.duplicates))
     table.add_row("gone (marked)", str(summary.gone))
     table.add_row("failed", str(len(summary.failed)))
+    if summary.repaired:
+        table.add_row("analysed again (had lost their vectors)", str(summary.repaired))
     if summary.seconds > 0 and summary.to_analyse:
         table.add_row("tracks/s", f"{summary.to_analyse / summary.seconds:.2f}")
     table.add_row("model", summary.model_id)
@@ -92,6 +97,9 @@ def embed_cli(
     batch_size: Annotated[int, typer.Option(help="Tracks per committed batch.", min=1)] = 32,
     n_seconds: Annotated[float, typer.Option(help="Fragment length in seconds.")] = FragmentConfig.n_seconds,
     step: Annotated[float, typer.Option(help="Seconds between fragment starts.")] = FragmentConfig.step,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for another writer of the library to finish.", min=0)
+    ] = 0.0,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
     config = EmbedConfig(
@@ -101,6 +109,7 @@ def embed_cli(
         fragment=FragmentConfig(n_seconds=n_seconds, step=step),
         reembed=reembed,
         retry_failed=retry_failed,
+        lock_wait_s=wait,
     )
     columns = (
         SpinnerColumn(),
@@ -112,8 +121,19 @@ def embed_cli(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        summary = embed_library(music_dir, library, config, _ProgressReporter(progress))
+    reporter: _ProgressReporter | None = None
+    try:
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            reporter = _ProgressReporter(progress)
+            summary = embed_library(music_dir, library, config, reporter)
+    except KeyboardInterrupt as exc:
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        done = reporter.done if reporter else 0
+        err_console.print(f"{how}: {done} finished files saved, workers stopped; "
+                          "run the same command to resume", highlight=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(exit_code(exc)) from None
+    for part in summary.quarantined:
+        notice(f"unreadable store part set aside as {part}; its tracks are analysed again")
     print_summary(summary)
     if summary.to_analyse and summary.analysed == 0:
         raise CtkError(f"all {len(summary.failed)} files to analyse failed; nothing was added")

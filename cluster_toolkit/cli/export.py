@@ -84,7 +84,10 @@ def export_spotify_cli(
     """
     lib = load_library(LibraryStore.open(library))
     tracks = tracks_in_order(lib.tracks, read_playlist_file(playlist, lib))
-    api = SpotifyApi(make_client(SpotifySettings.from_env()))
+    def show_login(url: str) -> None:
+        notice(f"log in to Spotify: open {url}")
+
+    api = SpotifyApi(make_client(SpotifySettings.from_env(), on_login_url=show_login))
     result = export_to_spotify(api, tracks, name=name or playlist.stem, update=update, dry_run=dry_run,
                                public=public, match=MatchConfig(threshold=threshold))
     print_spotify_result(result)

@@ -45,6 +45,9 @@ def import_features_cli(
     summary.add_row("missing values imputed", str(parsed.n_imputed))
     summary.add_row("features (standardised)", ", ".join(parsed.columns))
     console.print(summary)
+    if parsed.infinite:
+        counts = ", ".join(f"{c} ({n})" for c, n in parsed.infinite.items())
+        notice(f"infinite values treated as missing and imputed: {counts}")
     if parsed.dropped:
         notice(f"constant columns dropped: {', '.join(parsed.dropped)}")
     if not dry_run:

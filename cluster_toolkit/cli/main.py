@@ -3,7 +3,8 @@
 Every command lives in its own module as a thin ``*_cli`` wrapper over a plain library
 function; this module only registers them. :class:`CtkGroup` is the one place that turns a
 :class:`CtkError` into a one-line ``error: ...`` on stderr with the error's exit code
-(``--verbose`` adds the traceback). Ctrl-C exits with 130 and a broken pipe exits quietly.
+(``--verbose`` adds the traceback). Ctrl-C exits with 130, SIGTERM (raised as
+:class:`~cluster_toolkit.processes.Terminated`) with 143, each after one line; a broken pipe exits quietly.
 Because the boundary lives in the command group, ``CliRunner`` tests see exactly what a user sees.
 """
 
@@ -17,20 +18,22 @@ import typer
 from typer.core import TyperGroup
 
 from cluster_toolkit.errors import CtkError
+from cluster_toolkit.processes import Terminated, exit_code, sigterm_raises
 
 
 class CtkGroup(TyperGroup):
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            with sigterm_raises():
+                return super().invoke(ctx)
         except CtkError as exc:
             if os.environ.get("CTK_VERBOSE"):
                 traceback.print_exc()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            typer.echo("terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted", err=True)
+            raise typer.Exit(exit_code(exc)) from None
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(0) from None
@@ -57,6 +60,7 @@ def _root(
 
 
 def _register() -> None:
+    from cluster_toolkit.cli.check import check_cli
     from cluster_toolkit.cli.embed import embed_cli
     from cluster_toolkit.cli.evaluate import evaluate_cli
     from cluster_toolkit.cli.status import status_cli
@@ -66,6 +70,7 @@ def _register() -> None:
     app.command("train")(train_cli)
     app.command("evaluate")(evaluate_cli)
     app.command("status")(status_cli)
+    app.command("check")(check_cli)
 
     from cluster_toolkit.cli.export import export_app
     from cluster_toolkit.cli.playlist import playlist_cli

@@ -7,8 +7,9 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
 from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.store_check import check_store
 
 
 def library_status(library: str) -> dict[str, Any]:
@@ -19,6 +20,8 @@ def library_status(library: str) -> dict[str, Any]:
     frags = len(list((store.root / "fragments").glob("part-*.parquet")))
     ok = tracks[tracks["status"] == "ok"]
     tables = sorted(p.stem for p in store.root.glob("*.parquet"))
+    # the cheap check; parts of a batch being committed right now are no damage
+    problems = [p for p in check_store(store, deep=False).problems if p.kind != "uncommitted part"]
     return {
         "library": str(store.root),
         "model_id": store.model_id,
@@ -32,6 +35,7 @@ def library_status(library: str) -> dict[str, Any]:
         "hours_of_audio": float(pd.to_numeric(ok["duration_s"]).fillna(0).sum() / 3600),
         "tables": tables,
         "failures": tracks[tracks["status"] == "failed"][["path", "error"]].values.tolist(),
+        "problems": [f"{p.kind}: {p.where} ({p.detail})" for p in problems],
     }
 
 
@@ -53,3 +57,6 @@ def status_cli(library: LibraryOption = DEFAULT_LIBRARY) -> None:
         for path, error in info["failures"]:
             failed.add_row(path, error)
         console.print(failed)
+    if info["problems"]:
+        notice(f"{len(info['problems'])} store problem(s), e.g. {info['problems'][0]}; "
+               f"run `ctk check --library {info['library']}`")  # fmt: skip

@@ -6,7 +6,9 @@ retry, and retries in :mod:`playlists.spotify.api` within fixed bounds instead.
 
 Login is OAuth 2.0 authorization code with PKCE (``spotipy.SpotifyPKCE``): no client
 secret, a browser page, and a redirect to ``http://127.0.0.1:PORT/callback`` that spotipy
-catches with a one-shot local server. Tokens are cached (mode 0600) in the user config
+catches with a one-shot local server; the login URL is handed to ``on_login_url`` (the CLI prints
+it: there may be no browser to open) and the server waits ``login_timeout_s``, then gives up
+with an error that says what to do. Tokens are cached (mode 0600) in the user config
 directory and refreshed with the refresh token. A token given directly
 (``CTK_SPOTIFY_TOKEN``) is used as is.
 
@@ -19,11 +21,14 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import webbrowser
+from collections.abc import Callable
 
 import requests
 import spotipy
 from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import CacheFileHandler
+from spotipy.oauth2 import SpotifyStateError, start_local_http_server
 
 from playlists.errors import ExportError
 from playlists.spotify.settings import SpotifySettings
@@ -67,8 +72,46 @@ def make_session() -> requests.Session:
     return session
 
 
+class LoopbackPKCE(spotipy.SpotifyPKCE):
+    """spotipy's PKCE login, but its one-shot loopback server says where to log in and gives up in time."""
+
+    login_timeout_s: float = 300.0
+    on_login_url: Callable[[str], None] | None = None
+
+    def _get_auth_response_local_server(self, redirect_port: int) -> str:
+        server = start_local_http_server(redirect_port)
+        server.timeout = self.login_timeout_s  # handle_request returns after this long without a request
+        url = self.get_authorize_url()
+        try:
+            if self.on_login_url is not None:
+                self.on_login_url(url)
+            if self.open_browser:
+                try:
+                    webbrowser.open(url)
+                except webbrowser.Error:
+                    pass
+            server.handle_request()
+        finally:
+            server.server_close()
+        if server.auth_code is None and server.error is None:
+            raise ExportError(
+                f"no Spotify login came back to {self.redirect_uri} within {self.login_timeout_s:g} s: open the "
+                "login URL in a browser on this machine (CTK_SPOTIFY_LOGIN_TIMEOUT gives more time), "
+                "or set CTK_SPOTIFY_TOKEN to an access token"
+            )
+        if self.state is not None and server.state != self.state:
+            raise SpotifyStateError(self.state, server.state)
+        if server.auth_code is None:
+            raise ExportError(f"Spotify login refused: {server.error}")
+        return server.auth_code
+
+
 def make_auth_manager(
-    settings: SpotifySettings, *, session: requests.Session, open_browser: bool = True
+    settings: SpotifySettings,
+    *,
+    session: requests.Session,
+    open_browser: bool = True,
+    on_login_url: Callable[[str], None] | None = None,
 ) -> spotipy.SpotifyPKCE:
     """The PKCE auth manager, pointed at ``settings.token_url`` / ``auth_url``, caching tokens."""
     if not settings.client_id:
@@ -78,7 +121,7 @@ def make_auth_manager(
             "ctk's config directory), or give an access token in CTK_SPOTIFY_TOKEN"
         )
     settings.cache_path.parent.mkdir(parents=True, exist_ok=True)
-    auth = spotipy.SpotifyPKCE(
+    auth = LoopbackPKCE(
         client_id=settings.client_id,
         redirect_uri=settings.redirect_uri,
         state=secrets.token_urlsafe(16),  # the loopback answer must carry it back (CSRF)
@@ -91,11 +134,17 @@ def make_auth_manager(
     # spotipy reads these class attributes through self: instance values redirect it
     auth.OAUTH_TOKEN_URL = settings.token_url
     auth.OAUTH_AUTHORIZE_URL = settings.auth_url
+    auth.login_timeout_s = settings.login_timeout_s
+    auth.on_login_url = on_login_url
     return auth
 
 
 def make_client(
-    settings: SpotifySettings, *, session: requests.Session | None = None, open_browser: bool = True
+    settings: SpotifySettings,
+    *,
+    session: requests.Session | None = None,
+    open_browser: bool = True,
+    on_login_url: Callable[[str], None] | None = None,
 ) -> spotipy.Spotify:
     """A ``spotipy.Spotify`` for ``settings``: direct token if given, else PKCE login."""
     install_redaction()
@@ -105,7 +154,7 @@ def make_client(
             auth=settings.token, requests_session=session, requests_timeout=settings.timeout_s, retries=0
         )
     else:
-        auth = make_auth_manager(settings, session=session, open_browser=open_browser)
+        auth = make_auth_manager(settings, session=session, open_browser=open_browser, on_login_url=on_login_url)
         client = spotipy.Spotify(
             auth_manager=auth, requests_session=session, requests_timeout=settings.timeout_s, retries=0
         )

@@ -12,6 +12,7 @@ variable                      meaning                                           
 ``CTK_SPOTIFY_TOKEN_URL``     OAuth token endpoint                               ``https://accounts.spotify.com/api/token``
 ``CTK_SPOTIFY_AUTH_URL``      OAuth authorize page                               ``https://accounts.spotify.com/authorize``
 ``CTK_SPOTIFY_REDIRECT_PORT`` port of the loopback redirect ``http://127.0.0.1:PORT/callback``   8888
+``CTK_SPOTIFY_LOGIN_TIMEOUT`` seconds the loopback redirect is awaited, then an error          300
 ============================  =================================================  ===========================
 
 The config file is ``spotify.json`` in the user config directory (``platformdirs``), e.g.
@@ -56,6 +57,8 @@ class SpotifySettings:
     cache_path: Path = field(default_factory=lambda: config_dir() / "spotify-token.json")
     scopes: tuple[str, ...] = SCOPES
     timeout_s: float = 15.0
+    #: how long the loopback server waits for the browser's redirect after a login page was offered
+    login_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.redirect_port <= 65535:
@@ -92,5 +95,16 @@ class SpotifySettings:
             token_url=env.get("CTK_SPOTIFY_TOKEN_URL") or config.get("token_url") or TOKEN_URL,
             auth_url=env.get("CTK_SPOTIFY_AUTH_URL") or config.get("auth_url") or AUTH_URL,
             redirect_port=port,
+            login_timeout_s=_seconds(env.get("CTK_SPOTIFY_LOGIN_TIMEOUT") or config.get("login_timeout_s") or 300),
             cache_path=Path(config.get("token_cache") or config_dir() / "spotify-token.json"),
         )
+
+
+def _seconds(value: object) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"CTK_SPOTIFY_LOGIN_TIMEOUT={value!r} is not a number of seconds") from exc
+    if not seconds > 0:
+        raise ExportError(f"CTK_SPOTIFY_LOGIN_TIMEOUT={value!r} must be positive")
+    return seconds
