@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -69,6 +70,14 @@ STATUS_OK, STATUS_FAILED, STATUS_GONE = "ok", "failed", "gone"
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def os_reason(exc: OSError) -> str:
+    """The operating system's words for ``exc`` ("No space left on device"), also when pyarrow wraps them."""
+    match = re.search(r"\[errno (\d+)\]", str(exc))  # pyarrow: "Error writing bytes... [errno 28] ..."
+    if match:
+        return os.strerror(int(match.group(1)))
+    return exc.strerror or str(exc)
 
 
 def _part_seq(path: Path) -> int:
@@ -140,6 +149,7 @@ class LibraryStore:
         lock.acquire()
         self._lock, self._lock_depth = lock, 1
         try:
+            self.check_writable()  # the lock file may be writable in a folder that is not
             self._reload_meta()
             yield self
         finally:
@@ -229,7 +239,7 @@ class LibraryStore:
             os.replace(tmp, dest)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StoreError(f"{dest}: cannot write ({exc.strerror or exc})") from exc
+            raise StoreError(f"{dest}: cannot write ({os_reason(exc)})") from exc
 
     def _write_meta(self) -> None:
         self._atomic_write_bytes(self.root / "store.json", json.dumps(self.meta, indent=2, sort_keys=True).encode())
@@ -449,7 +459,6 @@ class LibraryStore:
         order = np.lexsort((df["fragment_index"].to_numpy(), df["track_id"].to_numpy()))
         return df.iloc[order].reset_index(drop=True), matrix[order]
 
-    @_writes
     def _read_fragment_parts(self, wanted: set[str], dim: int) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
         frames, mats = [], []
         for part in self._parts("fragments"):
@@ -471,6 +480,7 @@ class LibraryStore:
             frames.append(frame)
         return frames, mats
 
+    @_writes
     def import_tabular(self, tracks: pd.DataFrame, embeddings: np.ndarray, description: dict[str, Any]) -> None:
         """Replace the store's content by a feature table (one vector per track, no audio)."""
         from embeddings.backends.base import model_id

@@ -16,7 +16,7 @@ from cluster_toolkit.store_check import CheckReport, check_store
 
 def print_report(report: CheckReport) -> None:
     console.print(f"{report.library}: {report.parts} parts, {report.tracks_ok} ok tracks, "
-                  f"{len(report.problems)} problem(s)", highlight=False)  # fmt: skip
+                  f"{len(report.problems)} problem(s)", highlight=False, soft_wrap=True)  # fmt: skip
     if report.problems:
         table = Table(title="problems")
         table.add_column("kind")
@@ -56,10 +56,10 @@ def check_cli(
     if any(files.values()):
         console.print(f"repaired: {files['quarantined']} unreadable part(s) moved to .quarantine, "
                       f"{files['uncommitted']} uncommitted part(s) and {files['stale_rows']} stale row(s) removed",
-                      highlight=False)  # fmt: skip
+                      highlight=False, soft_wrap=True)  # fmt: skip
     if result.embed is not None:
         console.print(f"analysed again: {result.embed.analysed} track(s), {len(result.embed.failed)} failed",
-                      highlight=False)  # fmt: skip
+                      highlight=False, soft_wrap=True)  # fmt: skip
         for path, reason in result.embed.failed:
             notice(f"{path}: {reason}")
     for path, reason in result.not_repaired:
