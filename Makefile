@@ -11,7 +11,7 @@ DEMO ?= demo
 # on our machines; any other spec pulls a multi-GB CUDA build). With a GPU, take the default build.
 TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo "torch>=2.4" || echo "torch==2.13.0")
 
-.PHONY: setup demo test lint bench clean chromium
+.PHONY: setup demo test lint bench faults clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: setup chromium
 
 bench: setup
 	$(PY) bench/embed_throughput.py
+
+# the fault-injection suite as the table of docs/RELIABILITY.md (case, expected, observed)
+faults: setup
+	$(PY) bench/fault_table.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

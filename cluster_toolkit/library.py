@@ -403,7 +403,7 @@ def embed_library(
         raise UsageError(f"{music_dir}: no such folder")
     t0 = time.monotonic()
     backend = load_backend(config.model)
-    store = LibraryStore.open(Path(library).expanduser(), create=True)
+    store = LibraryStore.open(Path(library).expanduser(), create=True, lock_wait_s=config.lock_wait_s)
     with store.writing(wait_s=config.lock_wait_s):
         _prepare_store(store, backend, config)
         summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")

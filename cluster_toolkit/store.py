@@ -166,8 +166,9 @@ class LibraryStore:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, root: str | Path, *, create: bool = False) -> LibraryStore:
-        """Open the store at ``root``; with ``create`` make it if missing.
+    def open(cls, root: str | Path, *, create: bool = False, lock_wait_s: float = 0.0) -> LibraryStore:
+        """Open the store at ``root``; with ``create`` make it if missing (under the writer's lock, waiting
+        up to ``lock_wait_s`` for it).
 
         Raises :class:`StoreError` if it is missing (and not ``create``), not a ctk store,
         of an unknown format, or not writable when it has to be created.
@@ -194,7 +195,7 @@ class LibraryStore:
         except OSError as exc:
             raise StoreError(f"{root}: cannot create library ({exc.strerror or exc})") from exc
         store = cls(root, {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None})
-        with store.writing():
+        with store.writing(wait_s=lock_wait_s):
             if not meta_path.is_file():  # another writer may have created it while we waited
                 try:
                     store.meta = {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None}

@@ -113,7 +113,7 @@ def test_bad_files_are_recorded_with_reasons_and_the_run_goes_on(music_dir, bad_
         "silent.wav": "silent (peak -inf dBFS)",
         "short.wav": "too short (1.0 s < 3.0 s)",
     }
-    assert reasons["corrupt.flac"].startswith("corrupt or truncated")
+    assert reasons["corrupt.flac"].startswith("corrupt or not audio")
     assert reasons["truncated.wav"].startswith("truncated (WAV data chunk has")
     store = LibraryStore.open(tmp_path / "lib")
     failed = store.tracks(include_failed=True).query("status == 'failed'")
@@ -167,6 +167,7 @@ def _ctk(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "cluster_toolkit.cli.main", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored as in a background job
     )
 
 

@@ -57,7 +57,7 @@ def test_resampling_preserves_pitch_and_length(tmp_path):
     ("kind", "reason"),
     [
         ("empty", "empty file (0 bytes)"),
-        ("corrupt", "corrupt or truncated"),
+        ("corrupt", "corrupt or not audio"),
         ("truncated", "truncated"),
         ("unsupported", "unsupported format .m4a"),
         ("silent", "silent (peak -inf dBFS)"),

@@ -32,13 +32,14 @@ def short_tracks(root: Path, n: int, *, seconds: float = 6.0) -> Path:
 class CtkProcess:
     """``python -m cluster_toolkit.cli.main ARGS`` as a real process, with a mark to find its children."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, **popen) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, preexec_fn=None, **popen) -> None:
         self.mark = uuid.uuid4().hex
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO), "CTK_FAULT_MARK": self.mark,
                     "COLUMNS": "200", **(env or {})}  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cluster_toolkit.cli.main", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=REPO, **popen,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=REPO,
+            preexec_fn=_with_default_sigint(preexec_fn), **popen,
         )  # fmt: skip
         self.pid = self.proc.pid
 
@@ -56,6 +57,18 @@ class CtkProcess:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _with_default_sigint(then=None):
+    """A shell's background job (``pytest ... &``) starts with SIGINT ignored, and its children with it:
+    give the run Python's own Ctrl-C handling back."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+
+    return apply
 
 
 def marked_processes(mark: str) -> list[int]:

@@ -12,7 +12,6 @@ from cluster_toolkit.cli.main import app
 from cluster_toolkit.cli.status import library_status
 from cluster_toolkit.library import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
-from cluster_toolkit.store_check import check_store
 from tests.faults.conftest import short_tracks
 
 N = 6
@@ -31,6 +30,12 @@ def built(tmp_path):
 
 def _ctk(*args):
     return CliRunner().invoke(app, list(args))
+
+
+def check_store(store):
+    from cluster_toolkit.store_check import check_store as check
+
+    return check(store)
 
 
 def _assert_whole(lib):

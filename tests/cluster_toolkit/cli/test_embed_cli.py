@@ -21,7 +21,7 @@ def test_embed_success_prints_summary_and_status(music_dir, bad_files, tmp_path)
     result = _run("embed", str(music_dir), "--library", str(lib), "--workers", "0")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert f"failed: {music_dir / 'corrupt.flac'}: corrupt or truncated" in out
+    assert f"failed: {music_dir / 'corrupt.flac'}: corrupt or not audio" in out
     assert "analysed" in out and "1 file(s) failed" in out
     status = _run("status", "--library", str(lib))
     assert status.exit_code == 0
