@@ -12,7 +12,7 @@ from cluster_toolkit.library import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
 from tests.faults.conftest import committed_parts, short_tracks, wait_until
 
-N_TRACKS = 24
+N_TRACKS = 16
 
 
 @pytest.mark.parametrize(
