@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cluster_toolkit.cli._common import console
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.library import content_hash, iter_audio_files
+from cluster_toolkit.scanning import content_hash, iter_audio_files
 from embeddings.backends.encoder import bundled_checkpoint
 from embeddings.config import AudioConfig
 from embeddings.training import TrainResult
