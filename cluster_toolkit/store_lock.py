@@ -65,14 +65,16 @@ def read_holder(path: Path) -> LockHolder | None:
 
 
 class StoreLock:
-    """An exclusive, non-reentrant lock on ``directory/.lock`` held by ``command``.
+    """An exclusive, non-reentrant lock on ``directory/.lock`` held by ``command`` (``what`` names the
+    directory in messages: a library, a training run folder).
 
     ``acquire`` fails at once with a one-line :class:`StoreError` naming the holder when another
     process holds the lock, or after ``wait_s`` seconds of waiting for it.
     """
 
-    def __init__(self, directory: Path, *, command: str, wait_s: float = 0.0) -> None:
+    def __init__(self, directory: Path, *, command: str, wait_s: float = 0.0, what: str = "library") -> None:
         self.directory = Path(directory)
+        self.what = what
         self.path = self.directory / LOCK_NAME
         self.command = command
         self.wait_s = max(0.0, float(wait_s))
@@ -93,7 +95,7 @@ class StoreLock:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise StoreError(f"{self.directory}: cannot lock the library ({exc.strerror or exc})") from exc
+                    raise StoreError(f"{self.directory}: cannot lock the {self.what} ({exc.strerror or exc})") from exc
                 holder = read_holder(self.path)
                 if holder is not None and holder.is_dead_here():
                     self._break_stale(holder)
@@ -135,7 +137,7 @@ class StoreLock:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise StoreError(
-                f"{self.directory}: library is not writable, cannot take its lock ({exc.strerror or exc})"
+                f"{self.directory}: {self.what} is not writable, cannot take its lock ({exc.strerror or exc})"
             ) from exc
 
     def _still_the_lock_file(self, fd: int) -> bool:
@@ -167,6 +169,6 @@ class StoreLock:
         who = holder.describe() if holder else "another process"
         waited = f" after waiting {self.wait_s:g} s" if self.wait_s else ""
         return (
-            f"{self.directory}: library is locked by {who}{waited}; "
+            f"{self.directory}: {self.what} is locked by {who}{waited}; "
             f"wait for it to finish (or pass --wait SECONDS where offered)"
         )

@@ -25,6 +25,8 @@ from cluster_toolkit.cli._training_common import (
     training_columns,
 )
 from cluster_toolkit.errors import UsageError
+from cluster_toolkit.store import this_command
+from cluster_toolkit.store_lock import StoreLock
 from embeddings.checkpoint import load_checkpoint
 from embeddings.config import config_from_dict
 from embeddings.training import TrainConfig, TrainResult
@@ -134,7 +136,10 @@ def finetune_cli(
     music_dir = music_dir.resolve()
     err_console.print(f"hashing the audio files under {music_dir}...", highlight=False)
     files = list_training_files(music_dir)
-    with Progress(*training_columns(), console=err_console, transient=True) as progress:
+    out.mkdir(parents=True, exist_ok=True)
+    # one run per folder: a second run into the same --out would interleave checkpoints
+    with StoreLock(out, command=this_command(), what="run folder"), \
+            Progress(*training_columns(), console=err_console, transient=True) as progress:
         result = finetune(
             files,
             model_dir=model_dir,

@@ -19,6 +19,8 @@ from cluster_toolkit.cli._training_common import (
     training_columns,
 )
 from cluster_toolkit.errors import UsageError
+from cluster_toolkit.store import this_command
+from cluster_toolkit.store_lock import StoreLock
 from embeddings.augment import AugmentConfig
 from embeddings.checkpoint import load_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig
@@ -155,7 +157,10 @@ def train_cli(
             highlight=False,
         )
         return
-    with Progress(*training_columns(), console=err_console, transient=True) as progress:
+    out.mkdir(parents=True, exist_ok=True)
+    # one run per folder: a second run into the same --out would interleave checkpoints
+    with StoreLock(out, command=this_command(), what="run folder"), \
+            Progress(*training_columns(), console=err_console, transient=True) as progress:
         result = train(
             files,
             out_dir=out,

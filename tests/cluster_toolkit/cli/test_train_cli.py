@@ -131,3 +131,15 @@ def test_ctrl_c_reports_the_checkpoint_and_exits_130(music, tmp_path, monkeypatc
     assert f"interrupted at step 7; checkpoint saved. Continue with: ctk train --resume {tmp_path / 'run'}" in (
         " ".join(result.output.split())
     )
+
+
+def test_a_second_run_into_a_busy_out_folder_is_refused(music, tmp_path):
+    from cluster_toolkit.store_lock import StoreLock
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with StoreLock(out, command="ctk train elsewhere", what="run folder"):
+        result = _run(music, "--out", out, *SMALL)
+    assert result.exit_code == 2
+    assert "run folder is locked by `ctk train elsewhere`" in " ".join(result.output.split())
+    assert not (out / "last").exists() and sorted(p.name for p in out.iterdir()) == [".lock"]
