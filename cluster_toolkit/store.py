@@ -80,7 +80,8 @@ def os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _part_seq(path: Path) -> int:
+def part_seq(path: Path) -> int:
+    """The sequence number of a part file (``part-00000012.parquet`` -> 12): the order of commits."""
     return int(path.stem.split("-")[1])
 
 
@@ -287,10 +288,10 @@ class LibraryStore:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        return sorted(folder.glob("part-*.parquet"), key=_part_seq)
+        return sorted(folder.glob("part-*.parquet"), key=part_seq)
 
     def _next_seq(self) -> int:
-        seqs = [_part_seq(p) for name in PART_TABLES for p in self._parts(name)]
+        seqs = [part_seq(p) for name in PART_TABLES for p in self._parts(name)]
         return max(seqs, default=0) + 1
 
     @_writes
@@ -306,10 +307,10 @@ class LibraryStore:
             for f in tmp.iterdir():
                 f.unlink(missing_ok=True)
                 removed += 1
-        newest = max((_part_seq(p) for p in self._parts("tracks")), default=0)
+        newest = max((part_seq(p) for p in self._parts("tracks")), default=0)
         for name in ("fragments", "track_embeddings"):
             for part in self._parts(name):
-                if _part_seq(part) > newest:
+                if part_seq(part) > newest:
                     part.unlink()
                     removed += 1
         return removed
@@ -337,6 +338,15 @@ class LibraryStore:
             self._atomic_write_parquet(self.root / "track_embeddings" / name, table)
         self._atomic_write_parquet(self.root / "tracks" / name, _tracks_table(tracks))
 
+    @_writes
+    def rewrite_part(self, part: Path, table: pa.Table) -> None:
+        """Replace the part file ``part`` by ``table`` atomically, keeping its name (and so its place
+        in the commit order); an empty table removes the part (``ctk check --repair``)."""
+        if table.num_rows:
+            self._atomic_write_parquet(part, table)
+        else:
+            part.unlink(missing_ok=True)
+
     def _read_parts(self, name: str, columns: list[str] | None = None) -> pa.Table | None:
         for attempt in range(_READ_ATTEMPTS):
             parts = self._parts(name)
@@ -346,7 +356,7 @@ class LibraryStore:
                 tables = []
                 for p in parts:
                     table = pq.read_table(p, columns=columns)
-                    seq = np.full(table.num_rows, _part_seq(p), dtype=np.int64)
+                    seq = np.full(table.num_rows, part_seq(p), dtype=np.int64)
                     tables.append(table.append_column("_seq", pa.array(seq)))
             except FileNotFoundError:
                 if attempt + 1 < _READ_ATTEMPTS:
@@ -477,7 +487,7 @@ class LibraryStore:
             table = table.filter(pa.array(mask))
             mats.append(embedding_matrix(table.column("embedding"), dim))
             frame = table.drop_columns(["embedding"]).to_pandas()
-            frame["_seq"] = _part_seq(part)
+            frame["_seq"] = part_seq(part)
             frames.append(frame)
         return frames, mats
 

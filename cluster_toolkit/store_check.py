@@ -29,11 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cluster_toolkit.store import PART_TABLES, STATUS_OK, TRACK_SCHEMA, LibraryStore, _part_seq
+from cluster_toolkit.store import PART_TABLES, STATUS_OK, LibraryStore, part_seq
 
 QUARANTINE = ".quarantine"
+# what readers cannot do without (older parts may lack newer optional columns: readers fill them in)
 _REQUIRED = {
-    "tracks": set(TRACK_SCHEMA.names),
+    "tracks": {"track_id", "path", "status"},
     "fragments": {"track_id", "fragment_index", "start_s", "split", "embedding"},
     "track_embeddings": {"track_id", "embedding"},
 }
@@ -97,11 +98,11 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
                 continue
             readable[name].append((part, table))
 
-    tracks_parts = [_part_seq(p) for p in store.parts("tracks")]
+    tracks_parts = [part_seq(p) for p in store.parts("tracks")]
     newest_tracks = max(tracks_parts, default=0)
     for name in ("fragments", "track_embeddings"):
         for part in store.parts(name):
-            if _part_seq(part) > newest_tracks:
+            if part_seq(part) > newest_tracks:
                 report.uncommitted_parts.append(part)
                 report.problems.append(
                     StoreProblem("uncommitted part", str(part), "written by a run that never committed its tracks")
@@ -112,9 +113,15 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
     n_fragments: dict[str, int] = {}
     paths: dict[str, str] = {}
     for _, table in readable["tracks"]:
-        cols = table.select(["track_id", "status", "n_fragments", "path"]).to_pydict()
-        for tid, st, nf, path in zip(cols["track_id"], cols["status"], cols["n_fragments"], cols["path"]):
-            status[tid], n_fragments[tid], paths[tid] = st, nf or 0, path
+        cols = table.select(["track_id", "status", "path"]).to_pydict()
+        counts = table.column("n_fragments").to_pylist() if "n_fragments" in table.column_names else None
+        for i, (tid, st, path) in enumerate(zip(cols["track_id"], cols["status"], cols["path"])):
+            status[tid], paths[tid] = st, path
+            nf = counts[i] if counts is not None else None
+            if nf is None:
+                n_fragments.pop(tid, None)  # not recorded: the fragment count is not checked
+            else:
+                n_fragments[tid] = nf
     ok = {tid for tid, st in status.items() if st == STATUS_OK}
     report.tracks_ok = len(ok)
 
@@ -125,7 +132,7 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
         counts = Counter(table.column("track_id").to_pylist())
         per_part_counts.append((part, counts))
         for tid in counts:
-            newest_part[tid] = max(newest_part.get(tid, 0), _part_seq(part))
+            newest_part[tid] = max(newest_part.get(tid, 0), part_seq(part))
         if deep and dim:
             values = pc.list_flatten(table.column("embedding"))
             if len(values) and not np.isfinite(values.to_numpy(zero_copy_only=False)).all():
@@ -134,7 +141,7 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
     for part, counts in per_part_counts:
         stale = 0
         for tid, n in counts.items():
-            if tid not in status or newest_part[tid] != _part_seq(part):
+            if tid not in status or newest_part[tid] != part_seq(part):
                 stale += n
             else:
                 have_fragments[tid] += n
@@ -160,7 +167,7 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
         reasons = []
         if tid not in vectors:
             reasons.append("no pooled vector")
-        if have_fragments[tid] != n_fragments[tid]:
+        if tid in n_fragments and have_fragments[tid] != n_fragments[tid]:
             reasons.append(f"{have_fragments[tid]} of {n_fragments[tid]} fragment rows")
         if reasons:
             lost.append(tid)
@@ -203,15 +210,12 @@ def repair_store_files(store: LibraryStore, report: CheckReport) -> dict[str, in
             table = pq.read_table(part)
             ids = np.asarray(table.column("track_id").to_pylist(), dtype=object)
             if part.parent.name == "fragments":
-                seq = _part_seq(part)
+                seq = part_seq(part)
                 keep = np.array([tid in known and keep_ids.get(tid) == seq for tid in ids], dtype=bool)
             else:
                 keep = np.isin(ids, list(known))
             counts["stale_rows"] += int((~keep).sum())
-            if keep.any():
-                store._atomic_write_parquet(part, table.filter(pa.array(keep)))
-            else:
-                part.unlink()
+            store.rewrite_part(part, table.filter(pa.array(keep)))
     return counts
 
 
@@ -220,7 +224,7 @@ def _current_fragment_owners(store: LibraryStore) -> dict[str, int]:
     owners: dict[str, int] = defaultdict(int)
     for part in store.parts("fragments"):
         for tid in set(pq.read_table(part, columns=["track_id"]).column("track_id").to_pylist()):
-            owners[tid] = max(owners[tid], _part_seq(part))
+            owners[tid] = max(owners[tid], part_seq(part))
     return owners
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,15 +19,23 @@ from tests.faults.conftest import short_tracks
 N = 6
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """A store of 6 tracks whose fragments lie in 3 parts of 2 tracks each (built once)."""
+    root = tmp_path_factory.mktemp("damage")
+    music = short_tracks(root / "music", N)
+    embed_library(music, root / "lib", EmbedConfig(workers=0, batch_size=2))
+    return music, root / "lib"
+
+
 @pytest.fixture
-def built(tmp_path):
-    """A store of 6 tracks whose fragments lie in 3 parts of 2 tracks each."""
-    music = short_tracks(tmp_path / "music", N)
-    lib = tmp_path / "lib"
-    embed_library(music, lib, EmbedConfig(workers=0, batch_size=2))
-    parts = LibraryStore.open(lib).parts("fragments")
+def built(pristine, tmp_path):
+    """A copy of the pristine store for one test to damage (its tracks point to the shared music folder)."""
+    music, lib = pristine
+    copy = Path(shutil.copytree(lib, tmp_path / "lib"))
+    parts = LibraryStore.open(copy).parts("fragments")
     assert len(parts) == 3
-    return music, lib, parts
+    return music, copy, parts
 
 
 def _ctk(*args):
@@ -112,8 +122,14 @@ def test_a_garbage_tracks_part_is_set_aside_and_embed_analyses_the_folder_again(
 def test_repair_of_a_track_whose_file_changed_says_so(built):
     music, lib, parts = built
     parts[2].unlink()
-    (music / "t05.wav").write_bytes((music / "t05.wav").read_bytes()[:-2000])
-    result = _ctk("check", "--library", str(lib), "--repair", "--workers", "0")
+    changed = music / "t05.wav"
+    data, st = changed.read_bytes(), changed.stat()
+    changed.write_bytes(data[:-2000])
+    try:
+        result = _ctk("check", "--library", str(lib), "--repair", "--workers", "0")
+    finally:  # the music folder is shared by the module's tests
+        changed.write_bytes(data)
+        os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert result.exit_code == 1
     flat = " ".join(result.output.split())
     assert "not repaired" in flat and "t05.wav: changed since analysed" in flat, result.output
