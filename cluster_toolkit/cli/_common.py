@@ -40,3 +40,10 @@ def print_json(doc: object) -> None:
     from playlists.json_export import to_jsonable
 
     typer.echo(json.dumps(to_jsonable(doc), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def print_next(*commands: str) -> None:
+    """``next:`` and each command on a line of its own, never wrapped (so it can be copied whole)."""
+    console.print("next:", highlight=False)
+    for command in commands:
+        console.print(f"  {command}", highlight=False, soft_wrap=True)

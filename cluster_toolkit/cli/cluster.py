@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice, print_next
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.reports import cluster_summary
@@ -200,5 +200,4 @@ def cluster_cli(
     for name, path in outcome.pictures.items():
         console.print(f"{name}: {path}", highlight=False)
     if outcome.saved:
-        console.print(f"next: ctk clusters show {run.run_id}   |   ctk map --color cluster:{run.run_id} --out map.html",
-                      highlight=False)  # fmt: skip
+        print_next(f"ctk clusters show {run.run_id}", f"ctk map --color cluster:{run.run_id} --out map.html")
