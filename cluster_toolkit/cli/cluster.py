@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice, print_next
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice, print_next
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.reports import cluster_summary
@@ -137,7 +137,8 @@ def cluster_cli(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same labels.")] = 0,
     labels: Annotated[
         str | None,
-        typer.Option("--labels", help="Reference labels for NMI/ARI/purity: folder, genre, csv:PATH or a column."),
+        typer.Option("--labels", help="Reference labels for NMI/ARI/purity: folder, genre (or tag), csv:PATH or a "
+                                      "column."),
     ] = None,
     normalize: Annotated[
         bool | None,
@@ -165,7 +166,7 @@ def cluster_cli(
         normalize=normalize,
     )
     store = LibraryStore.open(library)
-    with console.status(f"clustering with {method.value}..."):
+    with err_console.status(f"clustering {method.value} (k-distance, k search and pictures included)..."):
         outcome = cluster_library(store, options, reference=labels, save=not dry_run)
     run = outcome.run
     for message in outcome.warnings:

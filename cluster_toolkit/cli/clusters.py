@@ -13,7 +13,7 @@ from cluster_toolkit.assign_new import assign_new_tracks
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 from cluster_toolkit.cli.cluster import _fmt, print_clusters, print_metrics
 from cluster_toolkit.reports import cluster_summary
-from cluster_toolkit.runs import delete_run, export_run_csv, list_runs, load_run, run_dir
+from cluster_toolkit.runs import delete_run, export_run_csv, list_runs, load_run, resolve_run_id, run_dir
 from cluster_toolkit.store import LibraryStore
 
 clusters_app = typer.Typer(help="Saved cluster runs: list, show, export, assign new tracks.", no_args_is_help=True)
@@ -87,12 +87,13 @@ def show_cli(
 @clusters_app.command("export")
 def export_cli(
     run_id: RunArgument,
-    csv: Annotated[Path, typer.Option("--csv", dir_okay=False, help="CSV file to write.")],
+    csv: Annotated[Path | None, typer.Option("--csv", dir_okay=False, help="CSV file to write (default: "
+                                             "RUN_ID.csv here).")] = None,
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a run's labels with artist, title, album, genre and path as CSV."""
     store = LibraryStore.open(library)
-    path = export_run_csv(store, run_id, csv)
+    path = export_run_csv(store, run_id, csv or Path(f"{resolve_run_id(store, run_id)}.csv"))
     console.print(f"wrote {path}", highlight=False)
 
 

@@ -31,7 +31,9 @@ def _fmt(value: float) -> str:
 
 
 def evaluate_cli(
-    labels: Annotated[str, typer.Option(help="Reference labels: folder, tag, playlist, csv:PATH (or a column).")],
+    labels: Annotated[
+        str, typer.Option(help="Reference labels: folder, genre (or tag), playlist, csv:PATH (or a column).")
+    ],
     library: LibraryOption = DEFAULT_LIBRARY,
     playlists: Annotated[Path | None, typer.Option(help="Playlist folder for --labels playlist.")] = None,
     k: Annotated[str, typer.Option("--k", help="Cut-offs of Recall@k and mAP@k.")] = "1,5,10",

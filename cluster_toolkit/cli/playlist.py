@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, print_json
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, err_console, print_json
 from cluster_toolkit.cli._playlist_common import (
     AbsoluteOption,
     ArtistWindowOption,
@@ -97,11 +97,13 @@ def playlist_cli(
     """Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."""
     store = LibraryStore.open(library)
     lib = load_library(store)
-    playlist = make_playlist(
-        store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
-        length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
-        rules=rules_from(artist_window, allow_near_duplicates),
-    )
+    with err_console.status(f"making the playlist ({projection.upper()} projection of {len(lib.track_ids)} "
+                            "tracks)..."):
+        playlist = make_playlist(
+            store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
+            length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
+            rules=rules_from(artist_window, allow_near_duplicates),
+        )
     title = name or (out.stem if out else f"{playlist.method} playlist")
     if json_out:
         doc = playlist_doc(playlist, lib, name=title)
