@@ -82,9 +82,18 @@ def crop_frames(crop_seconds: float | None, seconds: float, audio: AudioConfig) 
 class TrainingProgressBar:
     """Draws ``train``'s progress events as a rich progress bar on stderr."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, *, val_every: int | None = None) -> None:
         self.progress = progress
+        self.val_every = val_every
         self.task = progress.add_task("preparing", total=None, loss=float("nan"), lr=0.0, rate=0.0)
+
+    def step_description(self, step: int, epoch: int) -> str:
+        """``epoch E · validation at step V`` (``validating at step S`` when this step's validation follows)."""
+        if not self.val_every:
+            return f"epoch {epoch + 1}"
+        if step % self.val_every == 0:
+            return f"validating at step {step}"
+        return f"epoch {epoch + 1} · validation at step {(step // self.val_every + 1) * self.val_every}"
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -106,7 +115,7 @@ class TrainingProgressBar:
                 self.task,
                 completed=event["step"],
                 total=max(event["total_steps"], event["step"]),
-                description=f"epoch {event['epoch'] + 1}",
+                description=self.step_description(event["step"], event["epoch"]),
                 loss=event["loss"],
                 lr=event["lr"],
                 rate=event["fragments_per_s"],

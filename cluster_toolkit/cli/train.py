@@ -168,7 +168,7 @@ def train_cli(
             init_from=init_dir,
             resume=resume is not None,
             device=device,
-            on_progress=TrainingProgressBar(progress),
+            on_progress=TrainingProgressBar(progress, val_every=config.val_every),
         )
     print_result(result)
     if result.status == "interrupted":
