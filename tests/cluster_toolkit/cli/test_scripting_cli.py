@@ -67,6 +67,13 @@ def test_playlist_dry_run_json_writes_and_saves_nothing(lib):
     assert list_playlists(store)["playlist_id"].tolist() == [doc["playlist_id"]]
 
 
+def test_similar_explain_speaks_of_the_song_not_liked_songs(lib):
+    store, _ = lib
+    res = run("similar", "Jazz Band 0 - Jazz Song 0", "--n", "2", "--explain", "--dry-run", "--library", store.root)
+    assert res.exit_code == 0, res.output
+    assert "the song" in res.stdout and "why each song" in res.stdout and "liked" not in res.stdout
+
+
 def test_similar_and_recommend_as_json(lib):
     store, tmp = lib
     doc = stdout_json(run("similar", "Jazz Band 0 - Jazz Song 0", "--n", "4", "--json", "--library", store.root))
@@ -101,6 +108,7 @@ def test_config_file_sits_between_env_and_defaults(lib, tmp_path, monkeypatch):
     assert shown["workers"] == {"value": 3, "source": "config file"} and shown["model"]["source"] == "default"
     assert shown["subsonic.url"] == {"value": "http://nas:4533", "source": "config file"}
     assert stdout_json(run("status", "--json"))["tracks_ok"] == 36  # the file's library, no --library needed
+    assert stdout_json(run("clusters", "list", "--json"))[0]["run_id"] == RUN_ID  # commands of groups too
     other = tmp_path / "other"
     env = stdout_json(run("config", "--json", env={"CTK_LIBRARY": str(other)}))["settings"]["library"]
     assert env == {"value": str(other), "source": "env CTK_LIBRARY"}
