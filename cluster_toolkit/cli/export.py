@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice
 from cluster_toolkit.cli._playlist_common import AbsoluteOption, DryRunOption, print_metrics, write_or_show
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.saved_playlists import (
@@ -116,8 +116,9 @@ def export_spotify_cli(
     _, lib, ids, default_name = _load(playlist, library)
     tracks = tracks_in_order(lib.tracks, ids)
     api = SpotifyApi(make_client(SpotifySettings.from_env()))
-    result = export_to_spotify(api, tracks, name=name or default_name, update=update, dry_run=dry_run,
-                               public=public, match=MatchConfig(threshold=threshold))
+    with err_console.status(f"matching {len(tracks)} tracks on Spotify..."):
+        result = export_to_spotify(api, tracks, name=name or default_name, update=update, dry_run=dry_run,
+                                   public=public, match=MatchConfig(threshold=threshold))
     matched = len(result.matches) - len(result.unmatched)
     by = {how: sum(1 for m in result.matches if m.how == how) for how in ("isrc", "search")}
     console.print(f"matched {matched} of {len(result.matches)} tracks (ISRC {by['isrc']}, search {by['search']})",
@@ -162,8 +163,9 @@ def export_mpd_cli(
     settings = MpdSettings.from_env(host=host, port=port, music_dir=music_dir)
     client = connect_mpd(settings)
     try:
-        result = export_to_mpd(client, tracks, name=name or default_name, music_dir=settings.music_dir,
-                               update=update, dry_run=dry_run, threshold=threshold)
+        with err_console.status(f"finding {len(tracks)} tracks in MPD's database..."):
+            result = export_to_mpd(client, tracks, name=name or default_name, music_dir=settings.music_dir,
+                                   update=update, dry_run=dry_run, threshold=threshold)
     finally:
         client.disconnect()
     by = {how: sum(1 for m in result.matches if m.how == how) for how in ("path", "tags")}
@@ -204,8 +206,9 @@ def export_subsonic_cli(
     _, lib, ids, default_name = _load(playlist, library)
     tracks = tracks_in_order(lib.tracks, ids)
     settings = SubsonicSettings.from_env(config=load_config().subsonic, url=url, user=user)
-    result = export_to_subsonic(SubsonicApi(settings), tracks, name=name or default_name, update=update,
-                                dry_run=dry_run, match=SubsonicMatchConfig(threshold=threshold))
+    with err_console.status(f"matching {len(tracks)} tracks on {settings.url}..."):
+        result = export_to_subsonic(SubsonicApi(settings), tracks, name=name or default_name, update=update,
+                                    dry_run=dry_run, match=SubsonicMatchConfig(threshold=threshold))
     console.print(f"matched {len(result.matches) - len(result.unmatched)} of {len(result.matches)} tracks",
                   highlight=False)
     if result.unmatched:
