@@ -11,7 +11,7 @@ DEMO ?= demo
 # on our machines; any other spec pulls a multi-GB CUDA build). With a GPU, take the default build.
 TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo "torch>=2.4" || echo "torch==2.13.0")
 
-.PHONY: setup demo test lint bench faults clean chromium
+.PHONY: setup demo test lint bench faults clean chromium mpd
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) ; } || \
 	  echo "note: chromium not installed; the map rendering test needs it (apt-get install chromium)"
 
+# Debian's mpd: the MPD export tests start a real one on 127.0.0.1 (they fail, not skip, without it).
+mpd:
+	@command -v mpd >/dev/null 2>&1 || test -x /usr/bin/mpd || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mpd >/dev/null) ; } || \
+	  echo "note: mpd not installed; the MPD export tests need it (apt-get install mpd)"
+
 demo: setup
 	$(PY) examples/make_demo_library.py $(DEMO)/music
 	$(CTK) embed $(DEMO)/music --library $(DEMO)/.ctk
@@ -41,7 +48,7 @@ demo: setup
 	$(CTK) recommend --liked $(DEMO)/music/Playlists/Chill.m3u8 --n 5 --explain --library $(DEMO)/.ctk
 	@echo "demo done: playlists and map in $(DEMO)/ (open $(DEMO)/map.html)"
 
-test: setup chromium
+test: setup chromium mpd
 	$(VENV)/bin/ruff check embeddings cluster_toolkit playlists tests bench examples
 	$(VENV)/bin/pytest -q
 

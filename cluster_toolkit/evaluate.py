@@ -36,7 +36,7 @@ from embeddings.errors import ConfigError
 from embeddings.positives import playlist_positives
 from embeddings.retrieval import retrieval_scores
 
-LABEL_SOURCES = ("folder", "tag", "playlist", "csv:PATH")
+LABEL_SOURCES = ("folder", "genre", "tag", "playlist", "csv:PATH")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ def labels_for(tracks: pd.DataFrame, spec: str, *, playlists_dir: str | Path | N
         if playlists_dir is None:
             raise UsageError("--labels playlist needs --playlists DIR")
         return playlist_labels(tracks, playlists_dir)
-    return reference_labels(tracks, "genre" if spec == "tag" else spec)
+    return reference_labels(tracks, spec)
 
 
 def relative_evaluation(x: np.ndarray, labels: np.ndarray, *, n_random: int = 50, seed: int = 0) -> dict[str, float]:

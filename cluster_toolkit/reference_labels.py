@@ -2,7 +2,8 @@
 
 ``spec`` forms (the ``--labels`` option):
 - ``folder``: the name of the track's parent folder (``Music/Jazz/x.flac`` -> ``Jazz``);
-- ``genre``: the first of the track's genres (tags hold several joined by ``"; "``);
+- ``genre`` (or ``tag``, as ``ctk evaluate`` says it): the first of the track's genres (tags hold several
+  joined by ``"; "``);
 - ``column:NAME`` or a bare column name of the tracks table (``artist``, ``album``...);
 - ``csv:PATH``: a CSV file with a ``track_id`` or ``path`` column and a ``label`` column (else its last
   column), e.g. a playlist export or a hand-made ground truth.
@@ -28,7 +29,7 @@ def reference_labels(tracks: pd.DataFrame, spec: str) -> pd.Series:
     if spec == "folder":
         paths = tracks["path"].astype("object")
         return _clean(paths.map(lambda p: Path(p).parent.name if isinstance(p, str) and p else None))
-    if spec == "genre":
+    if spec in ("genre", "tag"):
         genres = tracks["genre"].astype("object")
         return _clean(genres.map(lambda g: str(g).split(";")[0] if isinstance(g, str) else None))
     if spec.startswith("csv:"):
@@ -37,7 +38,7 @@ def reference_labels(tracks: pd.DataFrame, spec: str) -> pd.Series:
     if column in tracks.columns:
         return _clean(tracks[column])
     raise UsageError(
-        f"--labels {spec!r}: expected folder, genre, csv:PATH or a column of the tracks table "
+        f"--labels {spec!r}: expected folder, genre (or tag), csv:PATH or a column of the tracks table "
         f"({', '.join(c for c in tracks.columns if c not in ('lyrics',))})"
     )
 

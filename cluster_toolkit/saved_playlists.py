@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,9 +20,10 @@ import pandas as pd
 from cluster_toolkit.errors import StoreError, UsageError
 from cluster_toolkit.runs import LABELS_TABLE, resolve_run_id
 from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.track_lookup import PlaylistEntry, PlaylistLookup, TrackLocator
 from playlists.json_export import to_jsonable
 from playlists.library import Library
-from playlists.m3u import read_m3u
+from playlists.m3u import read_m3u_entries
 from playlists.playlist import Playlist
 from playlists.quality import playlist_metrics
 
@@ -73,37 +73,48 @@ def cluster_members(store: LibraryStore, spec: str) -> tuple[list[str], str]:
     return members, f"cluster {number} of run {run_id}"
 
 
-def playlist_file_track_ids(path: Path, library: Library) -> tuple[list[str], list[str]]:
-    """Track ids of a playlist file (M3U/M3U8 or ctk JSON) that are in the library, and the entries that are not.
-
-    M3U entries are matched on their absolute path; JSON entries on ``track_id``, else on ``path``.
-    """
+def read_playlist_entries(path: Path) -> list[PlaylistEntry]:
+    """The entries of a playlist file (M3U/M3U8 with ``#EXTINF`` tags, or ctk JSON) for :class:`TrackLocator`."""
     path = Path(path)
-    by_path = {os.path.normcase(os.path.abspath(str(p))): str(t)
-               for p, t in zip(library.tracks["path"], library.tracks["track_id"], strict=True)}
-    known = set(library.track_ids)
-    found: list[str] = []
-    missing: list[str] = []
-    if path.suffix.lower() == ".json":
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            entries = doc["tracks"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}: not a ctk JSON playlist ({exc})") from exc
-        for entry in entries:
-            tid = str(entry.get("track_id") or "")
-            file = entry.get("path")
-            if tid in known:
-                found.append(tid)
-            elif file and os.path.normcase(os.path.abspath(path.parent / file)) in by_path:
-                found.append(by_path[os.path.normcase(os.path.abspath(path.parent / file))])
-            else:
-                missing.append(tid or str(file))
-        return found, missing
-    for entry in read_m3u(path):
-        tid = by_path.get(os.path.normcase(os.path.abspath(entry)))
-        (found if tid else missing).append(tid or entry)
-    return found, missing
+    if path.suffix.lower() != ".json":
+        return [PlaylistEntry(path=e.path, label=e.label, duration_s=e.duration_s) for e in read_m3u_entries(path)]
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        entries = doc["tracks"]
+        return [
+            PlaylistEntry(
+                path=str((path.parent / e["path"]).absolute()) if e.get("path") else None,
+                track_id=str(e["track_id"]) if e.get("track_id") else None,
+                artist=e.get("artist"), title=e.get("title"),
+                duration_s=float(e["duration_s"]) if e.get("duration_s") is not None else None,
+            )
+            for e in entries
+        ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path}: not a ctk JSON playlist ({exc})") from exc
+
+
+def locate_playlist_file(path: Path, library: Library) -> PlaylistLookup:
+    """Find the entries of a playlist file in the library: by path, then content, then tags (see track_lookup)."""
+    return TrackLocator(library.tracks).lookup(read_playlist_entries(path))
+
+
+def playlist_file_track_ids(path: Path, library: Library) -> tuple[list[str], list[str]]:
+    """Track ids of a playlist file (M3U/M3U8 or ctk JSON) that are in the library, and the entries that are not."""
+    found = locate_playlist_file(path, library)
+    return found.track_ids, found.missing
+
+
+def moved_music_hint(lookup: PlaylistLookup, store_root: Path) -> str:
+    """What to do when a playlist's files are not where the library says (empty when nothing moved)."""
+    if not lookup.moved and not (lookup.missing and not lookup.track_ids):
+        return ""
+    fix = (f"if the music moved, run `ctk embed NEW_MUSIC_FOLDER --library {store_root}`: files with unchanged "
+           "content are re-linked to their new paths, not analysed again")
+    if not lookup.track_ids:
+        return fix
+    how = ", ".join(f"{n} by {k}" for k, n in lookup.found_by.items() if n and k in ("content", "tags"))
+    return f"{lookup.moved} entries were found by their content or tags, not their path ({how}); {fix}"
 
 
 def playlist_from_ids(library: Library, track_ids: list[str], *, method: str, params: dict) -> Playlist:
@@ -147,3 +158,35 @@ def list_playlists(store: LibraryStore) -> pd.DataFrame:
     if not store.has_table(PLAYLISTS_TABLE):
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PLAYLIST_COLUMNS})
     return store.read_table(PLAYLISTS_TABLE).sort_values("created_at", kind="stable").reset_index(drop=True)
+
+
+def find_saved_playlist(store: LibraryStore, spec: str) -> pd.Series:
+    """The saved playlist ``spec`` names: its id, a unique id prefix (4+ characters) or its name (the newest).
+
+    Raises:
+        UsageError: nothing matches (listing a few saved playlists) or a prefix is ambiguous.
+    """
+    table = list_playlists(store)
+    if table.empty:
+        raise UsageError(f"{spec!r} is neither a playlist file nor a saved playlist: {store.root} has no saved "
+                         "playlists yet (`ctk playlist`, `ctk recommend` and `ctk similar` save theirs)")
+    ids = table["playlist_id"].astype(str)
+    for rows in (table[ids == spec], table[table["name"].astype(str) == spec]):
+        if len(rows):
+            return rows.iloc[-1]
+    if len(spec) >= 4:
+        rows = table[ids.str.startswith(spec)]
+        if len(rows) == 1:
+            return rows.iloc[0]
+        if len(rows) > 1:
+            raise UsageError(f"{spec!r} starts {len(rows)} saved playlist ids: {', '.join(rows['playlist_id'][:5])}")
+    recent = ", ".join(f"{r.playlist_id} ({r.name})" for r in table.tail(5).itertuples())
+    raise UsageError(f"{spec!r} is neither a playlist file nor a saved playlist; the newest saved ones are: "
+                     f"{recent} (see `ctk playlists list`)")
+
+
+def saved_playlist(row: pd.Series) -> Playlist:
+    """The :class:`Playlist` a row of the ``playlists`` table holds."""
+    return Playlist(track_ids=[str(t) for t in row["track_ids"]], method=str(row["method"]),
+                    params=json.loads(row["params"] or "{}"), metrics=json.loads(row["metrics"] or "{}"),
+                    notices=json.loads(row["notices"] or "[]"))

@@ -17,7 +17,9 @@ speechiness, liveness, mode, and key. Key is a pitch class, so it becomes two co
 values are imputed with the column median. Every column is then standardised (z-score, population std);
 constant columns carry no information and are dropped (listed in ``FeatureTable.dropped``). Tracks listed
 several times (the Kaggle set repeats a track under each of its genres) are merged, their genres joined with
-"; ". Tracks without an id get ``tab-<hash of artist, title and row number>``. The raw values are kept as
+"; ". ``features=["numeric"]`` takes every numeric column except ids, tags and labels
+(:func:`numeric_feature_columns`), for tables that are not Spotify's. Tracks without an id get
+``tab-<hash of artist, title and row number>``. The raw values are kept as
 the store table ``features``.
 """
 
@@ -53,6 +55,8 @@ TITLE_COLUMNS = ("track_name", "name", "title", "song", "song_name")
 ARTIST_COLUMNS = ("artists", "artist_name", "artist", "artist_names")
 ALBUM_COLUMNS = ("album_name", "album")
 GENRE_COLUMNS = ("track_genre", "genre", "playlist_genre", "genres")
+NUMERIC = "numeric"  # features=["numeric"]: every numeric column but ids, tags and labels
+LABEL_COLUMNS = ("label", "labels", "class", "target", "cluster", "category", "y")
 PITCH_CLASSES = {"C": 0, "C#": 1, "DB": 1, "D": 2, "D#": 3, "EB": 3, "E": 4, "F": 5, "F#": 6, "GB": 6,
                  "G": 7, "G#": 8, "AB": 8, "A": 9, "A#": 10, "BB": 10, "B": 11}  # fmt: skip
 
@@ -79,6 +83,21 @@ class FeatureTable:
 def _first(columns: list[str], names: tuple[str, ...]) -> str | None:
     lower = {c.lower().strip(): c for c in columns}
     return next((lower[n] for n in names if n in lower), None)
+
+
+def numeric_feature_columns(df: pd.DataFrame) -> list[str]:
+    """The table's numeric columns that are features: not ids (``id``, ``*_id``, ``uri``, an unnamed index),
+    not tags (title, artist, album, genre) and not labels (``label``, ``class``, ``target``...). ``key`` and
+    ``mode`` count in any spelling ("C#", "Major")."""
+    tags = {*ID_COLUMNS, *TITLE_COLUMNS, *ARTIST_COLUMNS, *ALBUM_COLUMNS, *GENRE_COLUMNS, *LABEL_COLUMNS}
+    out = []
+    for column in df.columns:
+        name = str(column).lower().strip()
+        if name in tags or name.endswith("_id") or name.startswith("unnamed") or name in ("", "index"):
+            continue
+        if name in ("key", "mode") or pd.api.types.is_numeric_dtype(df[column]):
+            out.append(str(column))
+    return out
 
 
 def _artists(value: Any) -> str | None:
@@ -123,6 +142,11 @@ def read_feature_table(path: str | Path, *, features: list[str] | None = None) -
     if df.empty:
         raise UsageError(f"{path}: the table has no rows")
     cols = list(df.columns)
+    if features and [f.lower() for f in features] == [NUMERIC]:
+        features = numeric_feature_columns(df)
+        if len(features) < 2:
+            raise UsageError(f"{path}: --features numeric found {len(features)} numeric feature column(s) "
+                             f"{features} among {cols} (ids, tags and labels are left out)")
     wanted = list(features) if features else list(DEFAULT_FEATURES)
     present = {f: _first(cols, (f.lower(),)) for f in wanted}
     missing = [f for f, c in present.items() if c is None]
@@ -146,10 +170,10 @@ def read_feature_table(path: str | Path, *, features: list[str] | None = None) -
     raw = pd.DataFrame(index=df.index)
     for f in used:
         column = df[present[f]]
-        if f == "key":
+        if f.lower() == "key":
             k = _key(column)
             raw["key"] = k
-        elif f == "mode":
+        elif f.lower() == "mode":
             raw["mode"] = _mode(column)
         else:
             raw[f] = pd.to_numeric(column, errors="coerce")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -83,30 +84,55 @@ def write_m3u8(text: str, path: Path) -> Path:
     return write_text_atomic(Path(path), text)
 
 
-def parse_m3u(text: str, base_dir: Path) -> list[str]:
-    """Absolute paths of an M3U/M3U8 text's entries, in order.
+@dataclass(frozen=True)
+class M3UEntry:
+    """One entry of an M3U file: its path (absolute) or URL, and what its ``#EXTINF`` line said."""
+
+    path: str
+    duration_s: float | None = None
+    label: str | None = None  # "artist - title" as written after the comma
+
+
+def parse_m3u_entries(text: str, base_dir: Path) -> list[M3UEntry]:
+    """The entries of an M3U/M3U8 text, in order, with their ``#EXTINF`` duration and label.
 
     Comment and directive lines (``#...``) and blank lines are skipped; relative entries are
     resolved against ``base_dir``; ``file://`` URLs are turned into paths. Other URLs are
     kept as they are.
     """
     out = []
+    info: tuple[float | None, str | None] = (None, None)
     for raw in text.lstrip("\ufeff").splitlines():
         line = raw.strip()
+        if line.upper().startswith("#EXTINF:"):
+            seconds, _, label = line[len("#EXTINF:"):].partition(",")
+            try:
+                duration = float(seconds.split()[0]) if seconds.split() else None
+            except ValueError:
+                duration = None
+            info = (duration if duration is not None and duration >= 0 else None, label.strip() or None)
+            continue
         if not line or line.startswith("#"):
             continue
         if line.startswith("file://"):
             line = unquote(urlparse(line).path)
         elif "://" in line:
-            out.append(line)
+            out.append(M3UEntry(line, *info))
+            info = (None, None)
             continue
         p = Path(line).expanduser()
-        out.append(str((p if p.is_absolute() else Path(base_dir) / p).resolve()))
+        out.append(M3UEntry(str((p if p.is_absolute() else Path(base_dir) / p).resolve()), *info))
+        info = (None, None)
     return out
 
 
-def read_m3u(path: Path) -> list[str]:
-    """Entries of an M3U/M3U8 file as absolute paths (ExportError when unreadable)."""
+def parse_m3u(text: str, base_dir: Path) -> list[str]:
+    """Absolute paths (or URLs) of an M3U/M3U8 text's entries, in order (see :func:`parse_m3u_entries`)."""
+    return [entry.path for entry in parse_m3u_entries(text, base_dir)]
+
+
+def read_m3u_entries(path: Path) -> list[M3UEntry]:
+    """:func:`parse_m3u_entries` of a file (UTF-8, else Latin-1; ExportError when unreadable)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -124,4 +150,9 @@ def read_m3u(path: Path) -> list[str]:
             text = raw.decode("latin-1")  # plain .m3u files are often Latin-1
     if "\x00" in text:
         raise ExportError(f"{path}: not a text playlist (it holds NUL bytes; binary file or unmarked UTF-16?)")
-    return parse_m3u(text, path.parent)
+    return parse_m3u_entries(text, path.parent)
+
+
+def read_m3u(path: Path) -> list[str]:
+    """Entries of an M3U/M3U8 file as absolute paths (ExportError when unreadable)."""
+    return [entry.path for entry in read_m3u_entries(path)]

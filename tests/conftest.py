@@ -61,3 +61,9 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     out["silent"] = write_audio(root / "silent.wav", np.zeros(SR * 10, dtype=np.float32))
     out["too_short"] = write_audio(root / "short.wav", synth(1.0, seed=8))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory, monkeypatch):
+    """Every test sees no ctk config file unless it writes one (the CLI reads $CTK_CONFIG)."""
+    monkeypatch.setenv("CTK_CONFIG", str(tmp_path_factory.getbasetemp() / "no-ctk-config.toml"))

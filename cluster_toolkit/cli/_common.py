@@ -28,3 +28,22 @@ err_console = Console(stderr=True)
 def notice(message: str) -> None:
     """A one-line notice for the user on stderr (never used by library code)."""
     err_console.print(f"[yellow]notice:[/] {message}", highlight=False)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts).")]
+
+
+def print_json(doc: object) -> None:
+    """``doc`` as indented JSON on stdout, unwrapped (numpy scalars and NaN made JSON-able)."""
+    import json
+
+    from playlists.json_export import to_jsonable
+
+    typer.echo(json.dumps(to_jsonable(doc), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def print_next(*commands: str) -> None:
+    """``next:`` and each command on a line of its own, never wrapped (so it can be copied whole)."""
+    console.print("next:", highlight=False)
+    for command in commands:
+        console.print(f"  {command}", highlight=False, soft_wrap=True)

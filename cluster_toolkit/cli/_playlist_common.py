@@ -83,12 +83,20 @@ def render_file(
 
 
 def write_or_show(playlist: Playlist, library: Library, out: Path, *, name: str | None, absolute: bool,
-                  dry_run: bool) -> None:
-    """Write the playlist file, or with ``dry_run`` print what would be written."""
+                  dry_run: bool, quiet: bool = False) -> None:
+    """Write the playlist file, or with ``dry_run`` print what would be written (``quiet``: say nothing)."""
     text = render_file(playlist, library, out, name=name, absolute=absolute)
     if dry_run:
         notice(f"dry run: would write {out} ({len(text.encode('utf-8'))} bytes):")
         console.out(text, end="", highlight=False)
         return
     (write_json if out.suffix.lower() == ".json" else write_m3u8)(text, out)
-    console.print(f"wrote {out}", highlight=False)
+    if not quiet:
+        console.print(f"wrote {out}", highlight=False)
+
+
+def playlist_doc(playlist: Playlist, library: Library, *, name: str | None) -> dict:
+    """The ctk JSON playlist document (absolute paths) as a dict, for ``--json``."""
+    import json
+
+    return json.loads(playlist_json(playlist, library.tracks, name=name, relative=False))

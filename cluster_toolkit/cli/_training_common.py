@@ -3,10 +3,19 @@ result table."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from cluster_toolkit.cli._common import console
@@ -20,6 +29,7 @@ from embeddings.training import TrainResult
 def training_columns() -> tuple:
     """Progress-bar columns of the training commands: steps, loss, learning rate, fragments/s, times."""
     return (
+        SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -29,15 +39,35 @@ def training_columns() -> tuple:
     )
 
 
-def list_training_files(music_dir: Path) -> list[tuple[Path, str]]:
+def list_training_files(
+    music_dir: Path, *, on_file: Callable[[int, int], None] | None = None
+) -> list[tuple[Path, str]]:
     """``(path, track_id)`` of every audio file under ``music_dir``; the id is the content hash ``ctk embed``
-    uses, so the train/validation split of a fragment is the same in training and in the store."""
+    uses, so the train/validation split of a fragment is the same in training and in the store.
+
+    ``on_file(done, total)`` is called after each file is hashed (the CLI draws a bar with it)."""
     if not music_dir.is_dir():
         raise UsageError(f"{music_dir}: not a folder")
-    files = [(path, content_hash(path)) for path in iter_audio_files(music_dir)]
-    if not files:
+    paths = list(iter_audio_files(music_dir))
+    if not paths:
         raise UsageError(f"{music_dir}: no audio files found")
+    files = []
+    for done, path in enumerate(paths, start=1):
+        files.append((path, content_hash(path)))
+        if on_file is not None:
+            on_file(done, len(paths))
     return files
+
+
+def hash_training_files(music_dir: Path) -> list[tuple[Path, str]]:
+    """:func:`list_training_files` behind a progress bar on stderr (hashing a large folder takes a while)."""
+    from cluster_toolkit.cli._common import err_console
+
+    with Progress(SpinnerColumn(), TextColumn("hashing the audio files under {task.fields[folder]}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
+        task = progress.add_task("hashing", total=None, folder=str(music_dir))
+        return list_training_files(music_dir, on_file=lambda done, total: progress.update(task, completed=done,
+                                                                                            total=total))
 
 
 def crop_frames(crop_seconds: float | None, seconds: float, audio: AudioConfig) -> int | None:
@@ -52,9 +82,18 @@ def crop_frames(crop_seconds: float | None, seconds: float, audio: AudioConfig) 
 class TrainingProgressBar:
     """Draws ``train``'s progress events as a rich progress bar on stderr."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, *, val_every: int | None = None) -> None:
         self.progress = progress
+        self.val_every = val_every
         self.task = progress.add_task("preparing", total=None, loss=float("nan"), lr=0.0, rate=0.0)
+
+    def step_description(self, step: int, epoch: int) -> str:
+        """``epoch E · validation at step V`` (``validating at step S`` when this step's validation follows)."""
+        if not self.val_every:
+            return f"epoch {epoch + 1}"
+        if step % self.val_every == 0:
+            return f"validating at step {step}"
+        return f"epoch {epoch + 1} · validation at step {(step // self.val_every + 1) * self.val_every}"
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -76,7 +115,7 @@ class TrainingProgressBar:
                 self.task,
                 completed=event["step"],
                 total=max(event["total_steps"], event["step"]),
-                description=f"epoch {event['epoch'] + 1}",
+                description=self.step_description(event["step"], event["epoch"]),
                 loss=event["loss"],
                 lr=event["lr"],
                 rate=event["fragments_per_s"],
@@ -88,8 +127,8 @@ class TrainingProgressBar:
             )
 
 
-def print_result(result: TrainResult) -> None:
-    table = Table(title=f"ctk train: {result.out_dir}", show_header=False)
+def print_result(result: TrainResult, *, command: str = "ctk train") -> None:
+    table = Table(title=f"{command}: {result.out_dir}", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("status", result.status)

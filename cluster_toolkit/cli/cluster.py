@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice, print_next
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.reports import cluster_summary
@@ -138,7 +138,8 @@ def cluster_cli(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same labels.")] = 0,
     labels: Annotated[
         str | None,
-        typer.Option("--labels", help="Reference labels for NMI/ARI/purity: folder, genre, csv:PATH or a column."),
+        typer.Option("--labels", help="Reference labels for NMI/ARI/purity: folder, genre (or tag), csv:PATH or a "
+                                      "column."),
     ] = None,
     normalize: Annotated[
         bool | None,
@@ -169,7 +170,7 @@ def cluster_cli(
     with contextlib.ExitStack() as stack:
         if not dry_run:  # a read-only or busy library fails here, before the work
             stack.enter_context(store.writing())
-        with console.status(f"clustering with {method.value}..."):
+        with err_console.status(f"clustering {method.value} (k-distance, k search and pictures included)..."):
             outcome = cluster_library(store, options, reference=labels, save=not dry_run)
     run = outcome.run
     for message in outcome.warnings:
@@ -204,5 +205,4 @@ def cluster_cli(
     for name, path in outcome.pictures.items():
         console.print(f"{name}: {path}", highlight=False)
     if outcome.saved:
-        console.print(f"next: ctk clusters show {run.run_id}   |   ctk map --color cluster:{run.run_id} --out map.html",
-                      highlight=False)  # fmt: skip
+        print_next(f"ctk clusters show {run.run_id}", f"ctk map --color cluster:{run.run_id} --out map.html")

@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 
 from cluster_toolkit.assign_new import assign_new_tracks
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 from cluster_toolkit.cli.cluster import _fmt, print_clusters, print_metrics
 from cluster_toolkit.reports import cluster_summary
-from cluster_toolkit.runs import delete_run, export_run_csv, list_runs, load_run, run_dir
+from cluster_toolkit.runs import delete_run, export_run_csv, list_runs, load_run, resolve_run_id, run_dir
 from cluster_toolkit.store import LibraryStore
 
 clusters_app = typer.Typer(help="Saved cluster runs: list, show, export, assign new tracks.", no_args_is_help=True)
@@ -22,21 +22,30 @@ RunArgument = Annotated[str, typer.Argument(help="Run id, a unique prefix of it,
 
 
 @clusters_app.command("list")
-def list_cli(library: LibraryOption = DEFAULT_LIBRARY) -> None:
+def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """List the saved cluster runs, oldest first."""
     store = LibraryStore.open(library)
     runs = list_runs(store)
-    if runs.empty:
+    rows = [{"run_id": row["run_id"], "method": row["method"], "n_clusters": int(row["n_clusters"]),
+             "n_noise": int(row["n_noise"]), "silhouette": json.loads(row["metrics"]).get("internal", {}).get(
+                 "silhouette"), "created_at": row["created_at"], "seconds": float(row["seconds"])}
+            for _, row in runs.iterrows()]  # fmt: skip
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
         notice(f"no cluster runs in {store.root} yet; run `ctk cluster`")
         return
+    wide = console.width >= 100  # on an 80-column terminal the date and the seconds give way to whole numbers
+    columns = ["run", "method", "clusters", "noise", "silhouette"] + (["created", "seconds"] if wide else [])
     table = Table(title=f"cluster runs in {store.root}")
-    for col in ("run", "method", "clusters", "noise", "silhouette", "created", "seconds"):
+    for col in columns:
         table.add_column(col, justify="right" if col in ("clusters", "noise", "silhouette", "seconds") else "left",
-                         no_wrap=col in ("run", "created"))  # fmt: skip
-    for _, row in runs.iterrows():
-        silhouette = json.loads(row["metrics"]).get("internal", {}).get("silhouette")
-        table.add_row(row["run_id"], row["method"], str(row["n_clusters"]), str(row["n_noise"]), _fmt(silhouette),
-                      row["created_at"][:16].replace("T", " "), f"{row['seconds']:.2f}")  # fmt: skip
+                         no_wrap=True, min_width=len(col))  # fmt: skip
+    for r in rows:
+        cells = [r["run_id"], r["method"], str(r["n_clusters"]), str(r["n_noise"]), _fmt(r["silhouette"]),
+                 r["created_at"][:16].replace("T", " "), f"{r['seconds']:.2f}"]
+        table.add_row(*cells[: len(columns)])
     console.print(table)
 
 
@@ -46,6 +55,7 @@ def show_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
     medoids: Annotated[int, typer.Option(help="Representative tracks per cluster.")] = 3,
     limit: Annotated[int, typer.Option(help="Clusters to list.")] = 50,
+    json_out: JsonOption = False,
 ) -> None:
     """Sizes, representative (medoid) tracks, top genres, cohesion and quality numbers of a run."""
     store = LibraryStore.open(library)
@@ -58,6 +68,12 @@ def show_cli(
         notice(f"{missing} tracks of the run are no longer in the library")
     tracks = tracks[keep].reset_index(drop=True)
     summary = cluster_summary(tracks, X[keep], tracks["track_id"].map(labels).to_numpy(), n_medoids=medoids)
+    if json_out:
+        print_json({"run_id": run.run_id, "method": run.method, "params": run.params, "n_clusters": run.n_clusters,
+                    "n_noise": run.n_noise, "n_tracks": len(run.labels), "created_at": run.created_at,
+                    "metrics": run.metrics, "tracks_gone": missing,
+                    "clusters": summary.head(limit).to_dict("records")})  # fmt: skip
+        return
     console.print(f"run {run.run_id}: {run.method}, {run.n_clusters} clusters, {run.n_noise} noise, "
                   f"{len(run.labels)} tracks ({int(run.labels['assigned'].sum())} assigned afterwards), "
                   f"made {run.created_at}", highlight=False)  # fmt: skip
@@ -71,12 +87,13 @@ def show_cli(
 @clusters_app.command("export")
 def export_cli(
     run_id: RunArgument,
-    csv: Annotated[Path, typer.Option("--csv", dir_okay=False, help="CSV file to write.")],
+    csv: Annotated[Path | None, typer.Option("--csv", dir_okay=False, help="CSV file to write (default: "
+                                             "RUN_ID.csv here).")] = None,
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a run's labels with artist, title, album, genre and path as CSV."""
     store = LibraryStore.open(library)
-    path = export_run_csv(store, run_id, csv)
+    path = export_run_csv(store, run_id, csv or Path(f"{resolve_run_id(store, run_id)}.csv"))
     console.print(f"wrote {path}", highlight=False)
 
 

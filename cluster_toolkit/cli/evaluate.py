@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.evaluate import evaluate_library
 from cluster_toolkit.store import LibraryStore
@@ -31,7 +31,9 @@ def _fmt(value: float) -> str:
 
 
 def evaluate_cli(
-    labels: Annotated[str, typer.Option(help="Reference labels: folder, tag, playlist, csv:PATH (or a column).")],
+    labels: Annotated[
+        str, typer.Option(help="Reference labels: folder, genre (or tag), playlist, csv:PATH (or a column).")
+    ],
     library: LibraryOption = DEFAULT_LIBRARY,
     playlists: Annotated[Path | None, typer.Option(help="Playlist folder for --labels playlist.")] = None,
     k: Annotated[str, typer.Option("--k", help="Cut-offs of Recall@k and mAP@k.")] = "1,5,10",
@@ -42,7 +44,8 @@ def evaluate_cli(
     """Recall@k, mAP@k, k-means NMI/AMI/ARI, linear-probe accuracy and same-vs-random cosine of the
     library's embeddings against LABELS; works with any backend."""
     store = LibraryStore.open(library)
-    report = evaluate_library(store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, seed=seed)
+    with err_console.status(f"evaluating against --labels {labels} (retrieval, k-means, {folds}-fold linear probe)..."):
+        report = evaluate_library(store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, seed=seed)
     if as_json:
         console.print_json(json.dumps(report, default=lambda v: None))
         return

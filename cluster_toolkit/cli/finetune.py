@@ -19,7 +19,7 @@ from cluster_toolkit.cli._common import console, err_console, notice
 from cluster_toolkit.cli._training_common import (
     TrainingProgressBar,
     crop_frames,
-    list_training_files,
+    hash_training_files,
     print_result,
     resolve_model,
     training_columns,
@@ -134,8 +134,7 @@ def finetune_cli(
         if batch_size is not None:
             overrides["batch_size"] = batch_size
     music_dir = music_dir.resolve()
-    err_console.print(f"hashing the audio files under {music_dir}...", highlight=False)
-    files = list_training_files(music_dir)
+    files = hash_training_files(music_dir)
     out.mkdir(parents=True, exist_ok=True)
     # one run per folder: a second run into the same --out would interleave checkpoints
     with StoreLock(out, command=this_command(), what="run folder"), \
@@ -155,7 +154,7 @@ def finetune_cli(
             device=device,
             on_progress=_FinetuneBar(progress),
         )
-    print_result(result)
+    print_result(result, command="ctk finetune")
     print_collapse(result)
     if result.status == "interrupted":
         notice(f"interrupted at step {result.step}; checkpoint saved. Continue with: ctk finetune --resume --out {out}")

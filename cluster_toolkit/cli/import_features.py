@@ -18,7 +18,8 @@ def import_features_cli(
     table: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Feature table (CSV).")],
     library: LibraryOption = DEFAULT_LIBRARY,
     features: Annotated[
-        str | None, typer.Option(help="Comma-separated feature columns (default: the Spotify audio features).")
+        str | None, typer.Option(help="Comma-separated feature columns, or 'numeric': every numeric column but ids, "
+                                      "tags and labels (default: the Spotify audio features).")
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a library that holds audio embeddings.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and report, write nothing.")] = False,

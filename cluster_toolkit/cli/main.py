@@ -44,19 +44,57 @@ app = typer.Typer(
     cls=CtkGroup,
     help="Learn what music sounds like: embeddings, clusters and playlists.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# config-file settings -> the commands whose option they are the default of (None: every command that has it)
+_CONFIG_OPTIONS = {"library": None, "model": ("embed",), "workers": ("embed",)}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"ctk {version('ctk')}")
+        except PackageNotFoundError:
+            typer.echo("ctk (not installed as a package)")
+        raise typer.Exit()
+
+
+def _defaults_for(command, name: str, settings: dict) -> dict:
+    """Click ``default_map`` entries for ``command`` (a command or a group, walked) from config settings."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        out = {sub: _defaults_for(cmd, name, settings) for sub, cmd in subcommands.items()}
+        return {k: v for k, v in out.items() if v}
+    params = {p.name for p in command.params}
+    return {key: value for key, value in settings.items()
+            if key in params and (_CONFIG_OPTIONS[key] is None or name in _CONFIG_OPTIONS[key])}
 
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks of errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No notices or progress bars (errors and results "
+                               "still show)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show ctk's version and exit."),
 ) -> None:
+    from cluster_toolkit.cli._common import err_console
+    from cluster_toolkit.config import load_config
+
     if verbose:
         os.environ["CTK_VERBOSE"] = "1"
     else:
         os.environ.pop("CTK_VERBOSE", None)
+    err_console.quiet = quiet
+    settings = load_config().defaults()
+    name = ctx.invoked_subcommand
+    command = ctx.command.commands.get(name) if name and hasattr(ctx.command, "commands") else None
+    if settings and command is not None:
+        ctx.default_map = {name: _defaults_for(command, name, settings)}
 
 
 def _register() -> None:
@@ -99,6 +137,12 @@ def _register() -> None:
     from cluster_toolkit.cli.finetune import finetune_cli
 
     app.command("finetune")(finetune_cli)
+
+    from cluster_toolkit.cli.config import config_cli
+    from cluster_toolkit.cli.playlists import playlists_app
+
+    app.add_typer(playlists_app, name="playlists")
+    app.command("config")(config_cli)
 
 
 _register()

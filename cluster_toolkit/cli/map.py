@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
 from cluster_toolkit.pictures import map_library
 from cluster_toolkit.store import LibraryStore
 
@@ -27,7 +27,9 @@ def map_cli(
 ) -> None:
     """Draw the library as a 2-D UMAP map coloured by cluster, tag or any column."""
     store = LibraryStore.open(library)
-    with console.status("computing the UMAP map..."):
+    n = len(store.tracks())
+    with err_console.status(f"UMAP: laying out {n} tracks on a map (minutes for a large library; instant when "
+                            "this layout is cached)..."):
         result = map_library(store, out, color=color, n_neighbors=neighbors, min_dist=min_dist, seed=seed)
     cached = " (cached layout)" if result.cached else ""
     console.print(f"{result.n_points} tracks coloured by {result.color}{cached}", highlight=False)

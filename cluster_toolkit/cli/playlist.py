@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, err_console, print_json
 from cluster_toolkit.cli._playlist_common import (
     AbsoluteOption,
     ArtistWindowOption,
     DryRunOption,
     NearDuplicatesOption,
+    playlist_doc,
     print_playlist,
     rules_from,
     write_or_show,
@@ -90,17 +91,27 @@ def playlist_cli(
     allow_near_duplicates: NearDuplicatesOption = False,
     absolute: AbsoluteOption = False,
     dry_run: DryRunOption = False,
+    json_out: JsonOption = False,
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."""
     store = LibraryStore.open(library)
     lib = load_library(store)
-    playlist = make_playlist(
-        store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
-        length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
-        rules=rules_from(artist_window, allow_near_duplicates),
-    )
+    with err_console.status(f"making the playlist ({projection.upper()} projection of {len(lib.track_ids)} "
+                            "tracks)..."):
+        playlist = make_playlist(
+            store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
+            length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
+            rules=rules_from(artist_window, allow_near_duplicates),
+        )
     title = name or (out.stem if out else f"{playlist.method} playlist")
+    if json_out:
+        doc = playlist_doc(playlist, lib, name=title)
+        if out is not None and not dry_run:
+            write_or_show(playlist, lib, out, name=name or out.stem, absolute=absolute, dry_run=False, quiet=True)
+        doc["playlist_id"] = None if dry_run else save_playlist(store, playlist, name=title, file=out)
+        print_json(doc)
+        return
     print_playlist(playlist, lib, title=f"{title} ({len(playlist)} tracks)")
     if out is not None:
         write_or_show(playlist, lib, out, name=name or out.stem, absolute=absolute, dry_run=dry_run)

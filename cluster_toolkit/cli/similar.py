@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption
 from cluster_toolkit.cli._playlist_common import (
     AbsoluteOption,
     ArtistWindowOption,
@@ -32,6 +32,7 @@ def similar_cli(
     allow_near_duplicates: NearDuplicatesOption = False,
     absolute: AbsoluteOption = False,
     dry_run: DryRunOption = False,
+    json_out: JsonOption = False,
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Show the songs of the library most similar to SONG."""
@@ -40,7 +41,9 @@ def similar_cli(
     frags, vectors = load_fragments(store, lib)
     seed = resolve_seed(song, lib.tracks)
     rec = similar(lib, frags, vectors, seed, n=n, rules=rules_from(artist_window, allow_near_duplicates))
-    print_playlist(rec.playlist, lib, title=f"similar to {song} ({len(rec.playlist)})")
-    if explain:
-        print_explanations(rec)
-    finish(store, rec, lib, out=out, absolute=absolute, dry_run=dry_run, name=out.stem if out else f"similar {song}")
+    if not json_out:
+        print_playlist(rec.playlist, lib, title=f"similar to {song} ({len(rec.playlist)})")
+        if explain:
+            print_explanations(rec, title="the song", closest="seed")
+    finish(store, rec, lib, out=out, absolute=absolute, dry_run=dry_run, name=out.stem if out else f"similar {song}",
+           json_out=json_out)

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 from cluster_toolkit.store import LibraryStore
 from cluster_toolkit.store_check import check_store
 
@@ -39,9 +39,12 @@ def library_status(library: str) -> dict[str, Any]:
     }
 
 
-def status_cli(library: LibraryOption = DEFAULT_LIBRARY) -> None:
+def status_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """Show what is in the library store."""
     info = library_status(str(library))
+    if json_out:
+        print_json(info)
+        return
     table = Table(title=f"library {info['library']}", show_header=False)
     table.add_column(style="bold")
     table.add_column()

@@ -13,7 +13,7 @@ from cluster_toolkit.cli._common import console, err_console, notice
 from cluster_toolkit.cli._training_common import (
     TrainingProgressBar,
     crop_frames,
-    list_training_files,
+    hash_training_files,
     print_result,
     resolve_model,
     training_columns,
@@ -147,8 +147,7 @@ def train_cli(
     if not music_dir or not Path(music_dir).is_dir():
         raise UsageError(f"{music_dir or '(none saved)'}: not a folder; give MUSIC_DIR")
     music_dir = Path(music_dir).resolve()
-    err_console.print(f"hashing the audio files under {music_dir}...", highlight=False)
-    files = list_training_files(music_dir)
+    files = hash_training_files(music_dir)
     if dry_run:
         console.print(
             f"would train {encoder.arch}/{encoder.positional} with {config.loss} on {len(files)} files from "
@@ -174,7 +173,7 @@ def train_cli(
             init_from=init_dir,
             resume=resume is not None,
             device=device,
-            on_progress=TrainingProgressBar(progress),
+            on_progress=TrainingProgressBar(progress, val_every=config.val_every),
         )
     print_result(result)
     if result.status == "interrupted":

@@ -4,8 +4,12 @@ Two outputs from the same coordinates and colours:
 - a PNG (matplotlib), for reports and READMEs;
 - a standalone HTML page: one file, no network access (data as inline JSON, drawing on an inline
   ``<canvas>`` with a little inline JavaScript), hover shows "artist - title" and the colour value, clicking
-  a legend entry hides/shows that group. After drawing, the canvas carries ``data-points`` = the number of
-  points drawn, so a headless browser can check the page really rendered.
+  a legend entry hides/shows that group; the wheel (or +/-) zooms around the pointer, dragging pans,
+  double-click resets; a search box greys out every track whose "artist - title" does not contain the text
+  and Enter zooms to the matches (``map.html#q=TEXT`` opens with a search, ``#zoom=3`` zoomed). The canvas
+  is drawn at the screen's device-pixel ratio, so it is sharp on high-DPI screens. After drawing, the
+  canvas carries ``data-points`` (points drawn), ``data-zoom``, ``data-matches`` and ``data-dpr``, so a
+  headless browser can check the page really rendered.
 
 Colours: a column with few distinct values (cluster ids, genres, folders) gets one colour per value, the 19
 most frequent values plus "other"; a numeric column with many values (tempo, energy...) is cut into 8
@@ -202,7 +206,10 @@ _PAGE = """<!doctype html>
 <style>
 body{font-family:system-ui,sans-serif;margin:16px;background:#fff;color:#222}
 h1{font-size:18px;margin:0 0 8px}#main{display:flex;gap:16px;align-items:flex-start}
-#wrap{position:relative}canvas{border:1px solid #ddd;cursor:crosshair}
+#bar{display:flex;gap:6px;align-items:center;margin:0 0 8px;font-size:13px}
+#bar input{width:280px;padding:3px 6px;font-size:13px}#bar button{min-width:28px;font-size:13px}
+#wrap{position:relative}canvas{border:1px solid #ddd;cursor:crosshair;touch-action:none}
+canvas.drag{cursor:grabbing}
 #tip{position:absolute;pointer-events:none;background:rgba(20,20,20,.9);color:#fff;padding:4px 7px;
 border-radius:4px;font-size:12px;white-space:nowrap;display:none}
 #legend{font-size:13px;max-height:700px;overflow:auto}#legend div{cursor:pointer;padding:2px 4px;user-select:none}
@@ -210,14 +217,21 @@ border-radius:4px;font-size:12px;white-space:nowrap;display:none}
 margin-right:6px;vertical-align:-1px}
 </style></head><body>
 <h1>__TITLE__</h1>
-<div id="main"><div id="wrap"><canvas id="map" width="900" height="700"></canvas><div id="tip"></div></div>
+<div id="bar"><input id="q" type="search" placeholder="search artist or title (Enter: zoom to matches)">
+<span id="found"></span><button id="zin" title="zoom in">+</button><button id="zout" title="zoom out">&minus;</button>
+<button id="reset" title="whole map (or double-click)">reset</button>
+<span>wheel: zoom &middot; drag: pan</span></div>
+<div id="main"><div id="wrap"><canvas id="map"></canvas><div id="tip"></div></div>
 <div id="legend"></div></div>
 <script id="data" type="application/json">__DATA__</script>
 <script>
 (function(){
 const D = JSON.parse(document.getElementById("data").textContent);
 const cv = document.getElementById("map"), ctx = cv.getContext("2d"), tip = document.getElementById("tip");
-const n = D.x.length, W = cv.width, H = cv.height, pad = 20, hidden = new Set();
+const W = 900, H = 700, dpr = window.devicePixelRatio || 1;  // sharp on high-DPI screens
+cv.style.width = W + "px"; cv.style.height = H + "px"; cv.width = Math.round(W * dpr); cv.height = Math.round(H * dpr);
+cv.dataset.dpr = String(dpr);
+const n = D.x.length, pad = 20, hidden = new Set();
 let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
 for (let i = 0; i < n; i++) {
   x0 = Math.min(x0, D.x[i]); x1 = Math.max(x1, D.x[i]); y0 = Math.min(y0, D.y[i]); y1 = Math.max(y1, D.y[i]);
@@ -226,39 +240,95 @@ const sx = (W - 2 * pad) / ((x1 - x0) || 1), sy = (H - 2 * pad) / ((y1 - y0) || 
 const px = new Float32Array(n), py = new Float32Array(n);
 for (let i = 0; i < n; i++) { px[i] = pad + (D.x[i] - x0) * s; py[i] = H - pad - (D.y[i] - y0) * s; }
 const r = n > 20000 ? 1.5 : n > 2000 ? 2.5 : 4;
+const lower = D.hover.map(function(h) { return h.toLowerCase(); });
+let k = 1, tx = 0, ty = 0, match = null, nMatch = 0;  // view: screen = base * k + t
+function view(kk, cx, cy) {  // zoom to kk keeping the screen point (cx, cy) still
+  kk = Math.max(1, Math.min(200, kk));
+  tx = cx - (cx - tx) * kk / k; ty = cy - (cy - ty) * kk / k; k = kk; draw();
+}
+function dot(i, color) {
+  ctx.fillStyle = color; ctx.beginPath(); ctx.arc(px[i] * k + tx, py[i] * k + ty, r, 0, 6.2832); ctx.fill();
+}
 function draw() {
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, W, H);
   let drawn = 0;
-  for (let i = 0; i < n; i++) {
-    if (hidden.has(D.g[i])) continue;
-    ctx.fillStyle = D.colors[D.g[i]]; ctx.beginPath(); ctx.arc(px[i], py[i], r, 0, 6.2832); ctx.fill(); drawn++;
+  for (let pass = match ? 0 : 1; pass < 2; pass++) {  // with a search: misses first, greyed; then the rest
+    for (let i = 0; i < n; i++) {
+      if (hidden.has(D.g[i])) continue;
+      const hit = !match || match[i];
+      if (match && hit !== (pass === 1)) continue;
+      const X = px[i] * k + tx, Y = py[i] * k + ty;
+      if (X < -r || Y < -r || X > W + r || Y > H + r) continue;
+      dot(i, hit ? D.colors[D.g[i]] : "#e2e2e2"); drawn++;
+      if (match && hit) { ctx.strokeStyle = "#111"; ctx.lineWidth = 1; ctx.stroke(); }
+    }
   }
-  cv.dataset.points = String(drawn);
+  cv.dataset.points = String(drawn); cv.dataset.zoom = k.toFixed(3);
+}
+function search(text, fit) {
+  const q = text.trim().toLowerCase();
+  match = null; nMatch = 0;
+  if (q) { match = lower.map(function(h) { return h.indexOf(q) >= 0; });
+           match.forEach(function(m) { if (m) nMatch++; }); }
+  document.getElementById("found").textContent = q ? nMatch + " found" : "";
+  cv.dataset.matches = String(nMatch);
+  if (fit && nMatch) {  // zoom to the box of the matches
+    let a = Infinity, b = -Infinity, c = Infinity, d = -Infinity;
+    for (let i = 0; i < n; i++) if (match[i]) {
+      a = Math.min(a, px[i]); b = Math.max(b, px[i]); c = Math.min(c, py[i]); d = Math.max(d, py[i]); }
+    const kk = Math.max(1, Math.min(200, Math.min((W - 2 * pad) / ((b - a) || 1), (H - 2 * pad) / ((d - c) || 1))));
+    k = kk; tx = W / 2 - kk * (a + b) / 2; ty = H / 2 - kk * (c + d) / 2;
+  }
+  draw();
 }
 const legend = document.getElementById("legend");
 const count = new Array(D.names.length).fill(0); for (let i = 0; i < n; i++) count[D.g[i]]++;
 const head = document.createElement("b"); head.textContent = D.colorTitle; legend.appendChild(head);
 D.names.forEach(function(name, g) {
-  const row = document.createElement("div"); const dot = document.createElement("span");
-  dot.style.background = D.colors[g]; row.appendChild(dot);
+  const row = document.createElement("div"); const swatch = document.createElement("span");
+  swatch.style.background = D.colors[g]; row.appendChild(swatch);
   row.appendChild(document.createTextNode(name + " (" + count[g] + ")"));
   row.onclick = function() { if (hidden.has(g)) hidden.delete(g); else hidden.add(g);
     row.classList.toggle("off"); draw(); };
   legend.appendChild(row);
 });
+const box = document.getElementById("q");
+box.addEventListener("input", function() { search(box.value, false); });
+box.addEventListener("keydown", function(e) { if (e.key === "Enter") search(box.value, true); });
+document.getElementById("zin").onclick = function() { view(k * 1.5, W / 2, H / 2); };
+document.getElementById("zout").onclick = function() { view(k / 1.5, W / 2, H / 2); };
+function reset() { k = 1; tx = 0; ty = 0; draw(); }
+document.getElementById("reset").onclick = reset;
+cv.addEventListener("dblclick", reset);
+cv.addEventListener("wheel", function(e) {
+  e.preventDefault(); const b = cv.getBoundingClientRect();
+  view(k * Math.exp(-e.deltaY * 0.0015), e.clientX - b.left, e.clientY - b.top);
+}, {passive: false});
+let drag = null;
+cv.addEventListener("mousedown", function(e) { drag = {x: e.clientX, y: e.clientY, tx: tx, ty: ty};
+  cv.classList.add("drag"); });
+window.addEventListener("mouseup", function() { drag = null; cv.classList.remove("drag"); });
 cv.addEventListener("mousemove", function(e) {
+  if (drag) { tx = drag.tx + e.clientX - drag.x; ty = drag.ty + e.clientY - drag.y; tip.style.display = "none";
+              draw(); return; }
   const b = cv.getBoundingClientRect(), mx = e.clientX - b.left, my = e.clientY - b.top;
   let best = -1, bd = 64;
   for (let i = 0; i < n; i++) {
     if (hidden.has(D.g[i])) continue;
-    const d = (px[i] - mx) * (px[i] - mx) + (py[i] - my) * (py[i] - my); if (d < bd) { bd = d; best = i; }
+    const X = px[i] * k + tx, Y = py[i] * k + ty, d = (X - mx) * (X - mx) + (Y - my) * (Y - my);
+    if (d < bd) { bd = d; best = i; }
   }
   if (best < 0) { tip.style.display = "none"; return; }
   tip.textContent = D.hover[best] + "  \\u2014  " + D.colorTitle + ": " + D.names[D.g[best]];
-  tip.style.left = (px[best] + 10) + "px"; tip.style.top = (py[best] + 10) + "px"; tip.style.display = "block";
+  tip.style.left = (px[best] * k + tx + 10) + "px"; tip.style.top = (py[best] * k + ty + 10) + "px";
+  tip.style.display = "block";
 });
 cv.addEventListener("mouseleave", function() { tip.style.display = "none"; });
-draw();
+// a link may carry a search: map.html#q=miles%20davis (zooms to the matches) or a zoom: #zoom=3
+const args = new URLSearchParams(location.hash.slice(1));
+if (args.get("zoom")) view(parseFloat(args.get("zoom")) || 1, W / 2, H / 2);
+if (args.get("q")) { box.value = args.get("q"); search(box.value, true); } else search("", false);
 })();
 </script></body></html>
 """

@@ -14,14 +14,14 @@ candidate seen; it is never added in a guess.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 import pandas as pd
 
 from playlists._io import present
 from playlists.errors import ExportError
-from playlists.rules import clean_title, normalise_artist, normalise_title
+from playlists.rules import clean_title
 from playlists.spotify.api import SpotifyApi
+from playlists.track_match import candidate_score
 
 
 @dataclass(frozen=True)
@@ -73,47 +73,15 @@ class TrackMatch:
     reason: str = ""
 
 
-def _token_f1(a: list[str], b: list[str]) -> float:
-    """F1 of matched words; words of 4+ letters match when ``difflib`` ratio >= 0.85, shorter ones exactly."""
-    unused = list(b)
-    hits = 0
-    for word in a:
-        for j, other in enumerate(unused):
-            if word == other or (min(len(word), len(other)) >= 4
-                                 and SequenceMatcher(None, word, other).ratio() >= 0.85):
-                hits += 1
-                del unused[j]
-                break
-    return 2.0 * hits / (len(a) + len(b))
-
-
-def _similarity(a: str, b: str) -> float:
-    """Mean of the character ratio and the word F1 of two normalised strings, 0..1.
-
-    The word term keeps "tune 0" and "tune 1" apart (character ratio 0.83, word F1 0.5).
-    """
-    if not a or not b:
-        return 0.0
-    if a == b:
-        return 1.0
-    return 0.5 * SequenceMatcher(None, a, b).ratio() + 0.5 * _token_f1(a.split(), b.split())
-
-
 def match_score(artist: str, title: str, duration_s: float | None, item: dict) -> float:
-    """How well a Spotify track ``item`` fits a local track, 0..1.
-
-    ``0.55 * title similarity + 0.45 * best artist similarity`` on normalised text
-    (:func:`_similarity`), minus 0.15 when both durations are known and differ by more than 15 s.
-    """
-    title_sim = _similarity(normalise_title(title), normalise_title(item.get("name")))
-    names = [normalise_artist(a.get("name")) for a in item.get("artists") or []]
-    wanted = normalise_artist(artist)
-    artist_sim = max([_similarity(wanted, n) for n in names] + [_similarity(wanted, ", ".join(names)), 0.0])
-    score = 0.55 * title_sim + 0.45 * artist_sim
+    """How well a Spotify track ``item`` fits a local track, 0..1 (:func:`playlists.track_match.candidate_score`)."""
     ms = item.get("duration_ms")
-    if duration_s is not None and ms and abs(float(duration_s) - ms / 1000.0) > 15.0:
-        score -= 0.15
-    return max(score, 0.0)
+    return candidate_score(
+        artist, title, duration_s,
+        candidate_artists=[str(a.get("name") or "") for a in item.get("artists") or []],
+        candidate_title=str(item.get("name") or ""),
+        candidate_duration_s=ms / 1000.0 if ms else None,
+    )
 
 
 def _label(item: dict) -> str:

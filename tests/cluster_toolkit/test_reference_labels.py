@@ -17,6 +17,7 @@ TRACKS = pd.DataFrame(
 def test_folder_genre_and_column():
     assert reference_labels(TRACKS, "folder").tolist() == ["Jazz", "Rock", None]
     assert reference_labels(TRACKS, "genre").tolist() == ["Jazz", None, None]
+    assert reference_labels(TRACKS, "tag").tolist() == ["Jazz", None, None]  # ctk evaluate's word for it
     assert reference_labels(TRACKS, "album").tolist() == ["X", "Y", "X"]
     assert reference_labels(TRACKS, "column:album").tolist() == ["X", "Y", "X"]
 
@@ -31,7 +32,7 @@ def test_csv_by_track_id_or_path(tmp_path):
 
 
 def test_bad_specs(tmp_path):
-    with pytest.raises(UsageError, match="expected folder, genre, csv:PATH or a column"):
+    with pytest.raises(UsageError, match=r"expected folder, genre \(or tag\), csv:PATH or a column"):
         reference_labels(TRACKS, "mood")
     with pytest.raises(UsageError, match="cannot read the CSV"):
         reference_labels(TRACKS, f"csv:{tmp_path / 'missing.csv'}")

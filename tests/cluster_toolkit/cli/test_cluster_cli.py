@@ -29,7 +29,7 @@ def ctk(*args: str) -> Out:
         (["--method", "hdbscan", "--min-cluster-size", "8"], 3),
     ],
 )
-def test_cluster_each_method_then_show_and_export(library, tmp_path, args, clusters):
+def test_cluster_each_method_then_show_and_export(library, tmp_path, monkeypatch, args, clusters):
     result = ctk("cluster", "-L", str(library.root), *args, "--labels", "folder", "--seed", "0")
     assert result.exit_code == 0, result.output
     run = load_run(library, "latest")
@@ -46,6 +46,9 @@ def test_cluster_each_method_then_show_and_export(library, tmp_path, args, clust
     assert exported.exit_code == 0, exported.output
     table = pd.read_csv(csv)
     assert len(table) == 60 and table.loc[table["label"] >= 0, "label"].nunique() == clusters
+    monkeypatch.chdir(tmp_path)  # without --csv: RUN_ID.csv in the working folder, as README shows
+    exported = ctk("clusters", "export", "latest", "-L", str(library.root))
+    assert exported.exit_code == 0 and pd.read_csv(tmp_path / f"{run.run_id}.csv").equals(table)
 
 
 def test_same_seed_same_run_and_labels(library):

@@ -68,3 +68,26 @@ def test_feature_cli_errors(library, tmp_path):
     assert ctk("import-features", str(tmp_path / "missing.csv")).exit_code == 2
     analyzed = ctk("analyze-features", "-L", str(library.root))
     assert analyzed.exit_code == 2 and "no feature table" in analyzed.flat
+
+
+def test_numeric_features_of_the_example_table(tmp_path):
+    from pathlib import Path
+
+    csv = Path(__file__).resolve().parents[3] / "examples" / "features_sample.csv"
+    lib = tmp_path / "lib"
+    done = ctk("import-features", str(csv), "-L", str(lib), "--features", "numeric")
+    assert done.exit_code == 0, done.output
+    store = LibraryStore.open(lib)
+    features = store.read_table("features")
+    # every numeric column but the id and the label; key becomes its two circle coordinates
+    assert list(features.columns) == ["track_id", "tempo_bpm", "spectral_centroid_hz", "rms", "onset_rate", "warmth",
+                                      "key"]
+    assert "key_sin, key_cos" in done.flat and "label" not in done.flat.split("features (standardised)")[1]
+    assert len(store.tracks()) == 24 and set(store.tracks()["genre"]) == {"Ambient", "Drum and Bass", "Folk"}
+    clustered = ctk("cluster", "-L", str(lib), "--method", "kmeans", "--k", "3", "--labels", "genre", "--seed", "0")
+    assert clustered.exit_code == 0, clustered.output
+    assert load_run(store, "latest").metrics["external"]["ari"] > 0.9
+    few = tmp_path / "few.csv"
+    few.write_text("id,title,label,energy\na,x,1,0.5\nb,y,0,0.7\n")
+    res = ctk("import-features", str(few), "-L", str(tmp_path / "l2"), "--features", "numeric", "--dry-run")
+    assert res.exit_code == 2 and "--features numeric found 1 numeric feature column(s) ['energy']" in res.flat

@@ -43,6 +43,7 @@ def test_finetune_prints_collapse_check_writes_model_and_resumes(music, base, tm
     result = _run(music, *args, "--epochs", "1", "--crop-seconds", "1", "--batch-size", "8")
     assert result.exit_code == 0, result.output
     assert "collapse check" in result.output and "effective rank" in result.output and "finished" in result.output
+    assert "ctk finetune: " in result.output and "ctk train: " not in result.output
     meta = json.loads((out / "model.json").read_text())
     assert meta["training"]["kmeans_k"] == 3 and meta["training"]["kmeans_weight"] == 0.5
     assert meta["training"]["augment"]["crop_frames"] == 44 and meta["training"]["batch_size"] == 8

@@ -1,6 +1,7 @@
 import json
 
 import matplotlib.image as mpimg
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -96,3 +97,33 @@ def test_heatmap_cli(mapped, tmp_path):
     assert missing.exit_code == 2 and "no track matches 'nothing-like-this'" in missing.flat
     one = ctk("heatmap", "jazz000", "-L", str(store.root), "--out", str(out))
     assert one.exit_code == 2 and "pick 1 tracks" in one.flat
+
+
+def test_map_search_zoom_and_high_dpi_in_chromium(mapped, chromium, tmp_path):
+    _, _, out, _ = mapped
+    # a search in the link: 'jazz song 1' is in 11 hover texts (songs 1 and 10-19), and Enter-like zoom to them
+    dom = chromium("--virtual-time-budget=3000", "--dump-dom", out.as_uri() + "#q=jazz%20song%201")
+    assert 'data-matches="11"' in dom and 'data-points="60"' not in dom
+    zoom = float(dom.split('data-zoom="')[1].split('"')[0])
+    assert zoom > 1.5  # one island of three fills the canvas
+    dom = chromium("--virtual-time-budget=3000", "--dump-dom", out.as_uri() + "#zoom=3")
+    assert 'data-zoom="3.000"' in dom and 'data-matches="0"' in dom
+    assert int(dom.split('data-points="')[1].split('"')[0]) < 60  # zoomed in: some points are off screen
+    # high-DPI: at device scale 2 the canvas has twice the pixels of its CSS size
+    shot = tmp_path / "map-search-2x.png"  # kept as the test's artefact (pytest keeps the last tmp folders)
+    args = ("--virtual-time-budget=3000", "--force-device-scale-factor=2", "--window-size=1200,900")
+    # 'song 1' is in 33 hover texts spread over the three islands: the box of the matches is the whole map
+    dom = chromium(*args, "--dump-dom", out.as_uri() + "#q=song%201")
+    assert 'width="1800"' in dom and 'height="1400"' in dom and 'data-dpr="2"' in dom
+    assert 'data-matches="33"' in dom and 'data-points="60"' in dom
+    plain = tmp_path / "map-2x.png"
+    chromium(*args, f"--screenshot={shot}", out.as_uri() + "#q=song%201")
+    chromium(*args, f"--screenshot={plain}", out.as_uri())
+
+    def grey(image):  # pixels of the greyed-out colour #e2e2e2 (not the canvas's #ddd border)
+        return (np.abs(image - 0xE2 / 255).max(axis=-1) < 0.008).sum()
+
+    searched, whole = mpimg.imread(shot)[..., :3], mpimg.imread(plain)[..., :3]
+    assert searched.shape[:2] == whole.shape[:2] == (1800, 2400)
+    assert grey(searched) > grey(whole) + 1000  # the 27 tracks that do not match are greyed out
+    assert ((searched.max(axis=-1) - searched.min(axis=-1)) > 0.25).sum() > 33 * 100  # the 33 matches in colour
