@@ -19,6 +19,16 @@ def cosine_similarity_matrix(X: np.ndarray) -> np.ndarray:
     return np.clip(unit @ unit.T, -1.0, 1.0)
 
 
+def colour_limits(sim: np.ndarray) -> tuple[float, float]:
+    """``(vmin, vmax)`` spanning the off-diagonal similarities, so that a 0.6-1.0 range uses the whole colour
+    map (the diagonal, always 1, saturates at ``vmax``). A constant matrix gets a span of 0.1 below its value."""
+    off = sim[~np.eye(len(sim), dtype=bool)]
+    lo, hi = float(off.min()), float(off.max())
+    if hi - lo < 1e-6:
+        lo = hi - 0.1
+    return lo, hi
+
+
 def plot_similarity_heatmap(X: np.ndarray, names: list[str], path: str | Path, *, title: str = "") -> Path:
     """Heatmap of the cosine similarities of ``X`` ``(m, d)``, rows/columns labelled by ``names``."""
     if len(names) != np.asarray(X).shape[0]:
@@ -29,7 +39,8 @@ def plot_similarity_heatmap(X: np.ndarray, names: list[str], path: str | Path, *
     m = len(names)
     side = float(np.clip(0.45 * m + 3.0, 5.0, 24.0))
     fig, ax = plt.subplots(figsize=(side + 1.5, side))
-    image = ax.imshow(sim, cmap="magma", vmin=min(0.0, float(sim.min())), vmax=1.0)
+    vmin, vmax = colour_limits(sim)
+    image = ax.imshow(sim, cmap="magma", vmin=vmin, vmax=vmax)
     short = [n if len(n) <= 40 else n[:37] + "..." for n in names]
     ax.set_xticks(range(m), short, rotation=90, fontsize=7)
     ax.set_yticks(range(m), short, fontsize=7)
@@ -37,7 +48,7 @@ def plot_similarity_heatmap(X: np.ndarray, names: list[str], path: str | Path, *
         for i in range(m):
             for j in range(m):
                 ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="black" if sim[i, j] > 0.6 else "white")  # fmt: skip
+                        color="black" if sim[i, j] > (vmin + vmax) / 2 else "white")  # fmt: skip
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="cosine similarity")
     ax.set_title(title or f"Similarity of {m} tracks")
     fig.tight_layout()
