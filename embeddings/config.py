@@ -73,6 +73,29 @@ class FragmentConfig:
             raise ConfigError(f"min_track_seconds={self.min_track_seconds} must be positive")
 
 
+COVERAGES = ("full", "sampled")
+
+
+@dataclass(frozen=True)
+class CoverageConfig:
+    """How much of each track ``ctk embed`` decodes and embeds.
+
+    ``full``: every fragment of the plan (the whole track is decoded). ``sampled``: at most
+    ``n_fragments`` fragments of the plan, spread evenly from the first to the last, and only their
+    spans are decoded, so the cost of a track stops growing with its length. A track with no more
+    fragments than that is embedded in full either way.
+    """
+
+    mode: str = "sampled"
+    n_fragments: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in COVERAGES:
+            raise ConfigError(f"coverage={self.mode!r} must be one of {', '.join(COVERAGES)}")
+        if self.n_fragments < 1:
+            raise ConfigError(f"n_fragments={self.n_fragments} must be at least 1")
+
+
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a config dataclass from a dict, refusing unknown keys with a clear message."""
     names = {f.name for f in fields(cls)}

@@ -55,6 +55,18 @@ def plan_fragments(duration_s: float, *, config: FragmentConfig, track_id: str) 
     return FragmentPlan(starts=starts, splits=tuple(splits.tolist()), n_seconds=n)
 
 
+def spread_fragments(plan: FragmentPlan, n_fragments: int) -> FragmentPlan:
+    """At most ``n_fragments`` of ``plan``'s fragments, evenly spread from its first to its last (both
+    kept), with their splits unchanged; ``plan`` itself when it has no more than that."""
+    if n_fragments < 1:
+        raise ValueError(f"n_fragments={n_fragments} must be at least 1")
+    k = len(plan.starts)
+    if k <= n_fragments:
+        return plan
+    keep = np.unique(np.round(np.linspace(0, k - 1, n_fragments)).astype(np.int64))
+    return FragmentPlan(starts=plan.starts[keep], splits=tuple(plan.splits[i] for i in keep), n_seconds=plan.n_seconds)
+
+
 def fragment_samples(y: np.ndarray, *, sr: int, plan: FragmentPlan) -> np.ndarray:
     """The fragments of ``y`` as one ``(k, n_samples)`` float32 array (a track shorter than a
     fragment is looped to full length)."""

@@ -5,7 +5,15 @@ import pytest
 
 from embeddings.config import FragmentConfig
 from embeddings.errors import AudioDecodeError, ConfigError
-from embeddings.fragments import GAP, TRAIN, VALIDATION, fragment_samples, fragment_track, plan_fragments
+from embeddings.fragments import (
+    GAP,
+    TRAIN,
+    VALIDATION,
+    fragment_samples,
+    fragment_track,
+    plan_fragments,
+    spread_fragments,
+)
 
 
 def _overlap(a: float, b: float, n: float) -> bool:
@@ -79,3 +87,25 @@ def test_bad_config_values_are_refused():
         FragmentConfig(validation_probability=1.5)
     with pytest.raises(ConfigError, match="step=0"):
         FragmentConfig(step=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_spread_fragments_keeps_n_evenly_spread_from_first_to_last(n):
+    plan = plan_fragments(300.0, config=FragmentConfig(validation_probability=0.3), track_id="spread")
+    assert len(plan.starts) == 30
+    kept = spread_fragments(plan, n)
+    assert len(kept.starts) == n
+    if n > 1:
+        assert kept.starts[0] == 0.0 and kept.starts[-1] == plan.starts[-1]
+        gaps = np.diff(kept.starts)
+        assert gaps.max() - gaps.min() <= 10.0  # even spacing, up to one fragment of rounding
+    # each kept fragment keeps the split it has in the full plan
+    full = dict(zip(plan.starts.tolist(), plan.splits))
+    assert [full[s] for s in kept.starts.tolist()] == list(kept.splits)
+
+
+def test_spread_fragments_returns_a_short_plan_unchanged():
+    plan = plan_fragments(45.0, config=FragmentConfig(), track_id="short")
+    assert spread_fragments(plan, 8) is plan
+    with pytest.raises(ValueError, match="n_fragments=0"):
+        spread_fragments(plan, 0)
