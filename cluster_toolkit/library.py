@@ -14,6 +14,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,7 @@ from cluster_toolkit.store import (
 )
 from cluster_toolkit.store_check import CheckReport, check_store, quarantine_unreadable, repair_store_files
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
-from embeddings.config import FragmentConfig
+from embeddings.config import CoverageConfig, FragmentConfig
 from embeddings.errors import CtkError
 
 
@@ -49,6 +50,7 @@ class EmbedConfig:
     batch_size: int = 32
     commit_seconds: float = 20.0
     fragment: FragmentConfig = field(default_factory=FragmentConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
     reembed: bool = False
     retry_failed: bool = False
     lock_wait_s: float = 0.0
@@ -128,7 +130,7 @@ def _worker_init(parent_pid: int) -> None:
     threadpool_limits(1)
 
 
-def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig) -> dict[str, Any]:
+def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig, coverage: CoverageConfig) -> dict[str, Any]:
     """Analyse one file; never raises for bad input (returns the reason instead)."""
     from embeddings.inference import analyse_file
     from embeddings.tags import read_tags
@@ -144,7 +146,9 @@ def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig) -> dict[str,
         backend = _WORKER_BACKENDS.get(model)
         if backend is None:
             backend = _WORKER_BACKENDS[model] = load_backend(model)
-        analysis = analyse_file(item.path, backend=backend, fragment_config=fragment, track_id=item.track_id)
+        analysis = analyse_file(
+            item.path, backend=backend, fragment_config=fragment, track_id=item.track_id, coverage=coverage
+        )
         tags = read_tags(item.path)
     except CtkError as exc:
         return {**row, "status": STATUS_FAILED, "error": _reason(exc, item.path)}
@@ -164,6 +168,44 @@ def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig) -> dict[str,
         "_fragments": analysis.fragment_embeddings,
         "_embedding": analysis.embedding,
     }
+
+
+def _describe(model: str) -> tuple[dict[str, Any], int]:
+    """The description and vector size of backend ``model``, loaded (and kept) in this process."""
+    backend = _WORKER_BACKENDS.get(model)
+    if backend is None:
+        backend = _WORKER_BACKENDS[model] = load_backend(model)
+    return backend.describe(), backend.dim
+
+
+def _forkserver_context() -> Any:
+    """Worker processes fork from a forkserver that imports torch, librosa and the backends once; the
+    server computes nothing, so no thread pool is forked in a bad state."""
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def describe_backend(model: str, *, in_worker: bool) -> Callable[[], tuple[dict[str, Any], int]]:
+    """Start describing backend ``model``; the returned call blocks for ``(description, dim)``.
+
+    With ``in_worker`` the backend is loaded in a process forked from the workers' forkserver, which
+    starts now and imports torch while this process scans the folder (and the workers then start at
+    once); this process never imports torch or the model. A bad model raises its error from the call.
+    """
+    if not in_worker:
+        return lambda: _describe(model)
+    pool = ProcessPoolExecutor(1, mp_context=_forkserver_context(), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    future = pool.submit(_describe, model)
+
+    def result() -> tuple[dict[str, Any], int]:
+        try:
+            return future.result()
+        finally:
+            stop_pool(pool)
+
+    return result
 
 
 def _reason(exc: Exception, path: str) -> str:
@@ -208,13 +250,19 @@ class _Batch:
 
 
 # ---------------------------------------------------------------------------------- main entry
-def _prepare_store(store: LibraryStore, backend: Any, config: EmbedConfig) -> None:
+def _check_usable(store: LibraryStore) -> None:
+    """Refuse an unwritable library or one holding an imported feature table; clean up an interrupted run."""
     store.check_writable()
     store.recover()
-    description = backend.describe()
-    mid = model_id(description)
     if store.meta.get("source") == "tabular":
         raise StoreError(f"{store.root}: holds an imported feature table, not audio; use another --library")
+
+
+def _adopt_model(store: LibraryStore, description: dict[str, Any], dim: int, config: EmbedConfig) -> bool:
+    """Record the model and fragment size in the store, refusing a store made by another model or with
+    other fragments unless ``config.reembed``; returns whether the store's analyses were cleared for it."""
+    mid = model_id(description)
+    cleared = False
     if store.model_id is not None and store.model_id != mid:
         if not config.reembed:
             raise StoreError(
@@ -222,6 +270,7 @@ def _prepare_store(store: LibraryStore, backend: Any, config: EmbedConfig) -> No
                 "pass --reembed to replace its embeddings, or use another --library"
             )
         store.clear_embeddings()
+        cleared = True
     fragment = asdict(config.fragment)
     stored = store.meta.get("fragment")
     if stored is not None and stored != fragment and store.model_id == mid:
@@ -232,10 +281,12 @@ def _prepare_store(store: LibraryStore, backend: Any, config: EmbedConfig) -> No
                 "pass --reembed to analyse everything again, or use another --library"
             )
         store.clear_embeddings()
+        cleared = True
     if store.model_id != mid:
-        store.set_model(description, mid, backend.dim)
+        store.set_model(description, mid, dim)
     if store.meta.get("fragment") != fragment or store.meta.get("model_spec") != config.model:
         store.update_meta(fragment=fragment, model_spec=config.model)
+    return cleared
 
 
 def _scan(
@@ -338,20 +389,31 @@ def embed_library(
     if not music_dir.is_dir():
         raise UsageError(f"{music_dir}: no such folder")
     t0 = time.monotonic()
-    backend = load_backend(config.model)
+    described = describe_backend(config.model, in_worker=config.workers > 0)  # overlaps with the scan
     store = LibraryStore.open(Path(library).expanduser(), create=True, lock_wait_s=config.lock_wait_s)
     with store.writing(wait_s=config.lock_wait_s):
-        _prepare_store(store, backend, config)
-        summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")
-        # the cheap checks: unreadable parts are set aside, tracks that lost their vectors analysed again
-        report = check_store(store, deep=False)
-        summary.quarantined = [str(p) for p in quarantine_unreadable(store, report)]
-        lost = frozenset(report.tracks_without_vectors)
-        tracks, work, changed = _scan(music_dir, store, config, summary, reanalyse=lost)
-        summary.repaired = sum(item.track_id in lost for item in work)
+        _check_usable(store)
+        summary, tracks, work, changed = _survey(music_dir, store, config)  # reads the store, sets aside damage
+        if _adopt_model(store, *described(), config):  # analyses of another model were cleared: survey again
+            summary, tracks, work, changed = _survey(music_dir, store, config)
+        summary.model_id = store.model_id or ""
         _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary)
         summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _survey(
+    music_dir: Path, store: LibraryStore, config: EmbedConfig
+) -> tuple[EmbedSummary, pd.DataFrame, list[_WorkItem], bool]:
+    """The cheap store checks (unreadable parts are set aside, tracks that lost their vectors are
+    analysed again) and the scan of the folder against the store."""
+    summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")
+    report = check_store(store, deep=False)
+    summary.quarantined = [str(p) for p in quarantine_unreadable(store, report)]
+    lost = frozenset(report.tracks_without_vectors)
+    tracks, work, changed = _scan(music_dir, store, config, summary, reanalyse=lost)
+    summary.repaired = sum(item.track_id in lost for item in work)
+    return summary, tracks, work, changed
 
 
 @dataclass
@@ -446,7 +508,7 @@ def _analyse_work(
     try:
         if config.workers <= 0 or len(work) <= 1:
             for item in work:
-                take(_analyse(item, config.model, config.fragment))
+                take(_analyse(item, config.model, config.fragment, config.coverage))
         else:
             _run_pool(work, config, take)
     except KeyboardInterrupt:
@@ -465,11 +527,7 @@ def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
     pool is restarted and the run goes on.
     """
     queue = list(reversed(work))
-    # forkserver: the heavy imports (torch, librosa, the backends) happen once in the server and every
-    # worker forks from it, instead of each spawned worker importing them again; the server computes
-    # nothing, so no thread pool is forked in a bad state.
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
+    context = _forkserver_context()
     while queue:
         pool = ProcessPoolExecutor(
             config.workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
@@ -479,7 +537,7 @@ def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
             while queue or in_flight:
                 while queue and len(in_flight) < 2 * config.workers:
                     item = queue.pop()
-                    in_flight[pool.submit(_analyse, item, config.model, config.fragment)] = item
+                    in_flight[pool.submit(_analyse, item, config.model, config.fragment, config.coverage)] = item
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     result = fut.result()  # raises BrokenProcessPool if a worker died

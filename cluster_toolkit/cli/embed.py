@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -23,10 +24,17 @@ from rich.text import Text
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice
 from cluster_toolkit.errors import CtkError
-from cluster_toolkit.library import EmbedConfig, EmbedSummary, embed_library
 from cluster_toolkit.processes import Terminated, exit_code
 from embeddings.backends import DEFAULT_BACKEND
-from embeddings.config import FragmentConfig
+from embeddings.config import CoverageConfig, FragmentConfig
+
+if TYPE_CHECKING:
+    from cluster_toolkit.library import EmbedSummary
+
+
+class Coverage(StrEnum):
+    full = "full"
+    sampled = "sampled"
 
 
 class _RateColumn(ProgressColumn):
@@ -100,13 +108,24 @@ def embed_cli(
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for another writer of the library to finish.", min=0)
     ] = 0.0,
+    coverage: Annotated[
+        Coverage,
+        typer.Option(help="full: decode and embed every fragment; sampled: only --sampled-fragments of them, "
+                     "evenly spread (measured in docs/BENCHMARKS.md)."),
+    ] = Coverage(CoverageConfig.mode),
+    sampled_fragments: Annotated[
+        int, typer.Option(help="Fragments per track with --coverage sampled.", min=1)
+    ] = CoverageConfig.n_fragments,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
+    from cluster_toolkit.library import EmbedConfig, embed_library
+
     config = EmbedConfig(
         model=model,
         workers=workers,
         batch_size=batch_size,
         fragment=FragmentConfig(n_seconds=n_seconds, step=step),
+        coverage=CoverageConfig(mode=coverage.value, n_fragments=sampled_fragments),
         reembed=reembed,
         retry_failed=retry_failed,
         lock_wait_s=wait,

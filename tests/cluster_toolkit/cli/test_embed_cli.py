@@ -82,3 +82,19 @@ def test_all_failed_is_exit_1(bad_files, tmp_path):
 def test_status_of_missing_library_is_exit_2(tmp_path):
     result = _run("status", "--library", str(tmp_path / "none"))
     assert result.exit_code == 2 and "no library here" in result.output
+
+
+def test_coverage_options_choose_how_many_fragments_are_embedded(tmp_path):
+    from tests.conftest import synth, write_audio
+
+    music = tmp_path / "music"
+    write_audio(music / "long.wav", synth(45.0, seed=9))  # 4 fragments in full
+    counts = {}
+    for name, flags in {"full": ["--coverage", "full"], "two": ["--sampled-fragments", "2"]}.items():
+        lib = tmp_path / name
+        result = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--model", "features", *flags)
+        assert result.exit_code == 0, result.output
+        counts[name] = int(LibraryStore.open(lib).tracks()["n_fragments"].iloc[0])
+    assert counts == {"full": 4, "two": 2}
+    bad = _run("embed", str(music), "--library", str(tmp_path / "x"), "--coverage", "most")
+    assert bad.exit_code == 2
