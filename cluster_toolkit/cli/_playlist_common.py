@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from cluster_toolkit.cli._common import console, notice
 from cluster_toolkit.errors import UsageError
-from playlists.json_export import playlist_json, write_json
-from playlists.library import Library
-from playlists.m3u import m3u8_text, write_m3u8
-from playlists.playlist import Playlist
-from playlists.rules import PlaylistRules
+
+if TYPE_CHECKING:
+    from playlists.library import Library
+    from playlists.playlist import Playlist
+    from playlists.rules import PlaylistRules
 
 ArtistWindowOption = Annotated[
     int, typer.Option("--artist-window", min=0, help="No artist twice within this many consecutive tracks (0: off).")
@@ -38,6 +38,8 @@ METRIC_LABELS = {
 
 
 def rules_from(artist_window: int, allow_near_duplicates: bool) -> PlaylistRules:
+    from playlists.rules import PlaylistRules
+
     return PlaylistRules(allow_near_duplicates=allow_near_duplicates, artist_window=artist_window)
 
 
@@ -74,6 +76,9 @@ def render_file(
     playlist: Playlist, library: Library, out: Path, *, name: str | None, absolute: bool
 ) -> str:
     """The text of ``out`` by its suffix: ``.m3u8``/``.m3u`` (extended M3U) or ``.json``."""
+    from playlists.json_export import playlist_json
+    from playlists.m3u import m3u8_text
+
     suffix = out.suffix.lower()
     if suffix in (".m3u8", ".m3u"):
         return m3u8_text(library.tracks, playlist.track_ids, playlist_path=out, relative=not absolute, name=name)
@@ -85,6 +90,9 @@ def render_file(
 def write_or_show(playlist: Playlist, library: Library, out: Path, *, name: str | None, absolute: bool,
                   dry_run: bool, quiet: bool = False) -> None:
     """Write the playlist file, or with ``dry_run`` print what would be written (``quiet``: say nothing)."""
+    from playlists.json_export import write_json
+    from playlists.m3u import write_m3u8
+
     text = render_file(playlist, library, out, name=name, absolute=absolute)
     if dry_run:
         notice(f"dry run: would write {out} ({len(text.encode('utf-8'))} bytes):")
@@ -98,5 +106,7 @@ def write_or_show(playlist: Playlist, library: Library, out: Path, *, name: str 
 def playlist_doc(playlist: Playlist, library: Library, *, name: str | None) -> dict:
     """The ctk JSON playlist document (absolute paths) as a dict, for ``--json``."""
     import json
+
+    from playlists.json_export import playlist_json
 
     return json.loads(playlist_json(playlist, library.tracks, name=name, relative=False))

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
-from cluster_toolkit.store import LibraryStore
-from cluster_toolkit.tabular import analyze_features
 
 
 def analyze_features_cli(
@@ -23,6 +21,9 @@ def analyze_features_cli(
     ] = None,
 ) -> None:
     """Write the data-analysis views of a library made by `ctk import-features`."""
+    from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.tabular import analyze_features
+
     store = LibraryStore.open(library)
     views = analyze_features(store, out or store.root / "analysis", run_id=run)
     for name, path in views.items():

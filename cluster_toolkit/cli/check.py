@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
 from cluster_toolkit.errors import CtkError
-from cluster_toolkit.library import repair_library
-from cluster_toolkit.store import LibraryStore
-from cluster_toolkit.store_check import CheckReport, check_store
+
+if TYPE_CHECKING:
+    from cluster_toolkit.store_check import CheckReport
 
 
 def print_report(report: CheckReport) -> None:
@@ -41,6 +41,10 @@ def check_cli(
     ] = 0.0,
 ) -> None:
     """Verify every part of the store, its row counts, orphans and tracks without vectors (exit 1 if broken)."""
+    from cluster_toolkit.library import repair_library
+    from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store_check import check_store
+
     if not repair:
         store = LibraryStore.open(library)
         with store.writing(wait_s=wait):  # a writer in the middle of a batch would look like damage

@@ -10,10 +10,7 @@ import typer
 from rich.table import Table
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice, print_next
-from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.reports import cluster_summary
-from cluster_toolkit.store import LibraryStore
 
 
 class Method(StrEnum):
@@ -149,6 +146,10 @@ def cluster_cli(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Cluster and report, but save nothing.")] = False,
 ) -> None:
     """Cluster the library's tracks (hierarchical, k-means, DBSCAN or HDBSCAN) and save the run."""
+    from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
+    from cluster_toolkit.reports import cluster_summary
+    from cluster_toolkit.store import LibraryStore
+
     if k is not None and method in (Method.dbscan, Method.hdbscan):
         raise UsageError(f"--k is for kmeans and hierarchical, not {method.value}")
     options = ClusterOptions(

@@ -9,12 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cluster_toolkit.assign_new import assign_new_tracks
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 from cluster_toolkit.cli.cluster import _fmt, print_clusters, print_metrics
-from cluster_toolkit.reports import cluster_summary
-from cluster_toolkit.runs import delete_run, export_run_csv, list_runs, load_run, resolve_run_id, run_dir
-from cluster_toolkit.store import LibraryStore
 
 clusters_app = typer.Typer(help="Saved cluster runs: list, show, export, assign new tracks.", no_args_is_help=True)
 
@@ -24,6 +20,9 @@ RunArgument = Annotated[str, typer.Argument(help="Run id, a unique prefix of it,
 @clusters_app.command("list")
 def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """List the saved cluster runs, oldest first."""
+    from cluster_toolkit.runs import list_runs
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     runs = list_runs(store)
     rows = [{"run_id": row["run_id"], "method": row["method"], "n_clusters": int(row["n_clusters"]),
@@ -58,6 +57,10 @@ def show_cli(
     json_out: JsonOption = False,
 ) -> None:
     """Sizes, representative (medoid) tracks, top genres, cohesion and quality numbers of a run."""
+    from cluster_toolkit.reports import cluster_summary
+    from cluster_toolkit.runs import load_run, run_dir
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     run = load_run(store, run_id)
     tracks, X = store.track_embeddings()
@@ -92,6 +95,9 @@ def export_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a run's labels with artist, title, album, genre and path as CSV."""
+    from cluster_toolkit.runs import export_run_csv, resolve_run_id
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     path = export_run_csv(store, run_id, csv or Path(f"{resolve_run_id(store, run_id)}.csv"))
     console.print(f"wrote {path}", highlight=False)
@@ -104,6 +110,9 @@ def assign_cli(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the labels, save nothing.")] = False,
 ) -> None:
     """Give tracks embedded after the run a label in it (approximate: the run is not re-fitted)."""
+    from cluster_toolkit.assign_new import assign_new_tracks
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     rows, messages = assign_new_tracks(store, run_id, save=not dry_run)
     for message in messages:
@@ -128,5 +137,8 @@ def assign_cli(
 @clusters_app.command("delete")
 def delete_cli(run_id: RunArgument, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """Remove a saved run, its labels and its pictures."""
+    from cluster_toolkit.runs import delete_run
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     console.print(f"deleted {delete_run(store, run_id)}", highlight=False)

@@ -12,8 +12,6 @@ from rich.table import Table
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.evaluate import evaluate_library
-from cluster_toolkit.store import LibraryStore
 
 
 def _ks(text: str) -> list[int]:
@@ -43,6 +41,9 @@ def evaluate_cli(
 ) -> None:
     """Recall@k, mAP@k, k-means NMI/AMI/ARI, linear-probe accuracy and same-vs-random cosine of the
     library's embeddings against LABELS; works with any backend."""
+    from cluster_toolkit.evaluate import evaluate_library
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     with err_console.status(f"evaluating against --labels {labels} (retrieval, k-means, {folds}-fold linear probe)..."):
         report = evaluate_library(store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, seed=seed)

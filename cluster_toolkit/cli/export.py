@@ -8,7 +8,7 @@ requests) are imported inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,16 +16,10 @@ from rich.table import Table
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice
 from cluster_toolkit.cli._playlist_common import AbsoluteOption, DryRunOption, print_metrics, write_or_show
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.saved_playlists import (
-    find_saved_playlist,
-    load_library,
-    locate_playlist_file,
-    moved_music_hint,
-    playlist_from_ids,
-)
-from cluster_toolkit.store import LibraryStore
-from playlists._io import tracks_in_order
-from playlists.library import Library
+
+if TYPE_CHECKING:
+    from cluster_toolkit.store import LibraryStore
+    from playlists.library import Library
 
 export_app = typer.Typer(help="Export a playlist to Spotify, MPD, a Subsonic server or JSON.", no_args_is_help=True)
 
@@ -48,6 +42,8 @@ def read_playlist_file(path: Path, library: Library, *, store_root: Path | None 
     Entries are found by path, then by content, then by tags (a moved library still works); the
     error when none is found says how to re-link moved music.
     """
+    from cluster_toolkit.saved_playlists import locate_playlist_file, moved_music_hint
+
     found = locate_playlist_file(path, library)
     root = store_root or Path(".ctk")
     if found.missing:
@@ -63,6 +59,8 @@ def read_playlist_file(path: Path, library: Library, *, store_root: Path | None 
 
 def read_playlist(spec: str, store: LibraryStore, library: Library) -> tuple[list[str], str]:
     """Track ids and default name of PLAYLIST: a file, else a saved playlist of the store."""
+    from cluster_toolkit.saved_playlists import find_saved_playlist
+
     path = Path(spec).expanduser()
     if path.is_file():
         return read_playlist_file(path, library, store_root=store.root), path.stem
@@ -81,6 +79,9 @@ def read_playlist(spec: str, store: LibraryStore, library: Library) -> tuple[lis
 
 
 def _load(spec: str, library: Path) -> tuple[LibraryStore, Library, list[str], str]:
+    from cluster_toolkit.saved_playlists import load_library
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     lib = load_library(store)
     ids, name = read_playlist(spec, store, lib)
@@ -111,6 +112,7 @@ def export_spotify_cli(
     Set-up: CTK_SPOTIFY_CLIENT_ID (your app's client id; redirect URI http://127.0.0.1:8888/callback) or an
     access token in CTK_SPOTIFY_TOKEN. See docs/playlists.md.
     """
+    from playlists._io import tracks_in_order
     from playlists.spotify import MatchConfig, SpotifyApi, SpotifySettings, export_to_spotify, make_client
 
     _, lib, ids, default_name = _load(playlist, library)
@@ -159,6 +161,7 @@ def export_mpd_cli(
     """Write a playlist as a stored playlist of a running MPD: tracks found by path under its music directory,
     else by artist + title; report what is not in MPD's database.
     """
+    from playlists._io import tracks_in_order
     from playlists.mpd import MpdSettings, connect_mpd, export_to_mpd
 
     _, lib, ids, default_name = _load(playlist, library)
@@ -204,6 +207,7 @@ def export_subsonic_cli(
     title + duration; report what did not match. The password comes from $CTK_SUBSONIC_PASSWORD.
     """
     from cluster_toolkit.config import load_config
+    from playlists._io import tracks_in_order
     from playlists.subsonic import SubsonicApi, SubsonicMatchConfig, SubsonicSettings, export_to_subsonic
 
     _, lib, ids, default_name = _load(playlist, library)
@@ -237,6 +241,8 @@ def export_json_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a playlist file (or a saved playlist) as JSON with tags and quality metrics."""
+    from cluster_toolkit.saved_playlists import playlist_from_ids
+
     _, lib, ids, default_name = _load(playlist, library)
     source = Path(playlist).expanduser()
     if out is None:

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console
-from cluster_toolkit.pictures import heatmap_library
-from cluster_toolkit.store import LibraryStore
 
 
 def heatmap_cli(
@@ -18,6 +16,9 @@ def heatmap_cli(
     out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="PNG to write.")] = Path("similarity.png"),
 ) -> None:
     """Track-by-track similarity heatmap of the tracks the queries pick."""
+    from cluster_toolkit.pictures import heatmap_library
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     path, names = heatmap_library(store, queries, out)
     console.print(f"{len(names)} tracks: " + "; ".join(names), highlight=False)

@@ -10,8 +10,6 @@ from rich.table import Table
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, notice
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.store import LibraryStore
-from cluster_toolkit.tabular import import_features, read_feature_table
 
 
 def import_features_cli(
@@ -25,6 +23,9 @@ def import_features_cli(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Parse and report, write nothing.")] = False,
 ) -> None:
     """Import a feature table so that clustering, maps and playlists work on it as on audio."""
+    from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.tabular import import_features, read_feature_table
+
     chosen = [f.strip() for f in features.split(",") if f.strip()] if features else None
     if dry_run:
         parsed = read_feature_table(table, features=chosen)

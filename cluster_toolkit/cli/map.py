@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
-from cluster_toolkit.pictures import map_library
-from cluster_toolkit.store import LibraryStore
 
 
 def map_cli(
@@ -26,6 +24,9 @@ def map_cli(
     seed: Annotated[int, typer.Option(help="UMAP random seed.")] = 0,
 ) -> None:
     """Draw the library as a 2-D UMAP map coloured by cluster, tag or any column."""
+    from cluster_toolkit.pictures import map_library
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     n = len(store.tracks())
     with err_console.status(f"UMAP: laying out {n} tracks on a map (minutes for a large library; instant when "

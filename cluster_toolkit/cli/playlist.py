@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,15 +19,13 @@ from cluster_toolkit.cli._playlist_common import (
     write_or_show,
 )
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.saved_playlists import cluster_members, load_library, save_playlist
-from cluster_toolkit.store import LibraryStore
-from playlists.hull import hull_walk, onion_walk
-from playlists.library import Library
-from playlists.path import song_path
-from playlists.playlist import Playlist
-from playlists.projection import ProjectionConfig
-from playlists.resolve import resolve_seed, resolve_seeds
-from playlists.rules import PlaylistRules
+
+if TYPE_CHECKING:
+    from cluster_toolkit.store import LibraryStore
+    from playlists.library import Library
+    from playlists.playlist import Playlist
+    from playlists.projection import ProjectionConfig
+    from playlists.rules import PlaylistRules
 
 
 def make_playlist(
@@ -45,6 +43,11 @@ def make_playlist(
     rules: PlaylistRules,
 ) -> Playlist:
     """Validate the option combination and run the generator it names."""
+    from cluster_toolkit.saved_playlists import cluster_members
+    from playlists.hull import hull_walk, onion_walk
+    from playlists.path import song_path
+    from playlists.resolve import resolve_seed, resolve_seeds
+
     if hull == (path is not None):
         raise UsageError("choose one generator: --hull (with --seeds or --cluster) or --path A B")
     if path is not None:
@@ -95,6 +98,10 @@ def playlist_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."""
+    from cluster_toolkit.saved_playlists import load_library, save_playlist
+    from cluster_toolkit.store import LibraryStore
+    from playlists.projection import ProjectionConfig
+
     store = LibraryStore.open(library)
     lib = load_library(store)
     with err_console.status(f"making the playlist ({projection.upper()} projection of {len(lib.track_ids)} "

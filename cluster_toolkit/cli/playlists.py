@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,10 +11,9 @@ from rich.table import Table
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 from cluster_toolkit.cli._playlist_common import AbsoluteOption, DryRunOption, print_playlist, write_or_show
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.saved_playlists import find_saved_playlist, list_playlists, load_library, saved_playlist
-from cluster_toolkit.store import LibraryStore
-from playlists.json_export import playlist_json
-from playlists.library import Library
+
+if TYPE_CHECKING:
+    from playlists.library import Library
 
 playlists_app = typer.Typer(help="Saved playlists: list, show, export to a file.", no_args_is_help=True)
 
@@ -30,6 +29,9 @@ def _present(library: Library, track_ids: list[str]) -> list[str]:
 @playlists_app.command("list")
 def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """List the saved playlists, oldest first."""
+    from cluster_toolkit.saved_playlists import list_playlists
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     table = list_playlists(store)
     rows = [{"playlist_id": r.playlist_id, "name": r.name, "method": r.method, "length": int(r.length),
@@ -56,6 +58,10 @@ def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBR
 @playlists_app.command("show")
 def show_cli(playlist: SavedArgument, json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """The tracks, parameters and quality numbers of a saved playlist."""
+    from cluster_toolkit.saved_playlists import find_saved_playlist, load_library, saved_playlist
+    from cluster_toolkit.store import LibraryStore
+    from playlists.json_export import playlist_json
+
     store = LibraryStore.open(library)
     row = find_saved_playlist(store, playlist)
     lib = load_library(store)
@@ -87,6 +93,9 @@ def export_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a saved playlist to a file again (players: `ctk export mpd|subsonic|spotify ID`)."""
+    from cluster_toolkit.saved_playlists import find_saved_playlist, load_library, saved_playlist
+    from cluster_toolkit.store import LibraryStore
+
     store = LibraryStore.open(library)
     row = find_saved_playlist(store, playlist)
     lib = load_library(store)

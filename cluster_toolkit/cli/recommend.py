@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,23 +20,20 @@ from cluster_toolkit.cli._playlist_common import (
     write_or_show,
 )
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.saved_playlists import (
-    load_fragments,
-    load_library,
-    locate_playlist_file,
-    moved_music_hint,
-    save_playlist,
-)
-from cluster_toolkit.store import LibraryStore
-from playlists.library import Library
-from playlists.recommend import Recommendations, recommend
-from playlists.resolve import resolve_seed
+
+if TYPE_CHECKING:
+    from cluster_toolkit.store import LibraryStore
+    from playlists.library import Library
+    from playlists.recommend import Recommendations
 
 PLAYLIST_SUFFIXES = (".m3u8", ".m3u", ".json")
 
 
 def liked_track_ids(specs: list[str], library: Library, *, store_root: Path | None = None) -> list[str]:
     """Track ids from playlist files (``.m3u8``/``.m3u``/``.json``) and single seeds."""
+    from cluster_toolkit.saved_playlists import locate_playlist_file, moved_music_hint
+    from playlists.resolve import resolve_seed
+
     ids: list[str] = []
     for spec in specs:
         path = Path(spec)
@@ -100,6 +97,10 @@ def recommend_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Recommend songs from the library that sound like the songs you like."""
+    from cluster_toolkit.saved_playlists import load_fragments, load_library
+    from cluster_toolkit.store import LibraryStore
+    from playlists.recommend import recommend
+
     store = LibraryStore.open(library)
     lib = load_library(store)
     frags, vectors = load_fragments(store, lib)
@@ -116,6 +117,8 @@ def recommend_cli(
 def finish(store: LibraryStore, rec: Recommendations, lib: Library, *, out: Path | None, absolute: bool,
            dry_run: bool, name: str, json_out: bool = False) -> None:
     """Write ``--out``, save the playlist in the store (not in a dry run); with ``json_out`` print its JSON."""
+    from cluster_toolkit.saved_playlists import save_playlist
+
     if out is not None and not (json_out and dry_run):
         write_or_show(rec.playlist, lib, out, name=name, absolute=absolute, dry_run=dry_run, quiet=json_out)
     pid = None if dry_run else save_playlist(store, rec.playlist, name=name, file=out)

@@ -17,10 +17,6 @@ from cluster_toolkit.cli._playlist_common import (
     rules_from,
 )
 from cluster_toolkit.cli.recommend import finish, print_explanations
-from cluster_toolkit.saved_playlists import load_fragments, load_library
-from cluster_toolkit.store import LibraryStore
-from playlists.recommend import similar
-from playlists.resolve import resolve_seed
 
 
 def similar_cli(
@@ -36,6 +32,11 @@ def similar_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Show the songs of the library most similar to SONG."""
+    from cluster_toolkit.saved_playlists import load_fragments, load_library
+    from cluster_toolkit.store import LibraryStore
+    from playlists.recommend import similar
+    from playlists.resolve import resolve_seed
+
     store = LibraryStore.open(library)
     lib = load_library(store)
     frags, vectors = load_fragments(store, lib)

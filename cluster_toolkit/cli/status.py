@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from rich.table import Table
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
-from cluster_toolkit.store import LibraryStore
-from cluster_toolkit.store_check import check_store
 
 
 def library_status(library: str) -> dict[str, Any]:
     """Counts and model of the store at ``library`` (a plain dict, for notebooks too)."""
+    import pandas as pd
+
+    from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store_check import check_store
+
     store = LibraryStore.open(library)
     tracks = store.all_tracks()
     counts = tracks["status"].value_counts().to_dict()

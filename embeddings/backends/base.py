@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from embeddings.config import AudioConfig
+
+if TYPE_CHECKING:  # annotations only: importing the interface (and the CLI's --help) stays free of numpy
+    import numpy as np
 
 
 @runtime_checkable

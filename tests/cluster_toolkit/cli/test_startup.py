@@ -1,0 +1,80 @@
+"""Start-up cost of the CLI: `ctk --help` and every command's `--help` import no heavy library, and a
+command that does not need torch never imports it (each check in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cluster_toolkit.cli.main import LAZY_COMMANDS, app
+
+ROOT = Path(__file__).resolve().parents[3]
+HEAVY = ("torch", "pandas", "sklearn", "scipy", "librosa", "matplotlib", "numpy", "pyarrow")
+
+
+def _fresh(code: str) -> dict:
+    """Run ``code`` in a new interpreter at the repository root; it prints one JSON line."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_of_ctk_and_of_every_light_command_imports_no_heavy_library():
+    out = _fresh(f"""
+import json, sys
+import typer
+from typer.testing import CliRunner
+from cluster_toolkit.cli.main import LAZY_COMMANDS, app
+heavy = {HEAVY!r}
+after_import = [m for m in heavy if m in sys.modules]
+runner = CliRunner()
+root = runner.invoke(app, ["--help"], env={{"COLUMNS": "200"}})
+group = typer.main.get_command(app)
+commands = []
+for name in group.list_commands(None):
+    if name in LAZY_COMMANDS:
+        continue
+    command = group.get_command(None, name)
+    subs = getattr(command, "list_commands", None)
+    commands += [[name, sub] for sub in subs(None)] if subs else [[name]]
+helps = {{" ".join(c): runner.invoke(app, [*c, "--help"]).exit_code for c in commands}}
+print(json.dumps({{"after_import": after_import, "root_exit": root.exit_code, "root": root.output, "helps": helps,
+                  "after_help": [m for m in heavy if m in sys.modules]}}))
+""")
+    assert out["after_import"] == []
+    assert out["root_exit"] == 0
+    for name in ("embed", "status", "cluster", "train", "finetune", "clusters", "export"):
+        assert f" {name} " in out["root"]
+    assert len(out["helps"]) >= 20 and "clusters show" in out["helps"] and "export json" in out["helps"]
+    assert set(out["helps"].values()) == {0}, out["helps"]
+    assert out["after_help"] == []
+
+
+def test_status_runs_without_torch(tmp_path):
+    out = _fresh(f"""
+import json, sys
+from typer.testing import CliRunner
+from cluster_toolkit.cli.main import app
+from cluster_toolkit.store import LibraryStore
+LibraryStore.open({str(tmp_path / "lib")!r}, create=True)
+result = CliRunner().invoke(app, ["status", "--library", {str(tmp_path / "lib")!r}])
+print(json.dumps({{"exit": result.exit_code, "output": result.output, "torch": "torch" in sys.modules}}))
+""")
+    assert out["exit"] == 0 and "tracks ok" in out["output"]
+    assert out["torch"] is False
+
+
+def test_a_lazy_command_shows_the_real_commands_help_and_runs_it():
+    runner = CliRunner()
+    for name, (module, function, short_help) in LAZY_COMMANDS.items():
+        real = getattr(__import__(module, fromlist=[function]), function)
+        assert real.__doc__.splitlines()[0].strip() == short_help  # `ctk --help` shows the command's own line
+        result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and "--out" in result.output
+    # the error boundary covers a lazy command too: a usage error is one line and exit code 2
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2 and result.output.startswith("error: give MUSIC_DIR")
