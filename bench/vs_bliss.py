@@ -1,0 +1,185 @@
+"""`ctk embed` against bliss-audio on the same files, interleaved, each side with 2 processes.
+
+bliss (bliss-rs, Python binding `bliss-audio`, `pip install -e '.[bench]'`) decodes whole tracks with
+ffmpeg and computes ~20 descriptors per song; it is the tool a laptop user compares against for a first
+analysis of a library. Both sides get the same folder of links to dev-corpus tracks (eval_ok, decodable by
+libsndfile: no tracker modules, no duplicates, spread round-robin over sources). One round runs
+
+* ctk: the real command line, `python -m cluster_toolkit.cli.main embed MUSIC --library FRESH --workers 2`
+  (start-up, scan, hashing, store commits included) with `--model` and `--coverage` as given;
+* bliss: a Python process with a `multiprocessing` pool of 2 workers calling `bliss_audio.Song(path)` for
+  every file and collecting the analyses in the parent;
+
+each in a child process whose whole process tree is sampled every 0.1 s (CPU seconds of every process,
+peak proportional set size: shared library pages counted once). A warm-up round (both sides, not
+counted; it also fills the page cache) is followed by `--rounds` rounds whose order alternates
+(ctk first, then bliss first, ...). The load average is recorded before and after every run.
+
+    python bench/vs_bliss.py --corpus /work/corpus --n-tracks 120 --rounds 3 --model ctk-small
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from embed_throughput import tree_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from embeddings.audio import DECODABLE_EXTENSIONS  # noqa: E402
+
+BLISS_CODE = """
+import sys, time
+from multiprocessing import Pool
+import bliss_audio
+
+def analyse(path):
+    try:
+        return path, list(bliss_audio.Song(path).analysis), None
+    except Exception as exc:  # a failure is counted, the run goes on
+        return path, None, str(exc)
+
+if __name__ == "__main__":
+    paths = sys.argv[2:]
+    with Pool(int(sys.argv[1])) as pool:
+        results = pool.map(analyse, paths, chunksize=1)
+    failed = [r for r in results if r[1] is None]
+    print(f"analysed={len(results) - len(failed)} failed={len(failed)}", flush=True)
+"""
+
+
+def pick_tracks(corpus: Path, n: int, min_seconds: float = 0.0) -> pd.DataFrame:
+    """``n`` eval_ok tracks libsndfile decodes, round-robin over sources (seeded)."""
+    manifest = pd.read_csv(corpus / "manifest.csv")
+    suffix = manifest["path"].str.extract(r"(\.[^./]+)$")[0].str.lower()
+    ok = manifest[
+        (manifest["eval_ok"] == 1)
+        & (manifest["kind"] != "tracker-module")
+        & manifest["duplicate_of"].isna()
+        & suffix.isin(DECODABLE_EXTENSIONS)
+        & (manifest["duration_s"] >= min_seconds)
+    ]
+    ok = ok.sample(frac=1.0, random_state=0)
+    ok = ok.assign(_rank=ok.groupby("game").cumcount()).sort_values(["_rank", "game"])
+    return ok.head(n).reset_index(drop=True)
+
+
+def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> dict:
+    """Run ``cmd``; wall time, CPU seconds and peak PSS of its whole process tree, load averages."""
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak_pss, cpu = 0.0, {}
+    while proc.poll() is None:
+        peak_pss = max(peak_pss, tree_sample(proc.pid, cpu))
+        time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err[-3000:]}")
+    return {"wall_s": wall, "cpu_s": sum(cpu.values()), "peak_pss_mb": peak_pss,
+            "load_before": load_before[0], "load_after": os.getloadavg()[0], "stdout_tail": out[-400:]}
+
+
+def run_ctk(music: Path, work: Path, *, model: str, coverage: str, workers: int, round_no: int) -> dict:
+    lib = work / f"lib-ctk-{round_no}"
+    cmd = [sys.executable, "-m", "cluster_toolkit.cli.main", "embed", str(music), "--library", str(lib),
+           "--workers", str(workers), "--model", model]
+    if coverage:
+        cmd += ["--coverage", coverage]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return measure(cmd, env=env)
+
+
+def run_bliss(paths: list[str], *, workers: int) -> dict:
+    return measure([sys.executable, "-c", BLISS_CODE, str(workers), *paths])
+
+
+def summarise(runs: list[dict], n: int) -> dict:
+    wall = sum(r["wall_s"] for r in runs)
+    cpu = sum(r["cpu_s"] for r in runs)
+    return {
+        "tracks_per_s": n * len(runs) / wall,
+        "tracks_per_s_per_round": [n / r["wall_s"] for r in runs],
+        "cpu_s_per_track": cpu / (n * len(runs)),
+        "peak_pss_mb": max(r["peak_pss_mb"] for r in runs),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    ap.add_argument("--n-tracks", type=int, default=120)
+    ap.add_argument("--min-seconds", type=float, default=0.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--model", default="ctk-small", help="ctk backend (default: ctk-small)")
+    ap.add_argument("--coverage", default="", help="ctk --coverage (default: ctk's default)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "vs_bliss.json")
+    args = ap.parse_args()
+
+    tracks = pick_tracks(args.corpus, args.n_tracks, args.min_seconds)
+    if len(tracks) < args.n_tracks:
+        raise SystemExit(f"only {len(tracks)} tracks qualify, asked for {args.n_tracks}")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    with tempfile.TemporaryDirectory(prefix="vs_bliss-") as tmp:
+        work = Path(tmp)
+        music = work / "music"
+        music.mkdir()
+        links = []
+        for i, p in enumerate(tracks["path"]):
+            link = music / f"{i:04d}{Path(p).suffix.lower()}"
+            link.symlink_to(p)
+            links.append(str(link))
+        ctk = lambda r: run_ctk(music, work, model=args.model, coverage=args.coverage,  # noqa: E731
+                                workers=args.workers, round_no=r)
+        bliss = lambda r: run_bliss(links, workers=args.workers)  # noqa: E731
+        print("warm-up", flush=True)
+        ctk(0), bliss(0)
+        runs: dict[str, list[dict]] = {"ctk": [], "bliss": []}
+        for r in range(1, args.rounds + 1):
+            order = [("ctk", ctk), ("bliss", bliss)] if r % 2 else [("bliss", bliss), ("ctk", ctk)]
+            for name, fn in order:
+                res = fn(r)
+                runs[name].append(res)
+                print(f"round {r} {name}: {args.n_tracks / res['wall_s']:.2f} tracks/s, "
+                      f"{res['cpu_s'] / args.n_tracks:.3f} CPU s/track, peak PSS {res['peak_pss_mb']:.0f} MB, "
+                      f"load {res['load_before']:.2f} -> {res['load_after']:.2f}", flush=True)
+    summary = {name: summarise(rs, args.n_tracks) for name, rs in runs.items()}
+    ratios = [c["wall_s"] and b["wall_s"] / c["wall_s"] for c, b in zip(runs["ctk"], runs["bliss"])]
+    result = {
+        "started": started,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "model": args.model,
+        "coverage": args.coverage or "(ctk default)",
+        "n_tracks": args.n_tracks,
+        "audio_hours": float(tracks["duration_s"].sum() / 3600),
+        "mean_track_s": float(tracks["duration_s"].mean()),
+        "formats": tracks["path"].str.extract(r"\.([^./]+)$")[0].str.lower().value_counts().to_dict(),
+        "summary": summary,
+        "ratio_tracks_per_s": summary["ctk"]["tracks_per_s"] / summary["bliss"]["tracks_per_s"],
+        "ratio_per_round": ratios,
+        "ratio_cpu_s_per_track": summary["bliss"]["cpu_s_per_track"] / summary["ctk"]["cpu_s_per_track"],
+        "load_average_range": [min(r["load_before"] for rs in runs.values() for r in rs),
+                               max(r["load_after"] for rs in runs.values() for r in rs)],
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
