@@ -87,7 +87,7 @@ class CoverageConfig:
     """
 
     mode: str = "sampled"
-    n_fragments: int = 8
+    n_fragments: int = 6
 
     def __post_init__(self) -> None:
         if self.mode not in COVERAGES:
