@@ -11,8 +11,9 @@ libsndfile: no tracker modules, no duplicates, spread round-robin over sources).
   every file and collecting the analyses in the parent;
 
 each in a child process whose whole process tree is sampled every 0.1 s (CPU seconds of every process,
-peak proportional set size: shared library pages counted once). A warm-up round (both sides, not
-counted; it also fills the page cache) is followed by `--rounds` rounds whose order alternates
+peak proportional set size: shared library pages counted once). A warm-up (every file read once into the
+page cache, then both sides on the first `--warmup-tracks` files, not counted) is followed by `--rounds`
+rounds whose order alternates
 (ctk first, then bliss first, ...). The load average is recorded before and after every run.
 
     python bench/vs_bliss.py --corpus /work/corpus --n-tracks 120 --rounds 3 --model ctk-small
@@ -123,6 +124,7 @@ def main() -> None:
     ap.add_argument("--n-tracks", type=int, default=120)
     ap.add_argument("--min-seconds", type=float, default=0.0)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup-tracks", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--model", default="ctk-small", help="ctk backend (default: ctk-small)")
     ap.add_argument("--coverage", default="", help="ctk --coverage (default: ctk's default)")
@@ -142,11 +144,18 @@ def main() -> None:
             link = music / f"{i:04d}{Path(p).suffix.lower()}"
             link.symlink_to(p)
             links.append(str(link))
+        warm = work / "warm-up"
+        warm.mkdir()
+        for link in links[: args.warmup_tracks]:
+            (warm / Path(link).name).symlink_to(os.readlink(link))
+        for link in links:
+            Path(link).read_bytes()
+        print("warm-up", flush=True)
+        run_ctk(warm, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=0)
+        run_bliss([str(p) for p in sorted(warm.iterdir())], workers=args.workers)
         ctk = lambda r: run_ctk(music, work, model=args.model, coverage=args.coverage,  # noqa: E731
                                 workers=args.workers, round_no=r)
         bliss = lambda r: run_bliss(links, workers=args.workers)  # noqa: E731
-        print("warm-up", flush=True)
-        ctk(0), bliss(0)
         runs: dict[str, list[dict]] = {"ctk": [], "bliss": []}
         for r in range(1, args.rounds + 1):
             order = [("ctk", ctk), ("bliss", bliss)] if r % 2 else [("bliss", bliss), ("ctk", ctk)]
