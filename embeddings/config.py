@@ -87,7 +87,7 @@ class CoverageConfig:
     """
 
     mode: str = "sampled"
-    n_fragments: int = 6
+    n_fragments: int = 5
 
     def __post_init__(self) -> None:
         if self.mode not in COVERAGES:
