@@ -128,7 +128,7 @@ def per_track(args: argparse.Namespace, sources: list[str]) -> None:
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from cluster_toolkit.library import content_hash
+    from cluster_toolkit.scanning import content_hash
     from embeddings.backends import load_backend
     from embeddings.config import CoverageConfig, FragmentConfig
     from embeddings.inference import analyse_file

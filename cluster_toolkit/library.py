@@ -14,7 +14,6 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -186,26 +185,37 @@ def _forkserver_context() -> Any:
     return context
 
 
-def describe_backend(model: str, *, in_worker: bool) -> Callable[[], tuple[dict[str, Any], int]]:
-    """Start describing backend ``model``; the returned call blocks for ``(description, dim)``.
+class BackendDescription:
+    """The description and vector size of a backend, computed in the background.
 
     With ``in_worker`` the backend is loaded in a process forked from the workers' forkserver, which
     starts now and imports torch while this process scans the folder (and the workers then start at
-    once); this process never imports torch or the model. A bad model raises its error from the call.
+    once); this process never imports torch or the model. :meth:`result` blocks for
+    ``(description, dim)`` and raises the error of a bad model; :meth:`stop` ends the helper process
+    (at once, if the run ends before it was needed).
     """
-    if not in_worker:
-        return lambda: _describe(model)
-    pool = ProcessPoolExecutor(1, mp_context=_forkserver_context(), initializer=_worker_init,
-                               initargs=(os.getpid(),))
-    future = pool.submit(_describe, model)
 
-    def result() -> tuple[dict[str, Any], int]:
+    def __init__(self, model: str, *, in_worker: bool) -> None:
+        self.model = model
+        self._pool: ProcessPoolExecutor | None = None
+        self._future: Future | None = None
+        if in_worker:
+            self._pool = ProcessPoolExecutor(1, mp_context=_forkserver_context(), initializer=_worker_init,
+                                             initargs=(os.getpid(),))
+            self._future = self._pool.submit(_describe, model)
+
+    def result(self) -> tuple[dict[str, Any], int]:
+        if self._future is None:
+            return _describe(self.model)
         try:
-            return future.result()
+            return self._future.result()
         finally:
-            stop_pool(pool)
+            self.stop()
 
-    return result
+    def stop(self) -> None:
+        if self._pool is not None:
+            stop_pool(self._pool)
+            self._pool = None
 
 
 def _reason(exc: Exception, path: str) -> str:
@@ -389,16 +399,19 @@ def embed_library(
     if not music_dir.is_dir():
         raise UsageError(f"{music_dir}: no such folder")
     t0 = time.monotonic()
-    described = describe_backend(config.model, in_worker=config.workers > 0)  # overlaps with the scan
-    store = LibraryStore.open(Path(library).expanduser(), create=True, lock_wait_s=config.lock_wait_s)
-    with store.writing(wait_s=config.lock_wait_s):
-        _check_usable(store)
-        summary, tracks, work, changed = _survey(music_dir, store, config)  # reads the store, sets aside damage
-        if _adopt_model(store, *described(), config):  # analyses of another model were cleared: survey again
-            summary, tracks, work, changed = _survey(music_dir, store, config)
-        summary.model_id = store.model_id or ""
-        _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary)
-        summary.seconds = time.monotonic() - t0
+    described = BackendDescription(config.model, in_worker=config.workers > 0)  # overlaps with the scan
+    try:
+        store = LibraryStore.open(Path(library).expanduser(), create=True, lock_wait_s=config.lock_wait_s)
+        with store.writing(wait_s=config.lock_wait_s):
+            _check_usable(store)
+            summary, tracks, work, changed = _survey(music_dir, store, config)  # sets aside damaged parts only
+            if _adopt_model(store, *described.result(), config):  # another model's analyses cleared: again
+                summary, tracks, work, changed = _survey(music_dir, store, config)
+            summary.model_id = store.model_id or ""
+            _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary)
+            summary.seconds = time.monotonic() - t0
+    finally:
+        described.stop()
     return summary
 
 
