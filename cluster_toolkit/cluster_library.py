@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cluster_toolkit.clustering import (
+    ClusteringWarning,
     DBSCANClusterer,
     EpsChoice,
     HDBSCANClusterer,
@@ -38,13 +39,17 @@ from cluster_toolkit.runs import ClusterRun, labels_frame, make_run_id, run_dir,
 from cluster_toolkit.store import now_iso
 
 METHODS = ("hierarchical", "kmeans", "dbscan", "hdbscan")
+DEFAULT_MAX_NOISE = 0.2  # HDBSCAN: at most this share of the tracks stays noise unless asked
 
 
 @dataclass(frozen=True)
 class ClusterOptions:
-    """What to cluster with; ``None`` means the method's default. ``k`` is an int or "auto"."""
+    """What to cluster with; ``None`` means the method's default. ``k`` is an int or "auto".
 
-    method: str = "hdbscan"
+    The default, k-means with ``k="auto"``, agreed best with the source labels of held-out real music among
+    the methods' defaults (docs/BENCHMARKS.md, "Clustering defaults on held-out real music")."""
+
+    method: str = "kmeans"
     k: int | str | None = None
     k_min: int = 2
     k_max: int | None = None
@@ -55,6 +60,9 @@ class ClusterOptions:
     min_samples: int | None = None
     min_cluster_size: int | None = None
     pca_components: int | str | None = "auto"
+    selection: str = "auto"
+    max_noise: float | None = None
+    allow_single_cluster: bool = False
     seed: int = 0
     normalize: bool | None = None
 
@@ -63,8 +71,9 @@ class ClusterOptions:
         keep = {
             "hierarchical": ("k", "k_min", "k_max", "distance_threshold", "linkage", "metric"),
             "kmeans": ("k", "k_min", "k_max"),
-            "dbscan": ("eps", "min_samples", "metric"),
-            "hdbscan": ("min_cluster_size", "min_samples", "pca_components"),
+            "dbscan": ("eps", "min_samples", "metric", "max_noise"),
+            "hdbscan": ("min_cluster_size", "min_samples", "pca_components", "selection", "max_noise",
+                        "allow_single_cluster"),
         }[self.method]
         values = asdict(self)
         return {name: values[name] for name in keep} | {"normalize": self.normalize}
@@ -112,6 +121,8 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
                 normalize=normalize,
             )
             k = k_choice.k
+            if k_choice.edge_warning():
+                warnings.warn(k_choice.edge_warning(), ClusteringWarning, stacklevel=2)
         elif not isinstance(k, int):
             raise ClusteringError(f"k={k!r}: give a whole number of clusters or 'auto'")
         if method == "kmeans":
@@ -132,12 +143,16 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
             metric=options.metric or "cosine",
             normalize=normalize,
             random_state=options.seed,
+            max_noise=1.0 if options.max_noise is None else options.max_noise,
         )
     else:
         model = HDBSCANClusterer(
             options.min_cluster_size,
             min_samples=options.min_samples,
             n_components=options.pca_components,
+            cluster_selection_method=options.selection,
+            max_noise=DEFAULT_MAX_NOISE if options.max_noise is None else options.max_noise,
+            allow_single_cluster=options.allow_single_cluster,
             random_state=options.seed,
             normalize=normalize,
         )
@@ -146,7 +161,12 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
     if method == "dbscan":
         resolved |= {"eps": model.eps_, "eps_euclidean": model.eps_euclidean_}
     if method == "hdbscan":
-        resolved |= {"min_cluster_size": model.min_cluster_size_, "min_samples": model.min_samples_}
+        resolved |= {"min_cluster_size": model.min_cluster_size_, "min_samples": model.min_samples_,
+                     "cluster_selection_method": model.cluster_selection_method_}
+        if model.search_ is not None:
+            resolved["search"] = model.search_.as_dict()
+    if method in ("dbscan", "hdbscan"):
+        resolved["noise_assigned"] = int(model.noise_assigned_.sum())
     if method == "hierarchical":
         resolved |= {"two_stage": bool(model.two_stage_)}
     return model, k_choice, resolved
@@ -184,7 +204,8 @@ def cluster_library(
     if reference_values is not None:
         metrics["external"] = external_metrics(reference_values, labels) | {"reference": reference}
     if k_choice is not None:
-        metrics["k_auto"] = {"k_values": list(k_choice.k_values), "silhouette": list(k_choice.scores)}
+        metrics["k_auto"] = {"k_values": list(k_choice.k_values), "silhouette": list(k_choice.scores),
+                             "reference": list(k_choice.null_scores), "criterion": k_choice.criterion}
     track_ids = tracks["track_id"].astype(str).tolist()
     requested = options.requested() | {"normalize": normalize}
     run_id = make_run_id(
@@ -239,7 +260,7 @@ def _write_pictures(store, run, model, k_choice, eps_choice) -> dict[str, Path]:
         pictures["k curve"] = plot_k_curve(k_choice, folder / "k_curve.png")
     if eps_choice is not None:
         pictures["k-distance knee"] = plot_k_distance(
-            eps_choice, folder / "k_distance.png", eps_label=f"eps = {model.eps_:.4g} ({model.metric})"
+            eps_choice, folder / "k_distance.png", metric="cosine" if model.metric == "cosine" else "euclidean"
         )
     if isinstance(model, HierarchicalClusterer):
         pictures["dendrogram"] = plot_dendrogram(

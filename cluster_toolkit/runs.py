@@ -187,12 +187,19 @@ def list_runs(store: Any) -> pd.DataFrame:
 
 
 def resolve_run_id(store: Any, run_id: str) -> str:
-    """The full id of a saved run from its id or a unique prefix (``latest`` = the newest run)."""
+    """The full id of a saved run from its id or a unique prefix (``latest`` = the newest run that found
+    at least one cluster: a run with no clusters is kept to look at, but never becomes ``latest``)."""
     runs = list_runs(store)
     if runs.empty:
         raise UsageError(f"{store.root}: no cluster runs yet; run `ctk cluster` first")
     if run_id == "latest":
-        return str(runs["run_id"].iloc[-1])
+        useful = runs[runs["n_clusters"].astype(int) > 0]
+        if useful.empty:
+            raise UsageError(
+                f"{store.root}: no saved run has any cluster (all {len(runs)} found only noise), so there is "
+                "no `latest`; run `ctk cluster` again (e.g. `--no-noise` or `--method kmeans --k auto`)"
+            )
+        return str(useful["run_id"].iloc[-1])
     ids = runs["run_id"].astype(str).tolist()
     if run_id in ids:
         return run_id

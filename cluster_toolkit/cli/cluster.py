@@ -27,6 +27,12 @@ class Linkage(StrEnum):
     single = "single"
 
 
+class Selection(StrEnum):
+    auto = "auto"
+    eom = "eom"
+    leaf = "leaf"
+
+
 class Metric(StrEnum):
     cosine = "cosine"
     euclidean = "euclidean"
@@ -110,9 +116,10 @@ def print_clusters(summary, *, limit: int) -> None:
 
 def cluster_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
-    method: Annotated[Method, typer.Option("--method", "-m", help="Clustering method.")] = Method.hdbscan,
-    k: Annotated[str | None, typer.Option("--k", help="Number of clusters, or 'auto' (silhouette; kmeans, "
-                                          "hierarchical). Default auto.")] = None,  # fmt: skip
+    method: Annotated[Method, typer.Option("--method", "-m", help="Clustering method (default: kmeans with "
+                                           "--k auto, the best default on held-out real music).")] = Method.kmeans,
+    k: Annotated[str | None, typer.Option("--k", help="Number of clusters, or 'auto' (silhouette over a "
+                                          "null reference; kmeans, hierarchical). Default auto.")] = None,  # fmt: skip
     k_min: Annotated[int, typer.Option(help="Smallest k tried by --k auto.")] = 2,
     k_max: Annotated[
         int | None, typer.Option(help="Largest k tried by --k auto (default grows with the library).")
@@ -132,6 +139,21 @@ def cluster_cli(
     pca: Annotated[
         str, typer.Option(help="HDBSCAN: PCA components before clustering, 'auto' (10) or 'none'.")
     ] = "auto",
+    selection: Annotated[
+        Selection, typer.Option(help="HDBSCAN cluster selection: eom, leaf (finer), or auto (searched with "
+                                     "the unset sizes, scored by DBCV).")
+    ] = Selection.auto,
+    max_noise: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="DBSCAN/HDBSCAN: largest share of tracks left as "
+                                   "noise; the rest join their nearest cluster (default 0.2 for hdbscan, 1 for "
+                                   "dbscan).")
+    ] = None,
+    no_noise: Annotated[
+        bool, typer.Option("--no-noise", help="DBSCAN/HDBSCAN: every noise track joins its nearest cluster.")
+    ] = False,
+    allow_single_cluster: Annotated[
+        bool, typer.Option("--allow-single-cluster", help="HDBSCAN: one cluster is an acceptable answer.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same labels.")] = 0,
     labels: Annotated[
         str | None,
@@ -152,6 +174,8 @@ def cluster_cli(
 
     if k is not None and method in (Method.dbscan, Method.hdbscan):
         raise UsageError(f"--k is for kmeans and hierarchical, not {method.value}")
+    if no_noise and max_noise is not None:
+        raise UsageError(f"give --no-noise or --max-noise {max_noise}, not both")
     options = ClusterOptions(
         method=method.value,
         k=parse_k(k),
@@ -164,6 +188,9 @@ def cluster_cli(
         min_samples=min_samples,
         min_cluster_size=min_cluster_size,
         pca_components=parse_pca(pca),
+        selection=selection.value,
+        max_noise=0.0 if no_noise else max_noise,
+        allow_single_cluster=allow_single_cluster,
         seed=seed,
         normalize=normalize,
     )
@@ -187,16 +214,17 @@ def cluster_cli(
     head.add_row("noise", str(run.n_noise))
     used = run.params["used"]
     shown = {key: used[key] for key in ("n_clusters", "distance_threshold", "linkage", "metric", "eps",
-                                         "min_samples", "min_cluster_size", "two_stage")
+                                         "min_samples", "min_cluster_size", "cluster_selection_method",
+                                         "two_stage", "noise_assigned")
              if used.get(key) is not None}  # fmt: skip
     head.add_row("parameters", ", ".join(f"{key}={_fmt(v)}" for key, v in shown.items()))
     head.add_row("seconds", f"{run.seconds:.2f}")
     console.print(head)
     if outcome.k_choice is not None:
         c = outcome.k_choice
-        best = max(c.scores)
-        console.print(f"k = {c.k}: the best mean silhouette ({best:.3f}) of k = {c.k_values[0]}..{c.k_values[-1]}",
-                      highlight=False)  # fmt: skip
+        i = c.k_values.index(c.k)
+        console.print(f"k = {c.k} of {c.k_values[0]}..{c.k_values[-1]}: silhouette {c.scores[i]:.3f}, "
+                      f"{c.excess[i]:+.3f} over a Gaussian reference ({c.criterion})", highlight=False)  # fmt: skip
     if outcome.eps_choice is not None:
         console.print(f"eps = {outcome.clusterer.eps_:.4g}: the knee of the distance to the "
                       f"{outcome.eps_choice.min_samples}th neighbour", highlight=False)  # fmt: skip
@@ -205,5 +233,7 @@ def cluster_cli(
     print_clusters(cluster_summary(tracks, X, outcome.clusterer.labels_), limit=show)
     for name, path in outcome.pictures.items():
         console.print(f"{name}: {path}", highlight=False)
-    if outcome.saved:
+    if outcome.saved and run.n_clusters == 0:
+        notice(f"saved as {run.run_id}, but a run with no clusters never becomes `latest`")
+    elif outcome.saved:
         print_next(f"ctk clusters show {run.run_id}", f"ctk map --color cluster:{run.run_id} --out map.html")

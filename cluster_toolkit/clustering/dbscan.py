@@ -28,6 +28,7 @@ from cluster_toolkit.clustering.base import (
     prepare,
     warn_if_degenerate,
 )
+from cluster_toolkit.clustering.noise import cap_noise
 from cluster_toolkit.errors import ClusteringError
 
 
@@ -56,6 +57,7 @@ class DBSCANClusterer(CtkClusterer):
         "metric": Constraint(str, choices=METRICS),
         "normalize": Constraint(bool, choices=(True, False)),
         "random_state": Constraint(Int, low=0),
+        "max_noise": Constraint(Real, low=0.0, high=1.0),
     }
 
     def __init__(
@@ -66,8 +68,10 @@ class DBSCANClusterer(CtkClusterer):
         metric: str = "cosine",
         normalize: bool = True,
         random_state: int = 0,
+        max_noise: float = 1.0,
     ) -> None:
         self.eps = eps
+        self.max_noise = max_noise
         self.min_samples = min_samples
         self.metric = metric
         self.normalize = normalize
@@ -97,16 +101,19 @@ class DBSCANClusterer(CtkClusterer):
             self.eps_choice_ = None
             eps_e = cosine_to_euclidean(self.eps) if self.metric == "cosine" else float(self.eps)
         model = DBSCAN(eps=eps_e, min_samples=self.min_samples, metric="euclidean").fit(data)
-        self._set_result(model.labels_, data.shape[1])
+        raw, self.noise_assigned_ = cap_noise(data, model.labels_, float(self.max_noise))
+        self._set_result(raw, data.shape[1])
         self.core_sample_indices_ = np.asarray(model.core_sample_indices_, dtype=np.int64)
         self.components_ = data[self.core_sample_indices_].astype(np.float32)
         self.eps_euclidean_ = float(eps_e)
         self.eps_ = euclidean_to_cosine(eps_e) if self.metric == "cosine" else float(eps_e)
+        chosen = "the k-distance knee gave " if self.eps == "auto" else ""
+        tries = "another --eps" if self.eps == "auto" else "--eps auto, another --eps"
         warn_if_degenerate(
             self.labels_,
             method="dbscan",
-            advice=f"eps={self.eps_:.4g} ({self.metric}) is too small or too large for these tracks; "
-            "try --eps auto, another --eps or a different --min-samples, or use hdbscan",
+            advice=f"{chosen}eps={self.eps_:.4g} ({self.metric}), too small or too large for these tracks; "
+            f"try {tries} or a different --min-samples, or use hdbscan",
         )
         return self
 

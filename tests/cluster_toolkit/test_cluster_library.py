@@ -26,7 +26,9 @@ def test_every_method_recovers_the_genres_and_writes_its_pictures(library, optio
         assert path.read_bytes()[:8] == PNG and path.parent == run_dir(library, out.run.run_id)
     if options.method == "hdbscan":
         assert (run_dir(library, out.run.run_id) / "hdbscan.pkl").is_file()
-        assert out.run.params["used"]["min_cluster_size"] == 5  # hdbscan_defaults(60)
+        used = out.run.params["used"]
+        assert used["min_cluster_size"] in (3, 6)  # searched: round(0.2, 0.4, 0.8 * sqrt(60)) clipped at 3
+        assert len(used["search"]["candidates"]) >= 12 and out.run.n_noise <= 0.2 * 60
 
 
 def test_dry_run_saves_nothing(library):
@@ -60,3 +62,37 @@ def test_empty_library_is_an_error(tmp_path):
     store = LibraryStore.open(tmp_path / "empty", create=True)
     with pytest.raises(ClusteringError, match="0 embedded tracks"):
         cluster_library(store, ClusterOptions(method="kmeans", k=2))
+
+
+def test_a_run_without_clusters_is_saved_but_never_latest(library):
+    from cluster_toolkit.errors import UsageError
+    from cluster_toolkit.runs import list_runs, resolve_run_id
+
+    with pytest.raises(UsageError, match="no saved run has any cluster"):
+        cluster_library(library, ClusterOptions(method="dbscan", eps=1e-6))
+        resolve_run_id(library, "latest")
+    good = cluster_library(library, ClusterOptions(method="kmeans", k=3))
+    empty = cluster_library(library, ClusterOptions(method="dbscan", eps=2e-6))
+    assert empty.saved and empty.run.n_clusters == 0
+    assert list_runs(library)["run_id"].iloc[-1] == empty.run.run_id  # stored, newest...
+    assert resolve_run_id(library, "latest") == good.run.run_id  # ...but latest is the newest with clusters
+    assert resolve_run_id(library, empty.run.run_id) == empty.run.run_id
+
+
+def test_dbscan_advice_after_eps_auto_does_not_suggest_eps_auto(library):
+    out = cluster_library(library, ClusterOptions(method="dbscan", eps="auto", min_samples=59))
+    assert out.run.n_clusters <= 1
+    text = " ".join(out.warnings)
+    assert "k-distance knee gave eps=" in text and "--eps auto" not in text
+    fixed = cluster_library(library, ClusterOptions(method="dbscan", eps=1e-6))
+    assert "try --eps auto" in " ".join(fixed.warnings)
+
+
+def test_k_auto_at_the_top_of_its_range_warns(library):
+    out = cluster_library(library, ClusterOptions(method="hierarchical", k="auto", k_min=2, k_max=3), save=False)
+    assert out.run.n_clusters == 3  # three genres: the top of 2..3
+    assert not any("top of the range" in w for w in out.warnings)  # a 2-value range has no interior
+    out = cluster_library(library, ClusterOptions(method="kmeans", k="auto", k_min=2, k_max=4), save=False)
+    assert out.run.n_clusters == 3 and not out.warnings
+    narrow = cluster_library(library, ClusterOptions(method="hierarchical", k="auto", k_min=2, k_max=2), save=False)
+    assert narrow.run.n_clusters == 2

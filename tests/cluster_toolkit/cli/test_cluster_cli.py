@@ -116,3 +116,33 @@ def test_clusters_list_assign_delete_and_errors(tmp_path, library_factory):
     assert missing.exit_code == 2 and "no cluster run 'nope'" in missing.output
     assert ctk("clusters", "delete", run_id, "-L", root).exit_code == 0
     assert list_runs(store).empty
+
+
+def test_defaults_and_noise_flags(library):
+    plain = ctk("cluster", "-L", str(library.root))
+    assert plain.exit_code == 0, plain.output
+    run = load_run(library, "latest")
+    assert run.method == "kmeans" and run.params["requested"]["k"] is None and run.n_clusters == 3
+    assert "over a Gaussian reference" in plain.output
+    kept = ctk("cluster", "-L", str(library.root), "--method", "hdbscan", "--min-cluster-size", "8",
+               "--min-samples", "8", "--selection", "leaf", "--max-noise", "1")
+    assert kept.exit_code == 0, kept.output
+    run = load_run(library, "latest")
+    assert run.params["used"]["cluster_selection_method"] == "leaf" and run.params["used"]["noise_assigned"] == 0
+    assert run.params["requested"]["max_noise"] == 1.0 and "search" not in run.params["used"]
+    no_noise = ctk("cluster", "-L", str(library.root), "--method", "hdbscan", "--min-cluster-size", "8",
+                   "--min-samples", "8", "--selection", "leaf", "--no-noise")
+    assert no_noise.exit_code == 0, no_noise.output
+    assigned = load_run(library, "latest")
+    assert assigned.n_noise == 0 and assigned.params["used"]["noise_assigned"] == run.n_noise
+    assert assigned.params["requested"]["max_noise"] == 0.0
+    both = ctk("cluster", "-L", str(library.root), "--method", "hdbscan", "--no-noise", "--max-noise", "0.1")
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_a_run_with_no_clusters_is_not_latest(library):
+    ok = ctk("cluster", "-L", str(library.root), "--method", "kmeans", "--k", "3")
+    empty = ctk("cluster", "-L", str(library.root), "--method", "dbscan", "--eps", "0.000001")
+    assert ok.exit_code == empty.exit_code == 0
+    assert "never becomes `latest`" in empty.output and "try --eps auto" in empty.output
+    assert load_run(library, "latest").method == "kmeans"

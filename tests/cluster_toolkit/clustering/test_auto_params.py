@@ -22,7 +22,7 @@ def test_choose_k_finds_the_number_of_separated_blobs(make_blobs, method, tmp_pa
     choice = choose_k(X, k_values=range(2, 9), method=method)
     assert choice.k == 5
     assert choice.k_values == (2, 3, 4, 5, 6, 7, 8)
-    assert choice.scores[3] == max(choice.scores)
+    assert choice.excess[3] == max(choice.excess)
     path = plot_k_curve(choice, tmp_path / "k.png")
     assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 5_000
 
@@ -78,3 +78,28 @@ def test_hdbscan_defaults_by_size():
     assert got == {20: (5, 4), 200: (7, 7), 10_000: (50, 13), 100_000: (158, 17)}
     with pytest.raises(ClusteringError):
         hdbscan_defaults(1)
+
+
+def _nested_groups(seed: int = 1) -> np.ndarray:
+    """Two far-apart families of three groups each (40 tracks per group): plain silhouette sees 2."""
+    rng = np.random.default_rng(seed)
+    families = rng.normal(size=(2, 16)) * 3
+    centres = np.concatenate([f + rng.normal(size=(3, 16)) * 0.8 for f in families])
+    return np.concatenate([c + rng.normal(size=(40, 16)) * 0.25 for c in centres])
+
+
+def test_k_auto_does_not_collapse_to_two_on_nested_groups():
+    choice = choose_k(_nested_groups(), k_values=range(2, 11), normalize=False)
+    assert int(np.argmax(choice.scores)) == 0  # plain silhouette would say k = 2
+    assert choice.k == 6 and not choice.at_edge
+    assert choice.excess[4] == max(choice.excess[1:-1])
+    assert len(choice.null_scores) == len(choice.scores) == 9
+
+
+def test_k_auto_on_five_separated_blobs_and_the_edge_warning(make_blobs):
+    X, _ = make_blobs(300, 5, 16, seed=7)
+    assert choose_k(X, k_values=range(2, 12)).k == 5
+    top = choose_k(X, k_values=range(2, 5))
+    assert top.k == 4 and top.at_edge
+    assert "k = 4, the top of the range 2..4" in top.edge_warning() and "--k-max 8" in top.edge_warning()
+    assert choose_k(X, k_values=range(3, 9)).edge_warning() is None
