@@ -1,19 +1,27 @@
-"""Hull walks against two baselines on the playlist quality metrics.
+"""Playlist generators against baselines on held-out real music: do they stay in the seeds' source?
 
-    python bench/playlist_quality.py --library demo/.ctk        # a real store (e.g. the demo library)
-    python bench/playlist_quality.py --synthetic                 # clustered synthetic embeddings
+    python bench/playlist_quality.py --library heldout-small.ctk            # held-out store, labels = folder
+    python bench/playlist_quality.py --library heldout-small.ctk --per-source 8 --length 10
+    python bench/playlist_quality.py --synthetic                            # clustered synthetic embeddings
 
-Each trial picks seeds a listener might pick: an anchor track and ``--n-seeds - 1`` tracks
-among its 20 nearest neighbours. Three playlists of ``--length`` tracks are made from them:
+Seed sets: for every source (the track's folder, ``--labels``) with at least ``--min-source`` tracks,
+``--per-source`` seed sets of 2, 3, 4, 5, 2, 3... tracks of that source (seeded). Each generator makes a
+``--length``-track playlist from them, all with the default rules (:class:`playlists.rules.PlaylistRules`):
 
-* **hull walk**: :func:`playlists.hull.hull_walk` (PCA d=3, margin 0.05, 2-opt tour);
-* **random order**: the hull walk's tracks shuffled (same tracks, no ordering);
-* **k-NN**: the seeds plus the tracks nearest the seeds' mean direction, listed by similarity.
+* **hull walk**: :func:`playlists.hull.hull_walk` as ``ctk playlist --hull`` runs it (the default hull space);
+* **hull, 3-d PCA**: the former default, the hull in a 3-d PCA of the whole library (``space="projection"``);
+* **onion walk**: the cluster of the default clustering (k-means, k auto) holding most seeds, walked from its
+  edge to its core (:func:`playlists.hull.onion_walk`);
+* **path**: :func:`playlists.path.song_path` from the first seed to the second;
+* **recommend**: :func:`playlists.recommend.recommend` with the seeds as liked songs (fragment scoring);
+* **centroid k-NN**: the seeds, then the tracks nearest the seeds' mean direction, by similarity;
+* **random**: the seeds, then random tracks.
 
-Metrics (:mod:`playlists.quality`, cosine distances): mean / max step (smoothness, lower is
-smoother), distance to seeds (coherence, lower is closer), spread (diversity, higher is more
-varied), artist repetition. The table gives means over trials and the hull walk's ratio to
-each baseline.
+Metrics, per playlist, over its tracks that are not seeds: **precision** (share from the seeds' source),
+and over the whole playlist in play order (:mod:`playlists.quality`): **mean step** (cosine distance
+between consecutive tracks; lower is smoother), **seed distance**, **spread** (mean pairwise distance).
+Also printed: how much of the library's neighbourhood structure a 3-d PCA keeps (10-NN overlap and
+scikit-learn's trustworthiness).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import platform
 import sys
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -30,100 +39,200 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playlists.hull import hull_walk  # noqa: E402
+from playlists.hull import hull_walk, onion_walk  # noqa: E402
 from playlists.library import Library  # noqa: E402
+from playlists.path import song_path  # noqa: E402
 from playlists.quality import playlist_metrics  # noqa: E402
+from playlists.recommend import recommend  # noqa: E402
+from playlists.rules import PlaylistRules, RuleChecker  # noqa: E402
 
-METRICS = ("mean_step", "max_step", "seed_distance", "spread", "artist_repetition")
+METHODS = ("hull walk", "hull, 3-d PCA", "onion walk", "path", "recommend", "centroid k-NN", "random")
+METRICS = ("precision", "mean_step", "seed_distance", "spread")
 
 
-def synthetic_library(n_clusters: int = 8, per: int = 250, dim: int = 64, seed: int = 0) -> Library:
+def synthetic_library(n_clusters: int = 8, per: int = 40, dim: int = 64, seed: int = 0) -> tuple[Library, np.ndarray]:
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_clusters, dim))
     labels = np.repeat(np.arange(n_clusters), per)
-    emb = centres[labels] + 0.6 * rng.normal(size=(len(labels), dim))
+    emb = centres[labels] + 0.9 * rng.normal(size=(len(labels), dim))
     tracks = pd.DataFrame({
         "track_id": [f"t{i:05d}" for i in range(len(labels))],
         "artist": [f"Artist {c}-{i % 12}" for i, c in enumerate(labels)],
         "title": [f"Song {i}" for i in range(len(labels))],
     })
-    return Library(tracks, emb.astype(np.float32))
+    return Library(tracks, emb.astype(np.float32)), labels.astype(str)
 
 
-def store_library(path: str) -> Library:
-    from cluster_toolkit.saved_playlists import load_library
+def store_library(path: str, labels: str):
+    from cluster_toolkit.reference_labels import reference_labels
+    from cluster_toolkit.saved_playlists import load_fragments, load_library
     from cluster_toolkit.store import LibraryStore
 
-    return load_library(LibraryStore.open(path))
+    store = LibraryStore.open(path)
+    lib = load_library(store)
+    source = reference_labels(lib.tracks, labels).fillna("?").astype(str).to_numpy()
+    return lib, source, load_fragments(store, lib)
 
 
-def knn_baseline(lib: Library, seeds: np.ndarray, length: int) -> list[int]:
+def neighbourhood_kept(emb: np.ndarray, dims: int = 3, k: int = 10) -> tuple[float, float]:
+    """Mean overlap of each track's k nearest neighbours in the full space and in a ``dims``-d PCA, and
+    scikit-learn's trustworthiness of that PCA."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import trustworthiness
+    from sklearn.neighbors import NearestNeighbors
+
+    low = PCA(dims, random_state=0).fit_transform(emb)
+    full_nn = NearestNeighbors(n_neighbors=k + 1).fit(emb).kneighbors(emb, return_distance=False)[:, 1:]
+    low_nn = NearestNeighbors(n_neighbors=k + 1).fit(low).kneighbors(low, return_distance=False)[:, 1:]
+    overlap = np.mean([len(set(a) & set(b)) / k for a, b in zip(full_nn, low_nn, strict=True)])
+    return float(overlap), float(trustworthiness(emb, low, n_neighbors=k))
+
+
+def knn_baseline(lib: Library, seeds: list[int], length: int, rules: PlaylistRules) -> list[int]:
     centre = lib.embeddings[seeds].mean(axis=0)
     order = np.argsort(-(lib.embeddings @ centre), kind="stable")
-    rest = [int(i) for i in order if int(i) not in set(seeds.tolist())]
-    return seeds.tolist() + rest[: length - len(seeds)]
+    selection = RuleChecker(lib.tracks, lib.embeddings, rules).selection(seeds)
+    for i in order:
+        if len(selection) >= length:
+            break
+        if int(i) not in selection and selection.reason(int(i)) is None:
+            selection.add(int(i))
+    return list(selection.members)
 
 
-def measure(lib: Library, order: list[int], seeds: np.ndarray) -> dict[str, float]:
-    return playlist_metrics(lib.embeddings[order], seed_embeddings=lib.embeddings[seeds],
-                            artists=lib.column("artist", order))
-
-
-def run(lib: Library, *, trials: int, length: int, n_seeds: int, seed: int) -> tuple[pd.DataFrame, float]:
+def seed_sets(source: np.ndarray, *, per_source: int, min_source: int, seed: int) -> list[list[int]]:
     rng = np.random.default_rng(seed)
+    sets = []
+    for name in sorted(set(source.tolist())):
+        rows = np.flatnonzero(source == name)
+        if name == "?" or rows.size < min_source:
+            continue
+        for j in range(per_source):
+            sets.append(rng.choice(rows, 2 + j % 4, replace=False).tolist())
+    return sets
+
+
+def make_playlists(lib: Library, seeds: list[int], *, length: int, rules: PlaylistRules, pca3: np.ndarray,
+                   clusters: np.ndarray, fragments, rng: np.random.Generator) -> dict[str, tuple[list[int], float]]:
+    """Every method's playlist (row indices in play order) for one seed set, with its seconds."""
+    ids = lib.ids(seeds)
+    frag_table, frag_emb = fragments
+
+    def onion() -> list[int]:
+        votes = np.bincount(clusters[seeds])
+        members = lib.ids(np.flatnonzero(clusters == int(np.argmax(votes))))
+        return lib.indices(onion_walk(lib, members, length=length, rules=rules).track_ids).tolist()
+
+    makers = {
+        "hull walk": lambda: lib.indices(hull_walk(lib, ids, length=length, rules=rules).track_ids).tolist(),
+        "hull, 3-d PCA": lambda: lib.indices(
+            hull_walk(lib, ids, length=length, rules=rules, points=pca3).track_ids).tolist(),
+        "onion walk": onion,
+        "path": lambda: lib.indices(song_path(lib, ids[0], ids[1], length=length, rules=rules).track_ids).tolist(),
+        "recommend": lambda: seeds + lib.indices(recommend(
+            lib, frag_table, frag_emb, ids, n=length - len(seeds), rules=rules).playlist.track_ids).tolist(),
+        "centroid k-NN": lambda: knn_baseline(lib, seeds, length, rules),
+    }
+    made = {}
+    for name, make in makers.items():
+        start = time.perf_counter()
+        order = make()
+        made[name] = (order, time.perf_counter() - start)
+    others = np.setdiff1d(np.arange(len(lib)), seeds)
+    made["random"] = (seeds + rng.choice(others, length - len(seeds), replace=False).tolist(), 0.0)
+    return made
+
+
+def run(lib: Library, source: np.ndarray, fragments, *, per_source: int, min_source: int, length: int,
+        seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    from cluster_toolkit.cluster_library import ClusterOptions, cluster_embeddings
     from playlists.projection import project
 
-    points = project(lib.embeddings).points  # one projection of the library, shared by all trials
+    rules = PlaylistRules()
+    pca3 = project(lib.embeddings).points
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clusters = cluster_embeddings(lib.embeddings, ClusterOptions(seed=seed))[0].labels_
+    if fragments is None:
+        fragments = (pd.DataFrame({"track_id": lib.track_ids, "fragment_index": 0, "start_s": np.nan}),
+                     lib.embeddings)
+    rng = np.random.default_rng(seed + 1)
+    seconds = dict.fromkeys(METHODS, 0.0)
     rows = []
-    seconds = 0.0
-    for trial in range(trials):
-        anchor = int(rng.integers(len(lib)))
-        near = np.argsort(-(lib.embeddings @ lib.embeddings[anchor]))[1:21]
-        seeds = np.concatenate([[anchor], rng.choice(near, n_seeds - 1, replace=False)]).astype(np.int64)
-        start = time.perf_counter()
-        walk = hull_walk(lib, lib.ids(seeds), length=length, points=points)
-        seconds += time.perf_counter() - start
-        order = lib.indices(walk.track_ids).tolist()
-        shuffled = list(rng.permutation(order))
-        for method, tracks in (("hull walk", order), ("random order", shuffled),
-                               ("k-NN of seed centre", knn_baseline(lib, seeds, length))):
-            rows.append({"trial": trial, "method": method, **measure(lib, tracks, seeds)})
-    return pd.DataFrame(rows), seconds / trials
+    for trial, seeds in enumerate(seed_sets(source, per_source=per_source, min_source=min_source, seed=seed)):
+        made = make_playlists(lib, seeds, length=length, rules=rules, pca3=pca3, clusters=clusters,
+                              fragments=fragments, rng=rng)
+        target = source[seeds[0]]
+        for name, (order, took) in made.items():
+            seconds[name] += took
+            rest = [i for i in order if i not in set(seeds)]
+            quality = playlist_metrics(lib.embeddings[order], seed_embeddings=lib.embeddings[seeds])
+            rows.append({"trial": trial, "n_seeds": len(seeds), "source": target, "method": name,
+                         "precision": float(np.mean(source[rest] == target)) if rest else np.nan,
+                         **{m: quality[m] for m in METRICS if m != "precision"}})
+    df = pd.DataFrame(rows)
+    n_trials = df["trial"].nunique()
+    return df, {name: s / n_trials for name, s in seconds.items()}
 
 
-def report(df: pd.DataFrame, *, title: str, per_playlist_s: float) -> str:
+def bootstrap_ci(values: np.ndarray, *, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    means = rng.choice(values, size=(n, values.size), replace=True).mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def report(df: pd.DataFrame, seconds: dict[str, float], *, title: str, chance: float) -> str:
     means = df.groupby("method")[list(METRICS)].mean()
-    lines = [
-        f"**{title}** (mean of {df['trial'].nunique()} trials; hull walk {per_playlist_s * 1000:.0f} ms per playlist)",
-        "",
-        "| metric | hull walk | random order | k-NN of seed centre | hull / random | hull / k-NN |",
-        "|---|---|---|---|---|---|",
-    ]
-    for metric in METRICS:
-        h, r, k = (means.loc[m, metric] for m in ("hull walk", "random order", "k-NN of seed centre"))
-        ratio_r = f"{h / r:.2f}" if r else "-"
-        ratio_k = f"{h / k:.2f}" if k else "-"
-        lines.append(f"| {metric} | {h:.3f} | {r:.3f} | {k:.3f} | {ratio_r} | {ratio_k} |")
+    lines = [f"**{title}** ({df['trial'].nunique()} seed sets of 2-5 seeds over {df['source'].nunique()} sources; "
+             f"chance precision {chance:.3f})", "",
+             "| method | precision [95% CI] | mean step | seed distance | spread | ms per playlist |",
+             "|---|---|---|---|---|---|"]
+    for name in METHODS:
+        if name not in means.index:
+            continue
+        prec = df.loc[df["method"] == name, "precision"].dropna().to_numpy()
+        low, high = bootstrap_ci(prec)
+        m = means.loc[name]
+        ms = f"{seconds[name] * 1000:.0f}" if seconds.get(name) else "-"
+        lines.append(f"| {name} | {m['precision']:.3f} [{low:.3f}, {high:.3f}] | {m['mean_step']:.4f} | "
+                     f"{m['seed_distance']:.4f} | {m['spread']:.4f} | {ms} |")
+    by_seeds = df[df["method"].isin(["hull walk", "centroid k-NN", "hull, 3-d PCA"])].pivot_table(
+        index="n_seeds", columns="method", values="precision")
+    lines += ["", "precision by number of seeds:", "", "| seeds | " + " | ".join(by_seeds.columns) + " |",
+              "|---" * (len(by_seeds.columns) + 1) + "|"]
+    for k, row in by_seeds.iterrows():
+        lines.append(f"| {k} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--library", help="library store to use (e.g. demo/.ctk)")
-    parser.add_argument("--synthetic", action="store_true", help="8 clusters x 250 tracks, dim 64")
-    parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--length", type=int, default=20)
-    parser.add_argument("--n-seeds", type=int, default=4)
+    parser.add_argument("--library", help="library store (e.g. a held-out store embedded with ctk embed)")
+    parser.add_argument("--labels", default="folder", help="what a source is: folder, genre, csv:PATH, column")
+    parser.add_argument("--synthetic", action="store_true", help="8 clusters x 40 tracks, dim 64")
+    parser.add_argument("--per-source", type=int, default=8, help="seed sets per source (2, 3, 4, 5 seeds, ...)")
+    parser.add_argument("--min-source", type=int, default=8, help="sources with fewer tracks are skipped")
+    parser.add_argument("--length", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if not args.library and not args.synthetic:
         parser.error("give --library PATH or --synthetic")
-    lib = store_library(args.library) if args.library else synthetic_library()
-    what = f"library {args.library} ({len(lib)} tracks)" if args.library else f"synthetic ({len(lib)} tracks)"
-    df, per = run(lib, trials=args.trials, length=args.length, n_seeds=args.n_seeds, seed=args.seed)
-    print(f"<!-- {date.today()} {platform.machine()} {platform.processor() or ''} python {platform.python_version()}"
-          " -->")
-    print(report(df, title=f"{what}, {args.length} tracks from {args.n_seeds} seeds", per_playlist_s=per))
+    if args.library:
+        lib, source, fragments = store_library(args.library, args.labels)
+        what = f"{args.library} ({len(lib)} tracks)"
+    else:
+        (lib, source), fragments = synthetic_library(), None
+        what = f"synthetic ({len(lib)} tracks)"
+    overlap, trust = neighbourhood_kept(lib.embeddings)
+    df, seconds = run(lib, source, fragments, per_source=args.per_source, min_source=args.min_source,
+                      length=args.length, seed=args.seed)
+    counts = pd.Series(source).value_counts()
+    chance = float(np.mean([(counts[s] - k) / (len(lib) - k) for s, k in
+                            df.groupby("trial")[["source", "n_seeds"]].first().itertuples(index=False)]))
+    print(f"<!-- {date.today()} {platform.machine()} python {platform.python_version()} -->")
+    print(report(df, seconds, title=f"{what}, {args.length}-track playlists", chance=chance))
+    print(f"\n3-d PCA of the whole library: {overlap:.2f} of each track's 10 nearest neighbours are still among its"
+          f" 10 nearest; trustworthiness {trust:.3f}")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,81 @@ def seed_hull_distances(points: np.ndarray, seeds: Sequence[int]) -> tuple[np.nd
     return out, notices
 
 
+SPACES = ("seeds", "projection")
+_MAX_SPAN_DIMS = 8  # Qhull stays exact and fast up to here; more seeds span the top 8 directions of the seeds
+
+
+def seed_span_distances(
+    embeddings: np.ndarray, seeds: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, dict, list[str]]:
+    """Distances to the hull of the seeds built in the seeds' own affine span.
+
+    ``k`` seeds span ``k - 1`` dimensions (at most 8): there they are the vertices of a real hull (a segment,
+    a triangle, a tetrahedron...), whatever the embedding's dimension. Every track is split into its
+    coordinates in that span and its residual orthogonal to it; its distance to the hull is
+    ``sqrt(outside^2 + residual^2)``, ``outside`` the exact distance of its coordinates to the seeds' hull
+    in the span (0 inside; non-negative least squares, :func:`distance_to_convex_set`). That is the exact
+    full-space distance to the seeds' convex set, so no projection of the library bends it.
+
+    Args:
+        embeddings: ``(n, dim)`` L2-normalised library.
+        seeds: row indices of the seeds (at least one).
+
+    Returns:
+        ``(distances (n,), coords (n, r), info, notices)``: ``coords`` are the tracks in the span, ``info``
+        says which space was used (``dims``, ``of``, ``vertices``: the seeds Qhull finds on the hull).
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    seed_pts = x[list(seeds)]
+    k = len(seed_pts)
+    origin, basis = affine_span(seed_pts, tol=1e-6)
+    notices: list[str] = []
+    if basis.shape[0] > _MAX_SPAN_DIMS:
+        basis = basis[:_MAX_SPAN_DIMS]
+        notices.append(f"{k} seeds span {k - 1} dimensions; the hull uses their top {_MAX_SPAN_DIMS} directions")
+    r = basis.shape[0]
+    if r < min(k - 1, _MAX_SPAN_DIMS):
+        notices.append(f"the {k} seeds are flat: they span only {r} of {k - 1} dimensions")
+    centred = x - origin
+    coords = centred @ basis.T
+    residual = np.linalg.norm(centred - coords @ basis, axis=1)
+    seed_coords = coords[list(seeds)]
+    n = x.shape[0]
+    if r == 0:
+        outside = np.zeros(n)
+        vertices = [0]
+    else:
+        lower = np.clip(np.linalg.norm(coords, axis=1) - np.linalg.norm(seed_coords, axis=1).max(), 0.0, None)
+        outside = lower.copy()
+        rows = np.arange(n)
+        if n > _EXACT_DISTANCES:  # the others keep the lower bound
+            rows = np.argsort(lower + residual, kind="stable")[:_EXACT_DISTANCES]
+        outside[rows] = distance_to_convex_set(coords[rows], seed_coords)
+        vertices = _hull_vertices(seed_coords)
+    info = {"space": "seeds", "dims": int(r), "of": int(x.shape[1]), "vertices": len(vertices)}
+    shape = {0: "a point", 1: "a segment", 2: "a triangle", 3: "a tetrahedron"}.get(r, f"a {r}-dimensional simplex")
+    if k > r + 1:
+        shape = f"a {r}-dimensional hull with {len(vertices)} of the {k} seeds as vertices"
+    notices.append(
+        f"hull space: the seeds' own span, {r} of {x.shape[1]} dimensions, where the {k} seeds form {shape}; "
+        "distances to it are measured in the full embedding space"
+    )
+    return np.sqrt(outside**2 + residual**2), coords, info, notices
+
+
+def _hull_vertices(points: np.ndarray) -> list[int]:
+    """Indices of ``points`` ``(k, r)`` on their convex hull (Qhull for r >= 2; the ends for r = 1)."""
+    k, r = points.shape
+    if r == 1:
+        return sorted({int(np.argmin(points[:, 0])), int(np.argmax(points[:, 0]))})
+    if k <= r + 1:
+        return list(range(k))
+    try:
+        return sorted(int(v) for v in ConvexHull(points).vertices)
+    except QhullError:
+        return list(range(k))
+
+
 def _representatives(points: np.ndarray, pool: np.ndarray, k: int, seed: int) -> np.ndarray:
     """``k`` members of ``pool`` that cover it evenly: the member nearest each k-means centre."""
     from sklearn.cluster import KMeans
@@ -176,6 +251,7 @@ def hull_walk(
     rules: PlaylistRules = PlaylistRules(),
     points: np.ndarray | None = None,
     seed: int = 0,
+    space: str | None = None,
 ) -> Playlist:
     """A playlist from the tracks inside the seeds' hull, walked in small steps.
 
@@ -183,13 +259,22 @@ def hull_walk(
         library: tracks and embeddings.
         seed_ids: the seed tracks (at least one); the walk starts at the first.
         length: number of tracks wanted (seeds included).
-        projection: how to project the library before computing the hull.
-        margin: how far outside the hull a track may lie, as a fraction of the projected
-            library's RMS radius (:func:`library_scale`).
+        projection: how to project the library before computing the hull (``space="projection"``).
+        margin: how far outside the hull a track may lie, as a fraction of the library's RMS
+            radius (:func:`library_scale`) in the space the hull lives in.
         rules: duplicate / near-duplicate / artist-window rules.
         points: a precomputed ``(n, d)`` projection of the library (skips ``projection``).
         seed: random seed of the k-means selection.
+        space: ``"seeds"`` (the default unless ``points`` are given): the hull of the seeds in
+            their own span, distances in the full space (:func:`seed_span_distances`; k seeds
+            always make a real hull); ``"projection"``:
+            the hull in a ``d``-dimensional projection of the whole library (``projection`` or
+            ``points``; fewer than ``d + 1`` seeds fall back to a ball/capsule there).
     """
+    if space is None:
+        space = "projection" if points is not None else "seeds"
+    if space not in SPACES:
+        raise ConfigError(f"space={space!r} must be one of {SPACES}")
     if length < 1:
         raise ConfigError(f"length={length} must be at least 1")
     if margin < 0:
@@ -200,15 +285,24 @@ def hull_walk(
     notices: list[str] = []
     if len(seeds) < len(seed_ids):
         notices.append(f"{len(seed_ids) - len(seeds)} repeated seeds ignored")
-    if points is None:
-        proj = project(library.embeddings, projection)
-        points, method_used = proj.points, proj.method
-        notices.extend(proj.notices)
+    if space == "seeds":
+        dist, _, info, hull_notices = seed_span_distances(library.embeddings, seeds)
+        points = library.embeddings
+        method_used = "seed span"
     else:
-        method_used = "given"
-        if points.shape[0] != len(library):
-            raise PlaylistError(f"points of shape {points.shape} do not align with {len(library)} tracks")
-    dist, hull_notices = seed_hull_distances(points, seeds)
+        if points is None:
+            proj = project(library.embeddings, projection)
+            points, method_used = proj.points, proj.method
+            notices.extend(proj.notices)
+        else:
+            method_used = "given"
+            if points.shape[0] != len(library):
+                raise PlaylistError(f"points of shape {points.shape} do not align with {len(library)} tracks")
+        dist, hull_notices = seed_hull_distances(points, seeds)
+        info = {"space": "projection", "dims": int(points.shape[1]), "of": int(library.embeddings.shape[1])}
+        hull_notices.append(
+            f"hull space: a {points.shape[1]}-dimensional {method_used} projection of the whole library"
+        )
     notices.extend(hull_notices)
     margin_abs = margin * library_scale(points)
     checker = RuleChecker(library.tracks, library.embeddings, rules)
@@ -262,7 +356,8 @@ def hull_walk(
         "seeds": [str(s) for s in seed_ids],
         "margin": margin,
         "projection": method_used,
-        "n_components": int(points.shape[1]),
+        "n_components": int(info["dims"]),
+        "hull_space": info,
         "inside_hull": n_inside,
     }
     return finish_playlist(

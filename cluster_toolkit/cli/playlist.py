@@ -41,6 +41,7 @@ def make_playlist(
     projection: ProjectionConfig,
     margin: float,
     rules: PlaylistRules,
+    hull_space: str = "seeds",
 ) -> Playlist:
     """Validate the option combination and run the generator it names."""
     from cluster_toolkit.saved_playlists import cluster_members
@@ -67,7 +68,7 @@ def make_playlist(
     if outward:
         raise UsageError("--outward applies to --cluster walks only")
     return hull_walk(library, resolve_seeds(seeds, library.tracks), length=length, projection=projection,
-                     margin=margin, rules=rules)
+                     margin=margin, rules=rules, space=hull_space)
 
 
 def playlist_cli(
@@ -86,7 +87,12 @@ def playlist_cli(
     length: Annotated[int, typer.Option("--length", "-n", min=1, help="Number of tracks.")] = 25,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .m3u8/.m3u or .json.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Playlist name (default: the file name).")] = None,
-    dims: Annotated[int, typer.Option("--dims", min=2, max=8, help="Projection dimension for hulls.")] = 3,
+    hull_space: Annotated[
+        str, typer.Option("--hull-space", help="Seed hulls: 'seeds' (the seeds' own span, distances in the full "
+                          "space) or 'projection' (a --dims projection of the whole library).")
+    ] = "seeds",
+    dims: Annotated[int, typer.Option("--dims", min=2, max=8, help="Projection dimension for cluster hulls "
+                                      "and --hull-space projection.")] = 3,
     projection: Annotated[str, typer.Option("--projection", help="pca or umap.")] = "pca",
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Seed hull margin (fraction of the "
                                           "library's radius).")] = 0.05,
@@ -104,12 +110,12 @@ def playlist_cli(
 
     store = LibraryStore.open(library)
     lib = load_library(store)
-    with err_console.status(f"making the playlist ({projection.upper()} projection of {len(lib.track_ids)} "
-                            "tracks)..."):
+    where = "the seeds' span" if seeds and hull_space == "seeds" else f"{projection.upper()} projection"
+    with err_console.status(f"making the playlist ({where} of {len(lib.track_ids)} tracks)..."):
         playlist = make_playlist(
             store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
             length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
-            rules=rules_from(artist_window, allow_near_duplicates),
+            rules=rules_from(artist_window, allow_near_duplicates), hull_space=hull_space,
         )
     title = name or (out.stem if out else f"{playlist.method} playlist")
     if json_out:

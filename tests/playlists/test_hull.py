@@ -10,6 +10,7 @@ from playlists.hull import (
     onion_layers,
     onion_walk,
     seed_hull_distances,
+    seed_span_distances,
 )
 from playlists.rules import PlaylistRules
 
@@ -68,6 +69,47 @@ def test_distance_to_a_triangle_in_3d_matches_dense_sampling():
     assert np.allclose(exact, sampled, atol=0.03)
 
 
+def test_two_seeds_make_a_segment_hull_in_their_own_span():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    normal = rng.normal(size=16)
+    normal -= normal @ (b - a) / ((b - a) @ (b - a)) * (b - a)
+    normal /= np.linalg.norm(normal)
+    length = np.linalg.norm(b - a)
+    pts = np.vstack([a, b, 0.3 * a + 0.7 * b, a + 1.5 * (b - a), 0.5 * (a + b) + 2.0 * normal])
+    dist, coords, info, notices = seed_span_distances(pts, [0, 1])
+    assert info == {"space": "seeds", "dims": 1, "of": 16, "vertices": 2}
+    assert dist.tolist() == pytest.approx([0, 0, 0, 0.5 * length, 2.0], abs=1e-6)
+    assert coords.shape == (5, 1) and "a segment" in notices[-1] and "1 of 16 dimensions" in notices[-1]
+
+
+def test_three_seeds_make_a_triangle_hull_and_only_its_inside_has_distance_zero():
+    rng = np.random.default_rng(1)
+    tri = rng.normal(size=(3, 32))
+    inside = rng.dirichlet(np.ones(3), size=25) @ tri
+    beyond = tri[0] + 0.5 * (tri[0] - tri[1:].mean(axis=0))  # in the plane, past a corner
+    off = tri.mean(axis=0) + 0.7 * np.linalg.svd(tri - tri.mean(axis=0))[2][-1]  # above the centre
+    pts = np.vstack([tri, inside, beyond, off])
+    dist, coords, info, _ = seed_span_distances(pts, [0, 1, 2])
+    assert info["dims"] == 2 and info["vertices"] == 3
+    assert np.all(dist[:28] < 1e-6)
+    assert dist[28] == pytest.approx(distance_to_convex_set(beyond[None], tri)[0], abs=1e-6) and dist[28] > 0.1
+    assert dist[29] == pytest.approx(0.7, abs=1e-6)
+
+
+def test_a_three_seed_hull_walk_selects_the_triangle_not_a_ball(library_of):
+    rng = np.random.default_rng(2)
+    tri = np.eye(24)[:3] * 5 + 1.0  # three directions on the unit sphere after normalisation
+    inside = rng.dirichlet(np.ones(3), size=12) @ tri
+    near_centre_off_plane = tri.mean(axis=0) + rng.normal(size=(12, 24)) * 0.8
+    lib = library_of(np.vstack([tri, inside, near_centre_off_plane]))
+    pl = hull_walk(lib, lib.track_ids[:3], length=15, margin=0.02, rules=TOY)
+    assert set(pl.track_ids) == set(lib.track_ids[:15])  # the seeds and the 12 tracks inside their triangle
+    assert pl.params["hull_space"] == {"space": "seeds", "dims": 2, "of": 24, "vertices": 3}
+    assert any("the 3 seeds form a triangle" in n for n in pl.notices)
+    assert not any("ball" in n or "capsule" in n for n in pl.notices)
+
+
 # ---------------------------------------------------------------- seed hull walk
 
 
@@ -78,8 +120,8 @@ def test_seed_hull_selects_exactly_the_points_inside(library_of):
     pl = hull_walk(lib, ids[:4], length=9, points=pts, margin=0.0, rules=TOY)
     assert sorted(pl.track_ids) == sorted(ids[:9])  # 4 corners + 5 inside, no outside point
     assert pl.track_ids[0] == ids[0]
-    assert pl.notices == []
-    assert pl.params["inside_hull"] == 9
+    assert pl.notices == ["hull space: a 2-dimensional given projection of the whole library"]
+    assert pl.params["inside_hull"] == 9 and pl.params["hull_space"]["space"] == "projection"
     assert pl.metrics["n_tracks"] == 9
 
 
@@ -107,11 +149,12 @@ def test_too_few_inside_fills_with_the_nearest_outside(library_of):
 def test_more_candidates_than_length_keeps_the_seeds_and_spans_the_hull(clustered_library):
     lib, labels = clustered_library
     seeds = lib.track_ids[:3] + lib.track_ids[40:43]  # two clusters
-    pl = hull_walk(lib, seeds, length=15, margin=0.05)
+    pl = hull_walk(lib, seeds, length=15, margin=0.6)
     assert len(pl) == 15 and len(set(pl.track_ids)) == 15
     assert set(seeds) <= set(pl.track_ids)
     assert pl.track_ids[0] == seeds[0]
     assert pl.params["inside_hull"] > 15
+    assert pl.params["hull_space"] == {"space": "seeds", "dims": 5, "of": lib.embeddings.shape[1], "vertices": 6}
 
 
 @pytest.mark.parametrize("n_seeds", [1, 2, 3, 5])
@@ -119,7 +162,7 @@ def test_invariants_on_a_clustered_library(clustered_library, n_seeds):
     lib, labels = clustered_library
     rng = np.random.default_rng(n_seeds)
     seeds = [lib.track_ids[i] for i in rng.choice(len(lib), n_seeds, replace=False)]
-    pl = hull_walk(lib, seeds, length=20, rules=PlaylistRules(artist_window=2))
+    pl = hull_walk(lib, seeds, length=20, rules=PlaylistRules(artist_window=2), space="projection")
     assert len(pl) == 20  # exact length: the library has 240 tracks
     assert len(set(pl.track_ids)) == 20
     assert set(pl.track_ids) <= set(lib.track_ids)
