@@ -237,7 +237,7 @@ def cluster_library(
     if save:
         with store.writing():
             save_run(store, run)
-            outcome.pictures = _write_pictures(store, run, model, k_choice, eps_choice)
+            outcome.pictures = _write_pictures(store, run, model, k_choice, eps_choice, tracks)
         outcome.saved = True
     return outcome
 
@@ -250,8 +250,9 @@ def _core_mask(model: Any, n: int) -> np.ndarray | None:
     return mask
 
 
-def _write_pictures(store, run, model, k_choice, eps_choice) -> dict[str, Path]:
+def _write_pictures(store, run, model, k_choice, eps_choice, tracks) -> dict[str, Path]:
     from cluster_toolkit.plots.dendrogram import plot_dendrogram
+    from cluster_toolkit.reports import cluster_names, track_name
 
     folder = run_dir(store, run.run_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -263,10 +264,22 @@ def _write_pictures(store, run, model, k_choice, eps_choice) -> dict[str, Path]:
             eps_choice, folder / "k_distance.png", metric="cosine" if model.metric == "cosine" else "euclidean"
         )
     if isinstance(model, HierarchicalClusterer):
+        names = cluster_names(tracks, model.labels_)
+        if model.two_stage_:  # leaves are centroids: each takes the cluster most of its tracks are in
+            micro = np.asarray(model.micro_labels_)
+            leaf_groups = np.array([np.bincount(model.labels_[micro == m] + 1).argmax() - 1
+                                    if np.any(micro == m) else -1 for m in range(model.linkage_matrix_.shape[0] + 1)])
+            leaf_labels = None
+        else:
+            leaf_groups = model.labels_
+            leaf_labels = [track_name(row) for _, row in tracks.iterrows()]
         pictures["dendrogram"] = plot_dendrogram(
             model.linkage_matrix_,
             folder / "dendrogram.png",
             n_clusters=model.n_clusters_,
+            leaf_labels=leaf_labels,
+            leaf_groups=leaf_groups,
+            group_names=names,
             title=f"{model.linkage} linkage" + (" (two-stage, over centroids)" if model.two_stage_ else ""),
         )
     if isinstance(model, HDBSCANClusterer) and model.prediction_data:

@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cluster_toolkit.clustering.base import NOISE
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.plots.similarity_heatmap import MAX_TRACKS, plot_similarity_heatmap
 from cluster_toolkit.plots.umap_map import make_coloring, umap_coords, write_map_html, write_map_png
 from cluster_toolkit.reference_labels import reference_labels
-from cluster_toolkit.reports import track_name
+from cluster_toolkit.reports import cluster_names, track_name
 from cluster_toolkit.runs import load_run
 
 FEATURES_TABLE = "features"
@@ -41,7 +42,9 @@ def color_values(store: Any, tracks: pd.DataFrame, spec: str) -> tuple[pd.Series
     if spec == "cluster" or spec.startswith("cluster:"):
         run = load_run(store, spec.split(":", 1)[1] if ":" in spec else "latest")
         lookup = dict(zip(run.labels["track_id"], run.labels["label"], strict=True))
-        values = tracks["track_id"].map(lambda t: str(lookup[t]) if t in lookup else None)
+        labels = tracks["track_id"].map(lambda t: lookup.get(t, NOISE - 1))
+        names = cluster_names(tracks, labels.to_numpy())
+        values = labels.map(lambda c: None if c == NOISE - 1 else "-1" if c == NOISE else f"{c}: {names[int(c)]}")
         return values, f"cluster ({run.run_id})"
     name = spec[7:] if spec.startswith("column:") else spec
     if name not in tracks.columns and store.has_table(FEATURES_TABLE):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from playlists.library import Library
 from playlists.m3u import read_m3u_entries
 from playlists.playlist import Playlist
 from playlists.quality import playlist_metrics
+from playlists.resolve import resolve_seed
 
 PLAYLISTS_TABLE = "playlists"
 PLAYLIST_COLUMNS = ["playlist_id", "name", "created_at", "method", "length", "requested_length", "track_ids",
@@ -115,6 +117,20 @@ def moved_music_hint(lookup: PlaylistLookup, store_root: Path) -> str:
         return fix
     how = ", ".join(f"{n} by {k}" for k, n in lookup.found_by.items() if n and k in ("content", "tags"))
     return f"{lookup.moved} entries were found by their content or tags, not their path ({how}); {fix}"
+
+
+def resolve_track(spec: str, library: Library) -> str:
+    """A seed given on the command line (``--seeds``, ``--path``, ``--liked``, ``ctk similar``): an existing
+    file is looked up as a playlist entry is (:class:`~cluster_toolkit.track_lookup.TrackLocator`: its path,
+    its real path through symlinks, then its content hash), so a symlinked, relative or moved path finds its
+    track; anything else goes to :func:`playlists.resolve.resolve_seed`."""
+    if os.path.isfile(os.path.expanduser(spec)):
+        tid, _ = TrackLocator(library.tracks).locate(PlaylistEntry(path=os.path.abspath(os.path.expanduser(spec))))
+        if tid:
+            return tid
+    return resolve_seed(spec, library.tracks)
+
+
 
 
 def playlist_from_ids(library: Library, track_ids: list[str], *, method: str, params: dict) -> Playlist:

@@ -33,17 +33,27 @@ def present(value: object) -> bool:
     return str(value) != ""
 
 
+def file_key(path: str | os.PathLike) -> str:
+    """What makes two paths the same file: absolute, symlinks resolved, case folded where the OS folds it.
+
+    A track reached through a symlinked folder, a relative path or ``~`` has one key everywhere (the
+    store's paths, M3U entries, ``--seeds``); the file need not exist (then the path is normalised as text).
+    """
+    return os.path.normcase(os.path.realpath(os.path.expanduser(str(path))))
+
+
 def entry_path(track_path: str, playlist_path: Path | None, *, relative: bool) -> str:
     """The path to write for a track: relative to the playlist's folder when asked and possible.
 
-    Paths are written with forward slashes when relative; a track on another drive (Windows)
-    keeps its absolute path.
+    Relative paths are computed between the real (symlink-resolved) locations, as a player resolves them
+    when it opens the file, so ``..`` out of a symlinked playlist folder still lands on the track. Paths are
+    written with forward slashes when relative; a track on another drive (Windows) keeps its absolute path.
     """
     if not relative or playlist_path is None:
         return str(track_path)
-    base = os.path.dirname(os.path.abspath(playlist_path))
+    base = os.path.dirname(os.path.realpath(playlist_path))
     try:
-        rel = os.path.relpath(os.path.abspath(track_path), base)
+        rel = os.path.relpath(os.path.realpath(track_path), base)
     except ValueError:
         return str(track_path)
     return Path(rel).as_posix()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from playlists._io import file_key
 from playlists.errors import PlaylistError
 from playlists.rules import normalise_artist, normalise_text, normalise_title
 
@@ -60,9 +61,13 @@ def resolve_seed(spec: str, tracks: pd.DataFrame) -> str:
             return str(ids.loc[hit[0]])
     if "path" in tracks:
         paths = tracks["path"].astype(str)
-        candidate = os.path.abspath(os.path.expanduser(spec))
+        candidate = os.path.normcase(os.path.abspath(os.path.expanduser(spec)))
         norm = paths.map(lambda p: os.path.normcase(os.path.abspath(p)))
-        hit = norm.index[norm == os.path.normcase(candidate)]
+        hit = norm.index[norm == candidate]
+        if not len(hit):  # the same file through a symlink, or a link to it
+            key = file_key(spec)
+            keys = paths.map(file_key)
+            hit = keys.index[keys == key]
         if not len(hit):
             names = paths.map(lambda p: Path(p).name)
             hit = names.index[names == Path(spec).name] if Path(spec).name == spec else hit

@@ -37,10 +37,17 @@ METRIC_LABELS = {
 }
 
 
-def rules_from(artist_window: int, allow_near_duplicates: bool) -> PlaylistRules:
+def rules_from(artist_window: int, allow_near_duplicates: bool, *, store=None) -> PlaylistRules:
+    """The playlist rules of the flags; the near-duplicate distance is the store's model's calibrated one
+    (:mod:`cluster_toolkit.near_duplicates`; a notice when the model has none)."""
+    from cluster_toolkit.near_duplicates import near_duplicate_distance
     from playlists.rules import PlaylistRules
 
-    return PlaylistRules(allow_near_duplicates=allow_near_duplicates, artist_window=artist_window)
+    distance, missing = near_duplicate_distance(store.model_id if store is not None else None)
+    if missing and store is not None and not allow_near_duplicates:
+        notice(missing)
+    return PlaylistRules(allow_near_duplicates=allow_near_duplicates, artist_window=artist_window,
+                         near_duplicate_distance=distance)
 
 
 def _text(value: object) -> str:

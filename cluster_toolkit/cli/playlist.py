@@ -44,17 +44,16 @@ def make_playlist(
     hull_space: str = "seeds",
 ) -> Playlist:
     """Validate the option combination and run the generator it names."""
-    from cluster_toolkit.saved_playlists import cluster_members
+    from cluster_toolkit.saved_playlists import cluster_members, resolve_track
     from playlists.hull import hull_walk, onion_walk
     from playlists.path import song_path
-    from playlists.resolve import resolve_seed, resolve_seeds
 
     if hull == (path is not None):
         raise UsageError("choose one generator: --hull (with --seeds or --cluster) or --path A B")
     if path is not None:
         if seeds or cluster or outward:
             raise UsageError("--path takes its two ends itself; drop --seeds/--cluster/--outward")
-        start, end = (resolve_seed(p, library.tracks) for p in path)
+        start, end = (resolve_track(p, library) for p in path)
         return song_path(library, start, end, length=length, rules=rules)
     if bool(seeds) == bool(cluster):
         raise UsageError("--hull needs either --seeds (one or more) or --cluster RUN:LABEL")
@@ -67,8 +66,37 @@ def make_playlist(
                           rules=rules, label=label)
     if outward:
         raise UsageError("--outward applies to --cluster walks only")
-    return hull_walk(library, resolve_seeds(seeds, library.tracks), length=length, projection=projection,
+    return hull_walk(library, [resolve_track(s, library) for s in seeds], length=length, projection=projection,
                      margin=margin, rules=rules, space=hull_space)
+
+
+def per_cluster_playlists(
+    store: LibraryStore, library: Library, run_spec: str, *, length: int, outward: bool,
+    projection: ProjectionConfig, rules: PlaylistRules,
+) -> list[tuple[int, str, Playlist]]:
+    """One onion walk per cluster of run ``run_spec`` (noise left out): ``(label, cluster name, playlist)``."""
+    from cluster_toolkit.reports import cluster_names
+    from cluster_toolkit.runs import load_run
+    from playlists.hull import onion_walk
+
+    run = load_run(store, run_spec)
+    rows = run.labels[run.labels["track_id"].astype(str).isin(set(library.track_ids))]
+    if rows.empty or not (rows["label"] >= 0).any():
+        raise UsageError(f"run {run.run_id} has no cluster with tracks in the library")
+    order = library.indices(rows["track_id"].astype(str)).tolist()
+    names = cluster_names(library.tracks.iloc[order], rows["label"].to_numpy())
+    out = []
+    for label in sorted(int(x) for x in rows["label"].unique() if int(x) >= 0):
+        members = rows.loc[rows["label"] == label, "track_id"].astype(str).tolist()
+        walk = onion_walk(library, members, length=length, outward=outward, projection=projection, rules=rules,
+                          label=f"cluster {label} of run {run.run_id}")
+        out.append((label, names[label], walk))
+    return out
+
+
+def _file_name(label: int, name: str, suffix: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in " -_.%" else "_" for ch in name.replace("·", "-")).strip()
+    return f"cluster-{label:02d} {safe[:60]}".rstrip() + suffix
 
 
 def playlist_cli(
@@ -84,6 +112,11 @@ def playlist_cli(
     path: Annotated[
         tuple[str, str] | None, typer.Option("--path", help="Song path from A to B: --path A B.")
     ] = None,
+    per_cluster: Annotated[
+        str | None, typer.Option("--per-cluster", help="RUN: one onion-walk playlist per cluster of a saved run, "
+                                 "written into the folder --out DIR/ (.m3u8, or .json with --format json).")
+    ] = None,
+    file_format: Annotated[str, typer.Option("--format", help="--per-cluster files: m3u8 or json.")] = "m3u8",
     length: Annotated[int, typer.Option("--length", "-n", min=1, help="Number of tracks.")] = 25,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .m3u8/.m3u or .json.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Playlist name (default: the file name).")] = None,
@@ -110,12 +143,33 @@ def playlist_cli(
 
     store = LibraryStore.open(library)
     lib = load_library(store)
+    if per_cluster is not None:
+        if hull or seeds or cluster or path:
+            raise UsageError("--per-cluster makes its own playlists; drop --hull/--seeds/--cluster/--path")
+        if out is None:
+            raise UsageError("--per-cluster needs --out DIR/ (the folder for the playlists)")
+        if file_format not in ("m3u8", "json"):
+            raise UsageError(f"--format {file_format!r}: give m3u8 or json")
+        rules = rules_from(artist_window, allow_near_duplicates, store=store)
+        with err_console.status(f"making one playlist per cluster of run {per_cluster}..."):
+            made = per_cluster_playlists(store, lib, per_cluster, length=length, outward=outward,
+                                         projection=ProjectionConfig(method=projection, n_components=dims),
+                                         rules=rules)
+        for label, cluster_name, walk in made:
+            file = out / _file_name(label, cluster_name, "." + file_format)
+            title = f"cluster {label}: {cluster_name}"
+            console.print(f"{title} ({len(walk)} tracks) -> {file}", highlight=False)
+            write_or_show(walk, lib, file, name=title, absolute=absolute, dry_run=dry_run)
+            if not dry_run:
+                save_playlist(store, walk, name=title, file=file)
+        console.print(f"{len(made)} playlists, one per cluster of run {per_cluster}", highlight=False)
+        return
     where = "the seeds' span" if seeds and hull_space == "seeds" else f"{projection.upper()} projection"
     with err_console.status(f"making the playlist ({where} of {len(lib.track_ids)} tracks)..."):
         playlist = make_playlist(
             store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
             length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
-            rules=rules_from(artist_window, allow_near_duplicates), hull_space=hull_space,
+            rules=rules_from(artist_window, allow_near_duplicates, store=store), hull_space=hull_space,
         )
     title = name or (out.stem if out else f"{playlist.method} playlist")
     if json_out:

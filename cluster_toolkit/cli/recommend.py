@@ -31,8 +31,7 @@ PLAYLIST_SUFFIXES = (".m3u8", ".m3u", ".json")
 
 def liked_track_ids(specs: list[str], library: Library, *, store_root: Path | None = None) -> list[str]:
     """Track ids from playlist files (``.m3u8``/``.m3u``/``.json``) and single seeds."""
-    from cluster_toolkit.saved_playlists import locate_playlist_file, moved_music_hint
-    from playlists.resolve import resolve_seed
+    from cluster_toolkit.saved_playlists import locate_playlist_file, moved_music_hint, resolve_track
 
     ids: list[str] = []
     for spec in specs:
@@ -48,7 +47,7 @@ def liked_track_ids(specs: list[str], library: Library, *, store_root: Path | No
                 notice(moved_music_hint(found, store_root or Path(".ctk")))
             ids.extend(found.track_ids)
         else:
-            ids.append(resolve_seed(spec, library.tracks))
+            ids.append(resolve_track(spec, library))
     ids = list(dict.fromkeys(ids))
     if not ids:
         raise UsageError(f"no liked song of {specs} is in the library")
@@ -105,7 +104,7 @@ def recommend_cli(
     lib = load_library(store)
     frags, vectors = load_fragments(store, lib)
     rec = recommend(lib, frags, vectors, liked_track_ids(liked, lib, store_root=store.root), n=n, sample_size=sample,
-                    rules=rules_from(artist_window, allow_near_duplicates))
+                    rules=rules_from(artist_window, allow_near_duplicates, store=store))
     name = out.stem if out else "recommended"
     if not json_out:
         print_playlist(rec.playlist, lib, title=f"recommended ({len(rec.playlist)})")

@@ -32,16 +32,15 @@ def similar_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Show the songs of the library most similar to SONG."""
-    from cluster_toolkit.saved_playlists import load_fragments, load_library
+    from cluster_toolkit.saved_playlists import load_fragments, load_library, resolve_track
     from cluster_toolkit.store import LibraryStore
     from playlists.recommend import similar
-    from playlists.resolve import resolve_seed
 
     store = LibraryStore.open(library)
     lib = load_library(store)
     frags, vectors = load_fragments(store, lib)
-    seed = resolve_seed(song, lib.tracks)
-    rec = similar(lib, frags, vectors, seed, n=n, rules=rules_from(artist_window, allow_near_duplicates))
+    seed = resolve_track(song, lib)
+    rec = similar(lib, frags, vectors, seed, n=n, rules=rules_from(artist_window, allow_near_duplicates, store=store))
     if not json_out:
         print_playlist(rec.playlist, lib, title=f"similar to {song} ({len(rec.playlist)})")
         if explain:

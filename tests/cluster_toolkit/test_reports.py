@@ -50,3 +50,24 @@ def test_track_name_fallbacks():
 def test_misaligned_inputs_raise():
     with pytest.raises(ClusteringError, match="2 tracks, 3 vectors"):
         cluster_summary(pd.DataFrame({"track_id": ["a", "b"]}), np.ones((3, 2)), np.zeros(3))
+
+
+def test_cluster_names_from_folders_artists_and_genres():
+    from cluster_toolkit.reports import cluster_names
+
+    tracks = pd.DataFrame({
+        "track_id": [f"t{i}" for i in range(10)],
+        "artist": ["Ann", "Ann", "Ann", "Bo", None, "Cy", "Cy", "Di", "Ed", "Fay"],
+        "title": [f"s{i}" for i in range(10)],
+        "path": [f"/m/{'Wesnoth' if i < 4 else 'Flare' if i < 8 else 'Misc'}/s{i}.ogg" for i in range(10)],
+        "genre": ["Soundtrack"] * 10,  # every track: says nothing about a cluster
+    })
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, -1])
+    names = cluster_names(tracks, labels, medoid_names={2: "Ed - s8"})
+    assert names[0] == "Wesnoth 100% · Ann 75%"
+    assert names[1] == "Flare 100% · Cy 50%"
+    assert names[2] == "Ed 100% · Misc 100%"  # one track: its artist and folder (artist first on ties)
+    assert names[-1] == "noise"
+    summary = cluster_summary(tracks, np.eye(10)[:, :6] + 0.1, labels)
+    assert summary.set_index("cluster").loc[0, "name"] == "Wesnoth 100% · Ann 75%"
+    assert cluster_names(tracks.assign(path=None, artist=None), labels, medoid_names={0: "Ann - s0"})[0] == "Ann - s0"

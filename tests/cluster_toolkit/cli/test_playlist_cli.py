@@ -105,3 +105,19 @@ def test_unknown_seed_and_missing_store_are_errors(lib):
     assert "error: no track in the library (36 tracks) matches seed" in res.output and "close matches" in res.output
     res = run("playlist", "--hull", "--seeds", "x", "--library", tmp / "missing")
     assert res.exit_code == 2 and "error:" in res.output
+
+
+def test_per_cluster_writes_one_named_playlist_per_cluster(lib):
+    store, tmp = lib
+    out = tmp / "per-cluster"
+    res = run("playlist", "--per-cluster", RUN_ID, "--out", out, "--length", 5, "--library", store.root)
+    assert res.exit_code == 0, res.output
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["cluster-00 Jazz 100% - Jazz Album 100%.m3u8", "cluster-01 Metal 100% - Metal Album 100%.m3u8",
+                     "cluster-02 Techno 100% - Techno Album 100%.m3u8"]
+    for name, genre in zip(files, ("Jazz", "Metal", "Techno"), strict=True):
+        entries = read_m3u(out / name)
+        assert len(entries) == 5 and all(f"/music/{genre}/" in e for e in entries)
+    assert len(list_playlists(store)) == 3
+    bad = run("playlist", "--per-cluster", RUN_ID, "--library", store.root)
+    assert bad.exit_code == 2 and "needs --out DIR/" in " ".join(bad.output.split())

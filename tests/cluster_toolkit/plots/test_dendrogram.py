@@ -24,3 +24,15 @@ def test_plot_small_and_truncated(tmp_path):
     assert plot_dendrogram(big, tmp_path / "big.png", n_clusters=5, p=30).stat().st_size > 10_000
     with pytest.raises(ClusteringError, match="linkage matrix"):
         plot_dendrogram(np.zeros((3, 3)), tmp_path / "bad.png")
+
+
+def test_truncated_leaves_are_named_by_their_majority_cluster():
+    from cluster_toolkit.plots.dendrogram import _node_labeller
+
+    X = np.r_[np.zeros((30, 2)), np.full((30, 2), 10.0)] + np.random.default_rng(1).normal(size=(60, 2)) * 0.1
+    Z = linkage(X, method="ward")
+    groups = np.repeat([0, 1], 30)
+    label = _node_labeller(Z, [f"Artist - Song {i}" for i in range(60)], groups, {0: "Flare 90%", 1: "Wesnoth 80%"})
+    assert label(3) == "Artist - Song 3"
+    left, right = int(Z[-1, 0]), int(Z[-1, 1])  # the two halves under the root
+    assert {label(left), label(right)} == {"(30) Flare 90%", "(30) Wesnoth 80%"}
