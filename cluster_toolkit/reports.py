@@ -82,11 +82,10 @@ def cluster_names(tracks: pd.DataFrame, labels: np.ndarray, *, max_parts: int = 
             counts = Counter(v for i in idx for v in set(vals[i]))
             if not counts:
                 continue
-            def lift_of(value: str, n: int) -> float:
-                return (n / idx.size) / max(overall[source][value] / max(len(tracks), 1), 1e-9)
-
-            top, n = max(counts.items(), key=lambda item: (item[1], lift_of(*item), item[0]))
-            share, lift = n / idx.size, lift_of(top, n)
+            base = overall[source]
+            lifts = {v: (n / idx.size) / max(base[v] / max(len(tracks), 1), 1e-9) for v, n in counts.items()}
+            top, n = max(counts.items(), key=lambda item: (item[1], lifts[item[0]], item[0]))
+            share, lift = n / idx.size, lifts[top]
             if share >= min_share and lift > 1.2:
                 parts.append((share, source, top))
         parts.sort(key=lambda p: (-p[0], NAME_SOURCES.index(p[1])))
