@@ -6,7 +6,8 @@
 
 Seed sets: for every source (the track's folder, ``--labels``) with at least ``--min-source`` tracks,
 ``--per-source`` seed sets of 2, 3, 4, 5, 2, 3... tracks of that source (seeded). Each generator makes a
-``--length``-track playlist from them, all with the default rules (:class:`playlists.rules.PlaylistRules`):
+``--length``-track playlist from them, all with the rules the playlist commands use (:class:`PlaylistRules`
+with the store's model's calibrated near-duplicate distance, :mod:`cluster_toolkit.near_duplicates`):
 
 * **hull walk**: :func:`playlists.hull.hull_walk` as ``ctk playlist --hull`` runs it (the default hull space);
 * **hull, 3-d PCA**: the former default, the hull in a 3-d PCA of the whole library (``space="projection"``);
@@ -64,6 +65,7 @@ def synthetic_library(n_clusters: int = 8, per: int = 40, dim: int = 64, seed: i
 
 
 def store_library(path: str, labels: str):
+    from cluster_toolkit.near_duplicates import near_duplicate_distance
     from cluster_toolkit.reference_labels import reference_labels
     from cluster_toolkit.saved_playlists import load_fragments, load_library
     from cluster_toolkit.store import LibraryStore
@@ -71,7 +73,8 @@ def store_library(path: str, labels: str):
     store = LibraryStore.open(path)
     lib = load_library(store)
     source = reference_labels(lib.tracks, labels).fillna("?").astype(str).to_numpy()
-    return lib, source, load_fragments(store, lib)
+    rules = PlaylistRules(near_duplicate_distance=near_duplicate_distance(store.model_id)[0])
+    return lib, source, load_fragments(store, lib), rules
 
 
 def neighbourhood_kept(emb: np.ndarray, dims: int = 3, k: int = 10) -> tuple[float, float]:
@@ -144,11 +147,10 @@ def make_playlists(lib: Library, seeds: list[int], *, length: int, rules: Playli
 
 
 def run(lib: Library, source: np.ndarray, fragments, *, per_source: int, min_source: int, length: int,
-        seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
+        seed: int, rules: PlaylistRules = PlaylistRules()) -> tuple[pd.DataFrame, dict[str, float]]:
     from cluster_toolkit.cluster_library import ClusterOptions, cluster_embeddings
     from playlists.projection import project
 
-    rules = PlaylistRules()
     pca3 = project(lib.embeddings).points
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -218,19 +220,20 @@ def main() -> None:
     if not args.library and not args.synthetic:
         parser.error("give --library PATH or --synthetic")
     if args.library:
-        lib, source, fragments = store_library(args.library, args.labels)
+        lib, source, fragments, rules = store_library(args.library, args.labels)
         what = f"{args.library} ({len(lib)} tracks)"
     else:
-        (lib, source), fragments = synthetic_library(), None
+        (lib, source), fragments, rules = synthetic_library(), None, PlaylistRules()
         what = f"synthetic ({len(lib)} tracks)"
     overlap, trust = neighbourhood_kept(lib.embeddings)
     df, seconds = run(lib, source, fragments, per_source=args.per_source, min_source=args.min_source,
-                      length=args.length, seed=args.seed)
+                      length=args.length, seed=args.seed, rules=rules)
     counts = pd.Series(source).value_counts()
     chance = float(np.mean([(counts[s] - k) / (len(lib) - k) for s, k in
                             df.groupby("trial")[["source", "n_seeds"]].first().itertuples(index=False)]))
     print(f"<!-- {date.today()} {platform.machine()} python {platform.python_version()} -->")
-    print(report(df, seconds, title=f"{what}, {args.length}-track playlists", chance=chance))
+    print(report(df, seconds, title=f"{what}, {args.length}-track playlists, near-duplicate distance "
+                                    f"{rules.near_duplicate_distance:g}", chance=chance))
     print(f"\n3-d PCA of the whole library: {overlap:.2f} of each track's 10 nearest neighbours are still among its"
           f" 10 nearest; trustworthiness {trust:.3f}")
 
