@@ -9,12 +9,15 @@ and FLAC with 1.5 s of silence added in front (a rip that kept the leading silen
 trimmed copy). Everything is embedded with ``--model`` by ``ctk embed``'s own code into ``WORK/<model>.ctk``.
 
 * **same recording**: the cosine distance between each original and each of its copies;
-* **distinct, same source**: every pair of different original tracks of one source (one soundtrack or
-  composer: the closest genuine neighbours a playlist should keep).
+* **distinct, same source**: every pair of different tracks of one source (one soundtrack or composer: the
+  closest genuine neighbours a playlist should keep), taken from ``--library`` (a store of the whole corpus
+  embedded with the same model, e.g. the held-out store; all within-folder pairs) or else from the originals.
 
-The threshold is the geometric midpoint of the gap between the largest same-recording distance and the 1st
-percentile of distinct same-source distances when they are separated; otherwise that 1st percentile (at most
-1% of genuine same-source pairs flagged), with the share of copies it still catches reported. ``--write``
+The threshold is the 99th percentile of the same-recording distances (99 % of the copies are caught) unless
+that throws out the nearest same-source track of more than 2 % of the tracks or flags more than 1 % of the
+distinct same-source pairs; then it is the largest threshold within those bounds. The table also
+gives, per threshold, the share of tracks whose nearest same-source track would be thrown out as a duplicate
+(what hurts a playlist). ``--write``
 stores it under the model's id in ``cluster_toolkit/near_duplicates.json``, which
 :func:`cluster_toolkit.near_duplicates.near_duplicate_distance` reads for every playlist command.
 """
@@ -83,7 +86,7 @@ def distances(store: LibraryStore, rows: list[tuple[str, str, str]]) -> dict[str
         if not copy:
             originals.setdefault(source, []).append(index[original])
         elif copy in index:
-            variant = copy.rsplit(".", 2)[-2]
+            variant = next(name for name, (ext, _) in VARIANTS.items() if copy.endswith(f".{name}.{ext}"))
             same[variant].append(1.0 - float(X[index[original]] @ X[index[copy]]))
     distinct = [1.0 - float(X[a] @ X[b]) for members in originals.values()
                 for a, b in itertools.combinations(members, 2)]
@@ -93,12 +96,32 @@ def distances(store: LibraryStore, rows: list[tuple[str, str, str]]) -> dict[str
     return out
 
 
-def choose_threshold(same: np.ndarray, distinct: np.ndarray) -> tuple[float, str]:
-    low = float(np.quantile(distinct, 0.01))
-    high_same = float(same.max())
-    if high_same < low:
-        return float(np.sqrt(max(high_same, 1e-9) * low)), "separated: geometric midpoint of the gap"
-    return low, "overlap: the 1st percentile of distinct same-source distances"
+def choose_threshold(same: np.ndarray, distinct: np.ndarray, nearest: np.ndarray | None) -> tuple[float, str]:
+    """99 % of the copies caught, unless that throws out the nearest same-source track of more than 2 % of
+    the tracks (or flags more than 1 % of distinct pairs): then the largest threshold within those bounds."""
+    catch = float(np.quantile(same, 0.99))
+    limits = [float(np.quantile(distinct, 0.01))]
+    if nearest is not None:
+        limits.append(float(np.quantile(nearest, 0.02)))
+    if catch <= min(limits):
+        return catch, "the 99th percentile of same-recording distances"
+    return min(limits), ("capped so that at most 2 % of tracks lose their nearest same-source track and 1 % of "
+                         "distinct same-source pairs are flagged")
+
+
+def library_pairs(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of all within-folder pairs of a store, and each track's distance to its nearest
+    same-folder track."""
+    store = LibraryStore.open(path)
+    tracks, X = store.track_embeddings()
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    folder = tracks["path"].map(lambda p: Path(p).parent.name).to_numpy()
+    D = 1.0 - X @ X.T
+    same = folder[:, None] == folder[None, :]
+    np.fill_diagonal(same, False)
+    upper = np.triu(same, 1)
+    nearest = np.where(same, D, np.inf).min(axis=1)
+    return D[upper], nearest[np.isfinite(nearest)]
 
 
 def main() -> None:
@@ -107,6 +130,8 @@ def main() -> None:
     parser.add_argument("--corpus", default="/work/corpus/heldout", type=Path)
     parser.add_argument("--work", required=True, type=Path, help="scratch folder for the copies and the store")
     parser.add_argument("--per-source", type=int, default=4)
+    parser.add_argument("--library", help="store of the whole corpus, same model: its within-folder pairs are the "
+                        "distinct pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
@@ -116,8 +141,11 @@ def main() -> None:
     embed_library(args.work / "music", library, EmbedConfig(model=args.model, workers=args.workers))
     store = LibraryStore.open(library)
     d = distances(store, rows)
+    nearest = None
+    if args.library:
+        d["distinct, same source"], nearest = library_pairs(args.library)
     same, distinct = d["same recording (all)"], d["distinct, same source"]
-    threshold, rule = choose_threshold(same, distinct)
+    threshold, rule = choose_threshold(same, distinct, nearest)
     print(f"<!-- {date.today()} model {store.model_id} -->")
     print(f"**{store.model_id}**: cosine distances, {len(same)} same-recording pairs, {len(distinct)} distinct "
           "same-source pairs\n")
@@ -126,16 +154,23 @@ def main() -> None:
     for name, values in d.items():
         print(f"| {name} | {len(values)} | {values.min():.2e} | {np.median(values):.2e} | "
               f"{np.quantile(values, 0.99):.2e} | {values.max():.2e} | {np.mean(values < threshold):.1%} |")
-    old = 0.01
-    print(f"\nthreshold {threshold:.3g} ({rule}); the old fixed 0.01 flags {np.mean(same < old):.1%} of copies and "
-          f"{np.mean(distinct < old):.1%} of distinct same-source pairs")
+    print(f"\nthreshold {threshold:.3g} ({rule})\n")
+    print("| threshold | copies caught | distinct same-source pairs flagged | tracks losing their nearest "
+          "same-source track |")
+    print("|---|---|---|---|")
+    for t in sorted({threshold, 0.01, 0.001}):
+        lost = f"{np.mean(nearest < t):.1%}" if nearest is not None else "-"
+        print(f"| {t:.4g}{' (chosen)' if t == threshold else ''} | {np.mean(same < t):.1%} | "
+              f"{np.mean(distinct < t):.2%} | {lost} |")
     if args.write:
         path = write_calibration(store.model_id, threshold, {
             "rule": rule, "same_pairs": int(len(same)), "distinct_pairs": int(len(distinct)),
             "same_max": float(same.max()), "distinct_p01": float(np.quantile(distinct, 0.01)),
             "copies_caught": float(np.mean(same < threshold)),
+            "tracks_losing_nearest": float(np.mean(nearest < threshold)) if nearest is not None else None,
             "distinct_flagged": float(np.mean(distinct < threshold)),
             "corpus": str(args.corpus), "per_source": args.per_source, "date": str(date.today()),
+            "distinct_from": args.library or "the originals",
         })
         print(f"written to {path}")
 

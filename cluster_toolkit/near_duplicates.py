@@ -23,14 +23,15 @@ CALIBRATION_FILE = Path(__file__).with_name("near_duplicates.json")
 FALLBACK_DISTANCE = 0.001
 
 
-def calibrations(path: Path = CALIBRATION_FILE) -> dict[str, Any]:
+def calibrations(path: Path | None = None) -> dict[str, Any]:
     """Every stored calibration, by model id (empty when the file is missing)."""
+    path = path or CALIBRATION_FILE
     if not path.is_file():
         return {}
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def near_duplicate_distance(model_id: str | None, *, path: Path = CALIBRATION_FILE) -> tuple[float, str | None]:
+def near_duplicate_distance(model_id: str | None, *, path: Path | None = None) -> tuple[float, str | None]:
     """The calibrated threshold of ``model_id`` and ``None``, or the fallback and a notice saying so."""
     entry = calibrations(path).get(model_id or "")
     if entry is not None:
@@ -42,8 +43,9 @@ def near_duplicate_distance(model_id: str | None, *, path: Path = CALIBRATION_FI
 
 
 def write_calibration(model_id: str, distance: float, details: dict[str, Any], *,
-                      path: Path = CALIBRATION_FILE) -> Path:
+                      path: Path | None = None) -> Path:
     """Store (or replace) the threshold of ``model_id``; returns the file."""
+    path = path or CALIBRATION_FILE
     table = calibrations(path)
     table[model_id] = {"cosine_distance": round(float(distance), 6), **details}
     tmp = path.with_suffix(".json.tmp")

@@ -102,13 +102,13 @@ def print_metrics(metrics: dict[str, Any]) -> None:
 
 def print_clusters(summary, *, limit: int) -> None:
     table = Table(title="clusters")
-    for col, justify in (("cluster", "right"), ("name", "left"), ("size", "right"), ("cohesion", "right"),
-                         ("top genres", "left"), ("representative tracks", "left")):  # fmt: skip
+    for col, justify in (("cluster", "left"), ("size", "right"), ("cohesion", "right"), ("top genres", "left"),
+                         ("representative tracks", "left")):  # fmt: skip
         table.add_column(col, justify=justify, overflow="fold")
     for _, row in summary.head(limit).iterrows():
-        name = "noise" if row["cluster"] < 0 else str(row["cluster"])
-        table.add_row(name, "" if row["cluster"] < 0 else str(row["name"]), str(row["size"]), _fmt(row["cohesion"]),
-                      ", ".join(row["top_genres"]) or "-", "\n".join(row["medoids"]) or "-")  # fmt: skip
+        name = "noise" if row["cluster"] < 0 else f"{row['cluster']}: {row['name']}"
+        table.add_row(name, str(row["size"]), _fmt(row["cohesion"]), ", ".join(row["top_genres"]) or "-",
+                      "\n".join(row["medoids"]) or "-")  # fmt: skip
     console.print(table)
     if len(summary) > limit:
         console.print(f"... and {len(summary) - limit} more clusters", highlight=False)

@@ -96,3 +96,15 @@ def test_k_auto_at_the_top_of_its_range_warns(library):
     assert out.run.n_clusters == 3 and not out.warnings
     narrow = cluster_library(library, ClusterOptions(method="hierarchical", k="auto", k_min=2, k_max=2), save=False)
     assert narrow.run.n_clusters == 2
+
+
+def test_map_legend_and_dendrogram_use_cluster_names(library):
+    from cluster_toolkit.pictures import color_values
+
+    out = cluster_library(library, ClusterOptions(method="hierarchical", k=3))
+    tracks, _ = library.track_embeddings()
+    values, title = color_values(library, tracks, f"cluster:{out.run.run_id}")
+    assert title == f"cluster ({out.run.run_id})"
+    assert set(values) == {"0: Jazz 100% · Jazz album 100%", "1: Metal 100% · Metal album 100%",
+                           "2: Techno 100% · Techno album 100%"}
+    assert out.pictures["dendrogram"].stat().st_size > 10_000

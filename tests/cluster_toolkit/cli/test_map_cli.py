@@ -36,7 +36,8 @@ def test_map_writes_html_and_png(mapped):
     assert f"60 tracks coloured by cluster ({run.run_id})" in result.flat
     page = out.read_text()
     data = json.loads(page.split('type="application/json">')[1].split("</script>")[0].replace("<\\/", "</"))
-    assert len(data["x"]) == 60 and sorted(data["names"]) == ["0", "1", "2"]
+    assert len(data["x"]) == 60 and sorted(data["names"]) == [
+        "0: Jazz 100% · Jazz album 100%", "1: Metal 100% · Metal album 100%", "2: Techno 100% · Techno album 100%"]
     assert "Jazz Band 0 - Jazz song 0" in data["hover"]
     assert mpimg.imread(out.with_suffix(".png")).shape[1] > 600
 

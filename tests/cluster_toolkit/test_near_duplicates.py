@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from cluster_toolkit.near_duplicates import (
+    CALIBRATION_FILE,
+    FALLBACK_DISTANCE,
+    calibrations,
+    near_duplicate_distance,
+    write_calibration,
+)
+
+
+def test_calibrated_models_get_their_own_threshold_others_the_fallback(tmp_path):
+    path = tmp_path / "nd.json"
+    assert calibrations(path) == {}
+    write_calibration("toy-000000000001", 0.0123456789, {"same_max": 0.004}, path=path)
+    write_calibration("toy-000000000002", 0.02, {}, path=path)
+    write_calibration("toy-000000000001", 0.003, {"same_max": 0.001}, path=path)  # replaced, not added
+    table = json.loads(path.read_text())
+    assert set(table) == {"toy-000000000001", "toy-000000000002"}
+    assert near_duplicate_distance("toy-000000000001", path=path) == (0.003, None)
+    distance, notice = near_duplicate_distance("mine-abcdef123456", path=path)
+    assert distance == FALLBACK_DISTANCE and "'mine-abcdef123456' is not calibrated" in notice
+    assert "bench/near_duplicates.py" in notice
+
+
+def test_the_shipped_calibrations_are_sane():
+    table = calibrations(CALIBRATION_FILE)
+    assert any(model.startswith("ctk-small-") for model in table)
+    for model, entry in table.items():
+        assert 0.0 < entry["cosine_distance"] < 0.1, model
+        # the threshold catches most re-encoded copies and flags few genuine same-source pairs
+        assert entry["copies_caught"] >= 0.5 and entry["distinct_flagged"] <= 0.02, model
+
+
+def test_the_playlist_commands_read_the_models_threshold(tmp_path, monkeypatch):
+    from cluster_toolkit.cli._playlist_common import rules_from
+    from cluster_toolkit.store import LibraryStore
+
+    path = tmp_path / "nd.json"
+    write_calibration("toy-000000000007", 0.0042, {}, path=path)
+    monkeypatch.setattr("cluster_toolkit.near_duplicates.CALIBRATION_FILE", path)
+    store = LibraryStore.open(tmp_path / "lib", create=True)
+    store.set_model({"name": "toy", "dim": 4}, "toy-000000000007", 4)
+    assert rules_from(0, False, store=store).near_duplicate_distance == pytest.approx(0.0042)
