@@ -45,15 +45,18 @@ def file_key(path: str | os.PathLike) -> str:
 def entry_path(track_path: str, playlist_path: Path | None, *, relative: bool) -> str:
     """The path to write for a track: relative to the playlist's folder when asked and possible.
 
-    Relative paths are computed between the real (symlink-resolved) locations, as a player resolves them
-    when it opens the file, so ``..`` out of a symlinked playlist folder still lands on the track. Paths are
+    The relative path is the plain one (symlinked folders kept as they are) when the operating system,
+    which resolves ``..`` after following links, opens the track through it; otherwise (``..`` out of a
+    symlinked playlist folder) it is computed between the real, symlink-resolved locations. Paths are
     written with forward slashes when relative; a track on another drive (Windows) keeps its absolute path.
     """
     if not relative or playlist_path is None:
         return str(track_path)
-    base = os.path.dirname(os.path.realpath(playlist_path))
+    base = os.path.dirname(os.path.abspath(playlist_path))
     try:
-        rel = os.path.relpath(os.path.realpath(track_path), base)
+        rel = os.path.relpath(os.path.abspath(track_path), base)
+        if os.path.realpath(os.path.join(base, rel)) != os.path.realpath(track_path):
+            rel = os.path.relpath(os.path.realpath(track_path), os.path.realpath(base))
     except ValueError:
         return str(track_path)
     return Path(rel).as_posix()
