@@ -254,6 +254,14 @@ def plot_k_curve(choice: KChoice, path: str | Path) -> Path:
     return path
 
 
+def k_distance_in(choice: EpsChoice, metric: str) -> tuple[np.ndarray, float]:
+    """The k-distance curve and eps in ``metric`` units: cosine distances ``d^2 / 2`` of the unit-vector
+    euclidean ones for "cosine", as computed otherwise."""
+    if metric == "cosine":
+        return choice.k_distances**2 / 2.0, choice.eps**2 / 2.0
+    return choice.k_distances, choice.eps
+
+
 def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "euclidean") -> Path:
     """Save the sorted k-distance curve with its knee (the chosen eps) as a PNG; returns the path.
 
@@ -267,9 +275,7 @@ def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "eucli
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    curve, eps = choice.k_distances, choice.eps
-    if metric == "cosine":
-        curve, eps = curve**2 / 2.0, eps**2 / 2.0
+    curve, eps = k_distance_in(choice, metric)
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
     ax.plot(np.arange(curve.size), curve, color="#3a6ea5")
     ax.axhline(eps, color="#d1495b", linestyle="--", label=f"eps = {eps:.4g} ({metric} distance)")

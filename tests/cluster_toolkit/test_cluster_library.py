@@ -108,3 +108,14 @@ def test_map_legend_and_dendrogram_use_cluster_names(library):
     assert set(values) == {"0: Jazz 100% · Jazz album 100%", "1: Metal 100% · Metal album 100%",
                            "2: Techno 100% · Techno album 100%"}
     assert out.pictures["dendrogram"].stat().st_size > 10_000
+
+
+def test_k_distance_picture_is_in_the_units_of_eps(library):
+    from cluster_toolkit.clustering.auto_params import k_distance_in
+
+    out = cluster_library(library, ClusterOptions(method="dbscan", eps="auto", min_samples=4))
+    choice, model = out.eps_choice, out.clusterer
+    curve, eps = k_distance_in(choice, "cosine")
+    assert eps == pytest.approx(model.eps_) and eps == pytest.approx(model.eps_euclidean_**2 / 2)
+    assert curve[choice.knee_index] == pytest.approx(eps)
+    assert k_distance_in(choice, "euclidean")[1] == pytest.approx(model.eps_euclidean_)
