@@ -134,11 +134,16 @@ def main() -> None:
                         "distinct pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--coverage", default="full", choices=("full", "sampled"),
+                        help="how the tracks are embedded (the 2026-12-02 calibration used full coverage)")
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
     args = parser.parse_args()
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
-    library = args.work / f"{args.model.replace('/', '_')}.ctk"
-    embed_library(args.work / "music", library, EmbedConfig(model=args.model, workers=args.workers))
+    library = args.work / f"{args.model.replace('/', '_')}-{args.coverage}.ctk"
+    from embeddings.config import CoverageConfig
+
+    embed_library(args.work / "music", library,
+                  EmbedConfig(model=args.model, workers=args.workers, coverage=CoverageConfig(mode=args.coverage)))
     store = LibraryStore.open(library)
     d = distances(store, rows)
     nearest = None
