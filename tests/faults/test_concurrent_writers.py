@@ -54,6 +54,8 @@ def test_second_embed_is_refused_while_the_first_writes_then_waits_for_it(tmp_pa
             except Exception as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(repr(exc))
 
+    # a library being created is not a library yet: read once its store.json is there
+    wait_until(lambda: (lib / "store.json").exists(), timeout=180, what="the first run creates the store", proc=first)
     reader = threading.Thread(target=read_while_writing)
     reader.start()
     # with --wait the second writer waits for the first, then finds nothing left to do
