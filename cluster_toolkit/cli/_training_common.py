@@ -120,6 +120,8 @@ class TrainingProgressBar:
                 lr=event["lr"],
                 rate=event["fragments_per_s"],
             )
+        elif kind == "skip":
+            self.progress.console.print(f"error: {event['message']} (skipped; training goes on)", highlight=False)
         elif kind == "validation":
             recall = " ".join(f"{k} {event[k]:.3f}" for k in ("recall@1", "recall@10") if event.get(k) is not None)
             self.progress.console.print(

@@ -123,15 +123,28 @@ class LogMelCache:
         self._items: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._lock = threading.Lock()
         self.decoded = 0
+        #: tracks whose audio failed to decode (track number -> one-line reason); never retried
+        self.failed: dict[int, str] = {}
 
     def get(self, track: int) -> torch.Tensor:
-        """``(n_train_fragments, n_mels, n_frames)`` float16 of track number ``track``."""
+        """``(n_train_fragments, n_mels, n_frames)`` float16 of track number ``track``.
+
+        Raises :class:`AudioDecodeError` (naming the file) when the track cannot be decoded; the
+        failure is remembered in :attr:`failed` and raised again without a second decode.
+        """
         with self._lock:
             if track in self._items:
                 self._items.move_to_end(track)
                 return self._items[track]
+            if track in self.failed:
+                raise AudioDecodeError(self.failed[track])
         item = self.tracks[track]
-        mels = decode_fragments(item, item.fragments(TRAIN), audio=self.audio, fragments=self.fragments)
+        try:
+            mels = decode_fragments(item, item.fragments(TRAIN), audio=self.audio, fragments=self.fragments)
+        except AudioDecodeError as exc:
+            with self._lock:
+                self.failed[track] = str(exc)
+            raise
         with self._lock:
             self.decoded += 1
             self._items[track] = mels
@@ -306,15 +319,40 @@ class Batch:
 class BatchStream:
     """Iterate :class:`Batch` es of one epoch, prepared one batch ahead in a background thread."""
 
-    def __init__(self, planner: BatchPlanner, cache: LogMelCache, *, prefetch: int = 2) -> None:
+    def __init__(
+        self, planner: BatchPlanner, cache: LogMelCache, *, prefetch: int = 2, on_skip: Any = None
+    ) -> None:
         self.planner, self.cache, self.prefetch = planner, cache, prefetch
+        self.on_skip = on_skip if on_skip is not None else (lambda message: None)
+        self.reported: set[int] = set()
 
     def _assemble(self, items: list[tuple[int, int]], slots: list[int]) -> Batch:
-        mels = torch.stack([self.cache.get(t)[f] for t, f in items]).float()
+        """Decode the planned items. An item whose track fails to decode is replaced by another item of
+        its group (a second augmented view of it), and a group left with none is dropped, so one bad file
+        costs a few fragments, not the run; it is reported once (``on_skip``) and never decoded again."""
+        decoded: dict[int, torch.Tensor] = {}
+        for i, (t, f) in enumerate(items):
+            try:
+                decoded[i] = self.cache.get(t)[f]
+            except AudioDecodeError as exc:
+                if t not in self.reported:
+                    self.reported.add(t)
+                    self.on_skip(str(exc))
+        keep: list[int] = []
+        for i, slot in enumerate(slots):
+            if i in decoded:
+                keep.append(i)
+                continue
+            same = [j for j, s in enumerate(slots) if s == slot and j in decoded]
+            if same:
+                keep.append(same[len(keep) % len(same)])
+        if len({slots[i] for i in keep}) < 2:
+            raise ConfigError("fewer than 2 groups of this batch could be decoded; see the errors above")
+        mels = torch.stack([decoded[i] for i in keep]).float()
         return Batch(
             mels=mels,
-            group_ids=torch.tensor(slots, dtype=torch.long),
-            tracks=torch.tensor([t for t, _ in items], dtype=torch.long),
+            group_ids=torch.tensor([slots[i] for i in keep], dtype=torch.long),
+            tracks=torch.tensor([items[i][0] for i in keep], dtype=torch.long),
             epoch=self.planner.epoch,
             planner_state=self.planner.state_dict(),
         )

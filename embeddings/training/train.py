@@ -421,7 +421,7 @@ def train(
 
     # ------------------------------------------------------------------ the loop
     model.train()
-    stream = BatchStream(planner, cache)
+    stream = BatchStream(planner, cache, on_skip=lambda message: emit({"event": "skip", "message": message}))
     status, snapshot = "finished", planner.state_dict()
     total_items, train_time = 0, 0.0
     tick = time.perf_counter()  # end of the previous step: step time includes waiting for data

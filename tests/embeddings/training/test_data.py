@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from embeddings.errors import ConfigError
+from embeddings.errors import AudioDecodeError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION
-from embeddings.training.data import BatchPlanner, LogMelCache, build_validation_set, index_tracks
+from embeddings.training.data import BatchPlanner, BatchStream, LogMelCache, build_validation_set, index_tracks
 
 
 def _planner(groups, n_train, **kwargs):
@@ -83,3 +83,30 @@ def test_index_cache_and_validation_set(music, tiny_audio, tiny_fragments, tmp_p
     assert int(val.is_query.sum()) == n_val
     assert len(val) == n_val + int(val.tracks.unique().numel())
     assert np.isfinite(val.mels.float().numpy()).all()
+
+
+def test_a_track_that_fails_to_decode_mid_training_costs_its_items_not_the_run(
+    music, tiny_audio, tiny_fragments, tmp_path
+):
+    files = []
+    for path, track_id in music[:4]:  # two groups of two tracks, in tmp copies
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes())
+        files.append((copy, track_id))
+    tracks, _ = index_tracks(files, fragments=tiny_fragments)
+    files[1][0].write_bytes(b"RIFF" + b"\0" * 40)  # broken after indexing, as a file truncated on disk would be
+    cache = LogMelCache(tracks, audio=tiny_audio, fragments=tiny_fragments, capacity=8)
+    planner = BatchPlanner([[0, 1], [2, 3]], [len(t.fragments(TRAIN)) for t in tracks], groups_per_batch=2,
+                           views=2, pool_groups=2, max_tracks_per_group=8, seed=0)
+    skipped = []
+    stream = BatchStream(planner, cache, on_skip=skipped.append)
+    batches = list(stream.epoch())
+    assert len(skipped) == 1 and str(files[1][0]) in skipped[0]  # reported once, naming the file
+    assert 1 in cache.failed and cache.decoded == 3
+    with pytest.raises(AudioDecodeError, match="broken|corrupt|cannot"):
+        cache.get(1)  # remembered, not decoded again
+    for batch in batches:
+        assert 1 not in batch.tracks.tolist()
+        assert len(batch.mels) == 4 and sorted(batch.group_ids.tolist()) == [0, 0, 1, 1]
+    # the group that lost a track keeps two views: the remaining track's fragment, twice
+    assert any(batch.tracks.tolist().count(0) == 2 for batch in batches)
