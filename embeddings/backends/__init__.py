@@ -5,6 +5,9 @@ rebuild the same backend from a picklable value:
 
 - ``features``: handcrafted descriptors, the baseline (no training).
 - ``ctk-small`` (the default): the bundled contrastive encoder, shipped inside the package.
+- ``hybrid``: ``ctk-small``'s vector and the ``features`` vector of each fragment, each standardised by
+  fixed reference statistics, side by side (:mod:`embeddings.backends.hybrid`); ``hybrid:PATH`` does
+  the same with the checkpoint at PATH (which needs its ``embedding_stats.json``).
 - a path to a checkpoint directory made by ``ctk train``: that encoder.
 """
 
@@ -21,11 +24,20 @@ DEFAULT_BACKEND = "ctk-small"
 
 
 def load_backend(spec: str) -> EmbeddingBackend:
-    """Build the backend named by ``spec`` (``features``, ``ctk-small`` or a checkpoint path)."""
+    """Build the backend named by ``spec`` (``features``, ``ctk-small``, ``hybrid[:PATH]`` or a checkpoint path)."""
     if spec == "features":
         from embeddings.backends.features import FeaturesBackend
 
         return FeaturesBackend()
+    if spec == "hybrid" or spec.startswith("hybrid:"):
+        from embeddings.backends.encoder import bundled_checkpoint
+        from embeddings.backends.hybrid import HybridBackend
+
+        target = spec.partition(":")[2] or "ctk-small"
+        folder = bundled_checkpoint() if target == "ctk-small" else Path(target).expanduser()
+        if not (folder / "model.json").is_file():
+            raise CheckpointError(f"hybrid: no checkpoint at {folder} (model.json missing)")
+        return HybridBackend.from_checkpoint(folder)
     if spec == "ctk-small":
         from embeddings.backends.encoder import EncoderBackend, bundled_checkpoint
 
@@ -36,5 +48,6 @@ def load_backend(spec: str) -> EmbeddingBackend:
 
         return EncoderBackend.from_checkpoint(path)
     raise CheckpointError(
-        f"unknown model {spec!r}: use 'features', 'ctk-small' or the path of a checkpoint made by `ctk train`"
+        f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid' or the path of a checkpoint made by "
+        "`ctk train`"
     )

@@ -1,0 +1,109 @@
+"""Fit the reference statistics that the ``hybrid`` backend standardises an encoder's vectors with.
+
+Every fragment of (a sample of) the files under FOLDER goes through ``ctk embed``'s front end and the
+encoder at MODEL; the per-dimension mean and std of those fragment vectors are written to
+``MODEL/embedding_stats.json`` (tied to the weights by their SHA-256). Fit on the model's *training*
+sources, never on music it will be evaluated on:
+
+    .venv/bin/python bench/fit_embedding_stats.py embeddings/assets/ctk-small $CORPUS/train --per-folder 4
+
+``--per-folder N`` takes N files of each sub-folder (the first in a seeded shuffle), enough for 256
+means and stds at a fraction of the cost of the whole folder. Files that fail to decode are skipped
+and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cluster_toolkit.library import iter_audio_files  # noqa: E402
+from embeddings.backends.encoder import EncoderBackend  # noqa: E402
+from embeddings.backends.hybrid import STATS_FILE, write_embedding_stats  # noqa: E402
+from embeddings.config import FragmentConfig  # noqa: E402
+from embeddings.errors import AudioDecodeError  # noqa: E402
+from embeddings.inference import analyse_file  # noqa: E402
+
+_BACKEND: EncoderBackend | None = None
+
+
+def _init(model: str) -> None:
+    import torch
+
+    global _BACKEND
+    torch.set_num_threads(1)
+    _BACKEND = EncoderBackend.from_checkpoint(model)
+
+
+def file_embeddings(path: Path) -> np.ndarray:
+    """Fragment vectors ``(n_fragments, dim)`` of one file; ``(0, dim)`` when it cannot be decoded."""
+    assert _BACKEND is not None
+    track_id = hashlib.blake2b(str(path).encode(), digest_size=8).hexdigest()
+    try:
+        analysis = analyse_file(path, backend=_BACKEND, fragment_config=FragmentConfig(), track_id=track_id)
+        return analysis.fragment_embeddings
+    except AudioDecodeError as exc:
+        print(f"error: {exc} (skipped)", file=sys.stderr)
+        return np.zeros((0, _BACKEND.dim), dtype=np.float32)
+
+
+def sample_files(folder: Path, per_folder: int, seed: int = 0) -> list[Path]:
+    """All audio files under ``folder``, or ``per_folder`` of each sub-folder (seeded shuffle)."""
+    files = sorted(iter_audio_files(folder))
+    if per_folder <= 0:
+        return files
+    by_folder: dict[Path, list[Path]] = {}
+    for f in files:
+        by_folder.setdefault(Path(f).parent, []).append(Path(f))
+    rng = random.Random(seed)
+    out: list[Path] = []
+    for parent in sorted(by_folder):
+        members = by_folder[parent]
+        rng.shuffle(members)
+        out += members[:per_folder]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model", type=Path, help="checkpoint folder (model.json + model.safetensors)")
+    ap.add_argument("folder", type=Path, help="the model's training sources, one sub-folder per source")
+    ap.add_argument("--per-folder", type=int, default=4, help="files per sub-folder (0: all)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=None, help=f"default: MODEL/{STATS_FILE}")
+    ap.add_argument("--note", default="")
+    args = ap.parse_args(argv)
+    files = sample_files(args.folder, args.per_folder)
+    if not files:
+        print(f"error: no audio files under {args.folder}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(str(args.model),)) as pool:
+        per_file = list(pool.map(file_embeddings, files, chunksize=2))
+    ok = [e for e in per_file if len(e)]
+    if len(ok) < 2:
+        print(f"error: fewer than 2 of {len(files)} files could be decoded", file=sys.stderr)
+        return 2
+    vectors = np.concatenate(ok)
+    backend = EncoderBackend.from_checkpoint(args.model)
+    out = args.out or args.model / STATS_FILE
+    fitted_on = {"folder": args.folder.resolve().name, "per_folder": args.per_folder, "n_files": len(files),
+                 "n_decoded": len(ok), "n_fragments": int(len(vectors)), "note": args.note}
+    write_embedding_stats(out, vectors, weights_sha256=backend.checkpoint.weights_sha256, fitted_on=fitted_on)
+    print(f"{out}: {vectors.shape[1]} dims from {len(vectors)} fragments of {len(ok)}/{len(files)} files "
+          f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The ``hybrid`` backend: a standardised encoder vector beside the `features` vector of the same fragment."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from embeddings.backends import load_backend, model_id
+from embeddings.backends.base import EmbeddingBackend
+from embeddings.backends.encoder import EncoderBackend
+from embeddings.backends.features import FeaturesBackend, feature_descriptors, write_feature_stats
+from embeddings.backends.hybrid import STATS_FILE, HybridBackend, write_embedding_stats
+from embeddings.checkpoint import save_checkpoint
+from embeddings.config import AudioConfig, FragmentConfig
+from embeddings.errors import CheckpointError
+from embeddings.melspec import log_mel
+from embeddings.models import ContrastiveModel
+from tests.embeddings.tiny import TINY
+
+AUDIO = AudioConfig()  # the features need ctk's front end (their contrast bands reach 12.8 kHz)
+SR = AUDIO.sample_rate
+ENCODER = replace(TINY, n_mels=AUDIO.n_mels, n_frames=44)
+
+
+def fragments(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` log-mel fragments of 1 s: tones with a beat at several levels (level differs per fragment)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SR) / SR
+    ys = [
+        rng.uniform(0.05, 0.8) * np.sin(2 * np.pi * rng.uniform(100, 2000) * t)
+        * (np.sin(2 * np.pi * rng.uniform(1, 6) * t) > 0)
+        + 0.01 * rng.standard_normal(SR)
+        for _ in range(n)
+    ]
+    return log_mel(np.stack(ys).astype(np.float32), config=AUDIO).numpy()
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """A tiny encoder checkpoint with embedding statistics fitted on 40 fragments, and features statistics
+    for the same front end."""
+    torch.manual_seed(0)
+    model = ContrastiveModel(ENCODER).eval()
+    path = save_checkpoint(tmp_path / "enc", module=model.encoder, name="tiny", contents="encoder",
+                           encoder=ENCODER, audio=AUDIO, fragments=FragmentConfig())
+    fit = fragments(40)
+    encoder = EncoderBackend.from_checkpoint(path)
+    write_embedding_stats(path / STATS_FILE, encoder.embed(fit), weights_sha256=encoder.checkpoint.weights_sha256,
+                          fitted_on={"folder": "synthetic"})
+    write_feature_stats(tmp_path / "features.json", feature_descriptors(fit, audio=AUDIO), audio=AUDIO,
+                        fitted_on={"folder": "synthetic"})
+    return path, tmp_path / "features.json", fit
+
+
+def hybrid(model_dir, **kwargs) -> HybridBackend:
+    path, features_stats, _ = model_dir
+    features = FeaturesBackend(AUDIO, stats_path=features_stats)
+    return HybridBackend(EncoderBackend.from_checkpoint(path), features, **kwargs)
+
+
+def test_concatenates_the_standardised_blocks_scaled_to_equal_weight(model_dir):
+    backend = hybrid(model_dir)
+    assert isinstance(backend, EmbeddingBackend)
+    x = fragments(6, seed=1)
+    out = backend.embed(x)
+    assert out.shape == (6, 12 + backend.features.dim) == (6, backend.dim) and out.dtype == np.float32
+    stats = json.loads((model_dir[0] / STATS_FILE).read_text())
+    e = (backend.encoder.embed(x) - np.array(stats["mean"])) / np.array(stats["std"]) / np.sqrt(12)
+    f = backend.features.embed(x) / np.sqrt(backend.features.dim)
+    learned, feats = backend.split(out)
+    assert np.allclose(learned, e, atol=1e-5) and np.allclose(feats, f, atol=1e-5)
+    # on the fragments the statistics were fitted on, each block has mean squared norm 1: neither dominates
+    fitted = backend.embed(model_dir[2])
+    learned, feats = backend.split(fitted)
+    assert np.mean((learned**2).sum(axis=1)) == pytest.approx(1.0, rel=1e-3)
+    assert np.mean((feats**2).sum(axis=1)) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_track_vectors_are_the_combined_track_vectors_of_both_backends(model_dir):
+    backend = hybrid(model_dir)
+    x = fragments(5, seed=2)
+    pooled = backend.embed(x).mean(axis=0, keepdims=True)
+    combined = backend.combine(backend.encoder.embed(x).mean(axis=0, keepdims=True),
+                               backend.features.embed(x).mean(axis=0, keepdims=True))
+    assert np.allclose(pooled, combined, atol=1e-5)
+
+
+def test_block_weights_shift_the_balance(model_dir):
+    x = fragments(4, seed=3)
+    even, leaning = hybrid(model_dir).embed(x), hybrid(model_dir, learned_weight=2.0).embed(x)
+    assert np.allclose(leaning[:, :12], 2 * even[:, :12], atol=1e-5)
+    assert np.allclose(leaning[:, 12:], even[:, 12:])
+    assert model_id(hybrid(model_dir).describe()) != model_id(hybrid(model_dir, learned_weight=2.0).describe())
+
+
+def test_statistics_of_other_weights_or_missing_are_refused(model_dir, tmp_path):
+    path, features_stats, fit = model_dir
+    torch.manual_seed(1)
+    other = save_checkpoint(tmp_path / "other", module=ContrastiveModel(ENCODER).encoder, name="tiny",
+                            contents="encoder", encoder=ENCODER, audio=AUDIO, fragments=FragmentConfig())
+    with pytest.raises(CheckpointError, match="embedding_stats.json.*fit them with"):
+        HybridBackend(EncoderBackend.from_checkpoint(other))
+    (other / STATS_FILE).write_text((path / STATS_FILE).read_text())
+    with pytest.raises(CheckpointError, match="fitted for other weights"):
+        HybridBackend(EncoderBackend.from_checkpoint(other))
+
+
+def test_load_backend_builds_hybrid_from_a_checkpoint_path(model_dir):
+    path = model_dir[0]
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_backend(f"hybrid:{path.parent / 'nowhere'}")
+    backend = load_backend(f"hybrid:{path}")  # with the shipped features statistics
+    assert backend.dim == 12 + FeaturesBackend().dim and backend.encoder.checkpoint.path == path
+
+
+def test_bundled_hybrid_has_both_blocks():
+    backend = load_backend("hybrid")
+    assert backend.name == "hybrid" and backend.dim == 256 + FeaturesBackend().dim
+    x = log_mel(np.random.default_rng(0).normal(0, 0.1, (2, 10 * 22050)).astype(np.float32), config=backend.audio)
+    out = backend.embed(x.numpy())
+    assert out.shape == (2, backend.dim) and np.isfinite(out).all()
