@@ -25,7 +25,7 @@ from embeddings.augment import AugmentConfig
 from embeddings.checkpoint import load_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.losses import LOSSES
-from embeddings.models.config import POSITIONALS, EncoderConfig
+from embeddings.models.config import INPUT_NORMS, POSITIONALS, EncoderConfig
 from embeddings.training import TrainConfig, load_resume_configs, train
 from embeddings.training.config import LOGGERS, POSITIVES
 from embeddings.training.train import LAST
@@ -58,6 +58,11 @@ def train_cli(
     layers: Annotated[int, typer.Option(help="Transformer blocks.")] = EncoderConfig.n_layers,
     heads: Annotated[int, typer.Option(help="Attention heads.")] = EncoderConfig.n_heads,
     embedding_dim: Annotated[int, typer.Option(help="Size of the stored embedding.")] = EncoderConfig.embedding_dim,
+    input_norm: Annotated[
+        str,
+        typer.Option(help="Input map: fragment (standardise each fragment: level-blind) or fixed (one dB map: "
+                     "level and dynamics stay visible)."),
+    ] = EncoderConfig.input_norm,
     seconds: Annotated[float, typer.Option(help="Fragment length in seconds.")] = FragmentConfig.n_seconds,
     crop_seconds: Annotated[
         float | None,
@@ -106,6 +111,7 @@ def train_cli(
         _choice(positives, POSITIVES, "--positives")
         _choice(loss, list(LOSSES), "--loss")
         _choice(logger, LOGGERS, "--logger")
+        _choice(input_norm, list(INPUT_NORMS), "--input-norm")
         if positives == "playlist" and playlists is None:
             raise UsageError("--positives playlist needs --playlists DIR")
         init_dir = None if init is None else resolve_model(init, "--init")
@@ -125,6 +131,7 @@ def train_cli(
                 n_layers=layers,
                 n_heads=heads,
                 embedding_dim=embedding_dim,
+                input_norm=input_norm,
             )
         config = TrainConfig(
             loss=loss,

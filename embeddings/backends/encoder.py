@@ -19,6 +19,7 @@ from embeddings.checkpoint import Checkpoint, load_checkpoint, load_encoder
 from embeddings.config import AudioConfig
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.melspec import log_mel
+from embeddings.models.config import LATER_FIELDS
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "ctk-small"
 
@@ -54,7 +55,7 @@ class EncoderBackend:
         return {
             "name": self.name,
             "backend": "encoder",
-            "config": asdict(c.encoder),
+            "config": {k: v for k, v in asdict(c.encoder).items() if LATER_FIELDS.get(k, object()) != v},
             "audio": asdict(c.audio),
             "fragments": asdict(c.fragments),
             "weights": c.weights_sha256,

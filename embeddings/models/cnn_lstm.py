@@ -17,7 +17,7 @@ from torch import nn
 
 from embeddings.errors import ConfigError
 from embeddings.models.config import EncoderConfig
-from embeddings.models.transformer import standardize
+from embeddings.models.transformer import normalise_input
 
 
 class CnnLstmEncoder(nn.Module):
@@ -48,6 +48,6 @@ class CnnLstmEncoder(nn.Module):
             raise ConfigError(
                 f"expected log-mels (batch, n_mels={self.config.n_mels}, n_frames), got {tuple(log_mels.shape)}"
             )
-        x = self.cnn(standardize(log_mels))  # (B, C, T')
+        x = self.cnn(normalise_input(log_mels, self.config))  # (B, C, T')
         x, _ = self.lstm(x.transpose(1, 2))  # (B, T', 2 * hidden)
         return self.to_embedding(self.drop(x.mean(dim=1)))

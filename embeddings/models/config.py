@@ -12,6 +12,10 @@ from embeddings.errors import ConfigError
 
 ARCHITECTURES = ("transformer", "cnn-lstm")
 POSITIONALS = ("alibi1d", "alibi2d", "rope1d", "rope2d", "learned", "none")
+INPUT_NORMS = ("fragment", "fixed")
+#: fields added after the first checkpoints; recorded in a backend description only when not at their
+#: default, so a library embedded with an older checkpoint keeps its model id
+LATER_FIELDS = {"input_norm": "fragment", "input_mean_db": -20.0, "input_std_db": 18.0}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,10 @@ class EncoderConfig:
     Both: the mean-pooled track-level vector has ``embedding_dim`` dimensions (the embedding ``ctk embed``
     stores); ``projection_dims`` are the hidden and output widths of the projection head, used for the
     training loss only.
+
+    Input: ``input_norm="fragment"`` standardises each log-mel fragment over all its bins (the model is
+    blind to level); ``"fixed"`` maps dB by one fixed affine map, ``(x - input_mean_db) / input_std_db``
+    (defaults: the mean and std of the dev corpus's log-mel bins), so level and dynamics stay visible.
     """
 
     arch: str = "transformer"
@@ -51,6 +59,9 @@ class EncoderConfig:
     projection_dims: tuple[int, ...] = (256, 128)
     cnn_channels: tuple[int, ...] = (128, 128, 128)
     lstm_hidden: int = 128
+    input_norm: str = "fragment"
+    input_mean_db: float = -20.0
+    input_std_db: float = 18.0
 
     def __post_init__(self) -> None:
         # JSON round trips turn tuples into lists; keep the dataclass hashable and comparable.
@@ -58,6 +69,10 @@ class EncoderConfig:
         object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
         if self.arch not in ARCHITECTURES:
             raise ConfigError(f"arch={self.arch!r} must be one of {', '.join(ARCHITECTURES)}")
+        if self.input_norm not in INPUT_NORMS:
+            raise ConfigError(f"input_norm={self.input_norm!r} must be one of {', '.join(INPUT_NORMS)}")
+        if self.input_std_db <= 0:
+            raise ConfigError(f"input_std_db={self.input_std_db} must be positive")
         if self.positional not in POSITIONALS:
             raise ConfigError(f"positional={self.positional!r} must be one of {', '.join(POSITIONALS)}")
         positive = {

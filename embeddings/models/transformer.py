@@ -41,6 +41,13 @@ def standardize(log_mels: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return (log_mels - mean) / (std + eps)
 
 
+def normalise_input(log_mels: torch.Tensor, config: EncoderConfig) -> torch.Tensor:
+    """The encoder's input map: per-fragment :func:`standardize` or the fixed dB map of ``config``."""
+    if config.input_norm == "fixed":
+        return (log_mels - config.input_mean_db) / config.input_std_db
+    return standardize(log_mels)
+
+
 class Attention(nn.Module):
     """Multi-head self-attention; positions enter as a bias (``attn_mask``) or as rotations."""
 
@@ -128,7 +135,7 @@ class SpectrogramTransformer(nn.Module):
             raise ConfigError(
                 f"expected log-mels (batch, n_mels={self.config.n_mels}, n_frames), got {tuple(log_mels.shape)}"
             )
-        x = standardize(log_mels).unsqueeze(1)  # (B, 1, n_mels, n_frames)
+        x = normalise_input(log_mels, self.config).unsqueeze(1)  # (B, 1, n_mels, n_frames)
         if x.shape[-1] < self.config.patch_time:
             repeats = -(-self.config.patch_time // x.shape[-1])
             x = x.repeat(1, 1, 1, repeats)[..., : self.config.patch_time]

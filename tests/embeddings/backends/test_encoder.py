@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -98,3 +100,13 @@ def test_unknown_or_corrupt_model(tmp_path):
     (tmp_path / "junk").mkdir()
     with pytest.raises(CheckpointError, match="not a ctk checkpoint"):
         load_backend(str(tmp_path / "junk"))
+
+
+def test_fields_added_later_enter_the_description_only_when_set(checkpoint, tmp_path):
+    described = EncoderBackend.from_checkpoint(checkpoint[0]).describe()["config"]
+    assert "input_norm" not in described  # a library embedded before the field existed keeps its model id
+    fixed = replace(TINY, input_norm="fixed")
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "fixed", module=ContrastiveModel(fixed).encoder, name="tiny", contents="encoder",
+                    encoder=fixed, audio=AUDIO, fragments=FragmentConfig())
+    assert EncoderBackend.from_checkpoint(tmp_path / "fixed").describe()["config"]["input_norm"] == "fixed"

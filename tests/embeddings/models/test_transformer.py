@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from embeddings.errors import ConfigError
 from embeddings.models import ContrastiveModel, build_encoder
 from embeddings.models.config import POSITIONALS
-from embeddings.models.transformer import SpectrogramTransformer, standardize
+from embeddings.models.transformer import SpectrogramTransformer, normalise_input, standardize
 
 
 def _mels(batch, frames, seed=0):
@@ -75,6 +75,19 @@ def test_embedding_is_blind_to_overall_level(tiny):
     x = _mels(2, 64)
     with torch.no_grad():
         assert torch.allclose(model(x), model(x + 12.0), atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "cnn-lstm"])
+def test_fixed_input_norm_keeps_level_visible_and_maps_db_by_its_constants(tiny, arch):
+    config = tiny(arch=arch, input_norm="fixed", input_mean_db=-30.0, input_std_db=10.0)
+    model = build_encoder(config).eval()
+    x = _mels(2, 64)
+    with torch.no_grad():
+        assert not torch.allclose(model(x), model(x + 12.0), atol=1e-3)
+    assert torch.allclose(normalise_input(x, config), (x + 30.0) / 10.0)
+    assert torch.allclose(normalise_input(x, tiny()), standardize(x))
+    with pytest.raises(ConfigError, match="input_norm='loud'"):
+        tiny(input_norm="loud")
 
 
 def test_wrong_number_of_mels_is_refused(tiny):
