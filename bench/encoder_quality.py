@@ -1,17 +1,31 @@
-"""Held-out quality of a trained encoder against the `features` baseline and the same
-architecture untrained (random init), on real music the model never saw.
+"""Held-out quality of trained encoders against the `features` baseline and the same architecture
+untrained (random init), on real music the models never saw, all side by side in one run.
 
-The development corpus (../shared/corpus/build_dev_corpus.sh) is split by whole sources: the
-model trains on some games' soundtracks and is evaluated on the others, so "same production"
-cannot leak. Labels are the source (the folder a track sits in). Every backend embeds the same
-held-out folder into its own store; `ctk evaluate` metrics are computed for each.
+The development corpus (../shared/corpus/build_dev_corpus.sh) is split by whole sources
+(bench/split_corpus.py): the models train on some games' soundtracks and are evaluated on the others,
+so "same production" cannot leak. Labels are the source (the folder a track sits in). Every backend
+embeds the same held-out folder into its own store; `ctk evaluate`'s metrics are computed for each.
 
-    .venv/bin/python bench/encoder_quality.py --model /work/runs/ctk-small --heldout /work/corpus/heldout
+Rows derived from those stores without another decode:
+- ``hybrid(NAME)`` (``--hybrid``): what the ``hybrid`` backend stores for model NAME (its vector and the
+  `features` vector, each standardised by fixed statistics fitted on the training sources,
+  ``NAME/embedding_stats.json``); exact, because every map of the backend is affine and a track vector
+  is the mean of its fragment vectors;
+- ``NAME mean+std`` (``--mean-std``): track vector = mean and std of the fragment vectors.
+
+Uncertainty: NMI and AMI over ``--kmeans-seeds`` k-means starts, and a paired bootstrap over the
+queries of the Recall@1, Recall@10 and AP@10 differences against the baselines. ``--manifest``
+adds artist labels within held-out sources that have several artists (style with production
+held constant).
+
+    python bench/encoder_quality.py --model ctk-small-v1=/path/to/v1 --extra new=runs/x \\
+        --heldout $CORPUS/heldout --manifest $CORPUS/manifest.csv --hybrid --reuse
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -26,12 +40,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.evaluate import clustering_scores, evaluate_library, labels_for  # noqa: E402
+from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
 from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
+from embeddings.backends.encoder import EncoderBackend  # noqa: E402
+from embeddings.backends.hybrid import STATS_FILE, HybridBackend  # noqa: E402
 from embeddings.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from embeddings.models import build_encoder  # noqa: E402
-from embeddings.retrieval import recall_hits  # noqa: E402
+from embeddings.retrieval import recall_hits, retrieval_scores  # noqa: E402
+
+METRICS = ("recall@1", "recall@10", "map@10", "nmi", "ami", "ari", "probe_acc", "same_vs_random")
+#: held-out sources whose manifest artists are meaningful (several artists with >= 2 tracks)
+ARTIST_MIN_TRACKS = 2
 
 
 def random_init_twin(model_dir: Path, out: Path, seed: int = 0) -> Path:
@@ -45,7 +65,13 @@ def random_init_twin(model_dir: Path, out: Path, seed: int = 0) -> Path:
     )
 
 
-def row(name: str, report: dict, seconds: float) -> dict:
+def named(spec: str) -> tuple[str, str]:
+    """``NAME=PATH`` or ``PATH`` (named after its folder)."""
+    name, sep, path = spec.partition("=")
+    return (name, path) if sep else (Path(spec).name, spec)
+
+
+def row(name: str, report: dict, seconds: float | None = None) -> dict:
     r, c, p, rel = report["retrieval"], report["clustering"], report["linear_probe"], report["relative"]
     return {
         "backend": name,
@@ -57,82 +83,202 @@ def row(name: str, report: dict, seconds: float) -> dict:
     }
 
 
-def uncertainty(libs: dict[str, Path], *, k: int = 10, n_boot: int = 2000, kmeans_seeds: int = 10) -> dict:
-    """How much the headline numbers move: NMI over ``kmeans_seeds`` k-means starts (mean, sd) for each
-    backend, and a paired bootstrap over the queries of the Recall@k difference of every pair of backends
+def per_query(x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-query hits of Recall@1 and Recall@10 and AP@10 (NaN for queries without another member)."""
+    out = {"recall@1": recall_hits(x, labels, 1).astype(float), "recall@10": recall_hits(x, labels, 10).astype(float)}
+    ap = np.full(len(x), np.nan)
+    for i in range(len(x)):
+        mask = np.zeros(len(x), dtype=bool)
+        mask[i] = True
+        ap[i] = retrieval_scores(x, labels, ks=(10,), queries=mask)["map@10"]
+    out["map@10"] = ap
+    return out
+
+
+def uncertainty(
+    data: dict[str, tuple[np.ndarray, np.ndarray]], baselines: list[str], *, n_boot: int = 2000, kmeans_seeds: int = 10
+) -> dict:
+    """NMI and AMI over ``kmeans_seeds`` k-means starts (mean, sd) for each backend, and a paired bootstrap
+    over the queries of Recall@1, Recall@10 and AP@10 differences of every backend against each baseline
     (mean and 95% interval; the same resampled queries for both sides)."""
-    data = {}
-    for name, lib in libs.items():
-        tracks, x = LibraryStore.open(lib).track_embeddings()
-        labels = labels_for(tracks, "folder")
-        order = np.argsort(tracks["path"].to_numpy())  # the same track order in every store
-        data[name] = (x[order], labels.to_numpy()[order].astype(str))
-    out: dict = {"nmi_over_kmeans_seeds": {}, f"recall@{k}_paired_bootstrap": {}}
+    out: dict = {"over_kmeans_seeds": {}, "paired_bootstrap": {}}
     for name, (x, labels) in data.items():
-        nmis = [clustering_scores(x, labels, seed=s)["nmi"] for s in range(kmeans_seeds)]
-        out["nmi_over_kmeans_seeds"][name] = {"mean": float(np.mean(nmis)), "sd": float(np.std(nmis))}
-    hits = {name: recall_hits(x, labels, k) for name, (x, labels) in data.items()}
-    _, codes = np.unique(next(iter(data.values()))[1], return_inverse=True)
+        runs = [clustering_scores(x, labels, seed=s) for s in range(kmeans_seeds)]
+        out["over_kmeans_seeds"][name] = {
+            m: {"mean": float(np.mean([r[m] for r in runs])), "sd": float(np.std([r[m] for r in runs]))}
+            for m in ("nmi", "ami")
+        }
+    hits = {name: per_query(x, labels) for name, (x, labels) in data.items()}
+    first = next(iter(data.values()))[1]
+    _, codes = np.unique(first, return_inverse=True)
     queries = np.flatnonzero(np.bincount(codes)[codes] > 1)  # tracks whose label has another member
     rng = np.random.default_rng(0)
     samples = rng.integers(0, len(queries), size=(n_boot, len(queries)))
-    names = list(hits)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            diff = hits[a][queries].astype(float) - hits[b][queries].astype(float)
-            boots = diff[samples].mean(axis=1)
-            out[f"recall@{k}_paired_bootstrap"][f"{a} - {b}"] = {
-                "diff": float(diff.mean()),
-                "ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
-                "p_not_above_0": float((boots <= 0).mean()),
-            }
+    for base in baselines:
+        for name in data:
+            if name == base:
+                continue
+            entry = {}
+            for metric in ("recall@1", "recall@10", "map@10"):
+                diff = hits[name][metric][queries] - hits[base][metric][queries]
+                boots = diff[samples].mean(axis=1)
+                entry[metric] = {
+                    "diff": float(diff.mean()),
+                    "ci95": [float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))],
+                }
+            out["paired_bootstrap"][f"{name} - {base}"] = entry
     return out
+
+
+def manifest_artists(manifest: Path) -> dict[str, str]:
+    """track_id -> artist from the corpus manifest (empty artists left out)."""
+    with open(manifest, newline="") as fh:
+        return {r["track_id"]: r["artist"].strip() for r in csv.DictReader(fh) if r["artist"].strip()}
+
+
+def artist_scores(
+    data: dict[str, tuple[np.ndarray, np.ndarray]], paths: np.ndarray, artists: dict[str, str], *, kmeans_seeds: int
+) -> dict:
+    """Within each held-out source with >= 2 artists of >= 2 tracks: Recall@1/10, AMI (mean over k-means
+    seeds) and NMI of artist labels among that source's tracks by those artists; plus the track-weighted mean."""
+    first_labels = next(iter(data.values()))[1]
+    track_artist = np.array([artists.get(Path(p).name.split("-", 1)[0], "") for p in paths], dtype=object)
+    out: dict = {}
+    for source in np.unique(first_labels):
+        in_source = first_labels == source
+        names, counts = np.unique(track_artist[in_source & (track_artist != "")], return_counts=True)
+        keep_names = set(names[counts >= ARTIST_MIN_TRACKS])
+        if len(keep_names) < 2:
+            continue
+        mask = in_source & np.isin(track_artist, list(keep_names))
+        labels = track_artist[mask].astype(str)
+        out[source] = {"n_tracks": int(mask.sum()), "n_artists": len(keep_names), "rows": {}}
+        for name, (x, _) in data.items():
+            r = retrieval_scores(x[mask], labels, ks=(1, 10))
+            runs = [clustering_scores(x[mask], labels, seed=s) for s in range(kmeans_seeds)]
+            out[source]["rows"][name] = {
+                "recall@1": r["recall@1"], "recall@10": r["recall@10"],
+                "nmi": float(np.mean([c["nmi"] for c in runs])), "ami": float(np.mean([c["ami"] for c in runs])),
+            }
+    if out:
+        weights = {s: v["n_tracks"] for s, v in out.items()}
+        total = sum(weights.values())
+        out["mean (track-weighted)"] = {"n_tracks": total, "rows": {
+            name: {m: sum(out[s]["rows"][name][m] * w for s, w in weights.items()) / total
+                   for m in ("recall@1", "recall@10", "nmi", "ami")}
+            for name in data}}
+    return out
+
+
+def load_store(lib: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, LibraryStore]:
+    """Track vectors, folder labels and paths ordered by path (the same order in every store)."""
+    store = LibraryStore.open(lib)
+    tracks, x = store.track_embeddings()
+    order = np.argsort(tracks["path"].to_numpy())
+    labels = labels_for(tracks, "folder").to_numpy()[order].astype(str)
+    return x[order], labels, tracks["path"].to_numpy()[order], store
+
+
+def mean_std_vectors(store: LibraryStore, paths: np.ndarray) -> np.ndarray:
+    """Track vectors as [mean, std] of their fragment vectors, rows in the order of ``paths``."""
+    tracks = store.tracks().set_index("path")
+    frags, x = store.fragment_embeddings()
+    ids = frags["track_id"].to_numpy()
+    out = []
+    for p in paths:
+        rows = x[ids == tracks.loc[p, "track_id"]]
+        out.append(np.concatenate([rows.mean(axis=0), rows.std(axis=0)]))
+    return np.asarray(out, dtype=np.float32)
+
+
+def fmt(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=Path, required=True, help="trained checkpoint folder")
-    ap.add_argument("--heldout", type=Path, default=Path("/work/corpus/heldout"))
+    ap.add_argument("--model", required=True, help="[NAME=]checkpoint folder: the reference trained model "
+                    "(its architecture gives the random-init twin)")
+    ap.add_argument("--extra", nargs="*", default=[], help="more [NAME=]checkpoint folders to compare")
+    ap.add_argument("--heldout", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")) / "heldout")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--extra", nargs="*", default=[], help="more checkpoint folders to compare")
+    ap.add_argument("--reuse", action="store_true", help="keep stores already embedded by the same model "
+                    "(embedding is deterministic; only new tracks are embedded)")
+    ap.add_argument("--hybrid", action="store_true", help="add hybrid(NAME) rows for models with embedding_stats.json")
+    ap.add_argument("--mean-std", action="store_true", help="add mean+std pooling rows for the trained models")
+    ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
+    ap.add_argument("--kmeans-seeds", type=int, default=10)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    twin = random_init_twin(args.model, args.work / "random-init")
-    backends = {"features": "features", "random-init": str(twin), args.model.name: str(args.model)}
-    backends.update({Path(e).name: e for e in args.extra})
-    rows, reports, libs = [], {}, {}
+    ref_name, ref_path = named(args.model)
+    twin = random_init_twin(Path(ref_path), args.work / "random-init")
+    models = {ref_name: ref_path, **dict(named(e) for e in args.extra)}
+    backends = {"features": "features", "random-init": str(twin), **models}
+    rows, reports, data, stores, paths = [], {}, {}, {}, None
     for name, spec in backends.items():
-        lib = libs[name] = args.work / f"lib-{name}"
+        lib = args.work / f"lib-{name}"
         t0 = time.perf_counter()
-        embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=True))
+        embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=not args.reuse))
         seconds = time.perf_counter() - t0
-        report = evaluate_library(LibraryStore.open(lib), "folder")
-        reports[name] = report
-        rows.append(row(name, report, seconds))
+        x, labels, p, stores[name] = load_store(lib)
+        if paths is not None and not np.array_equal(p, paths):
+            raise SystemExit(f"{lib}: holds other tracks than the first store")
+        paths = p
+        data[name] = (x, labels)
+        reports[name] = evaluate_embeddings(x, labels)
+        rows.append(row(name, reports[name], seconds))
         print(json.dumps(rows[-1]), flush=True)
+    derived: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if args.hybrid:
+        for name, spec in models.items():
+            if (Path(spec) / STATS_FILE).is_file():
+                hybrid = HybridBackend(EncoderBackend.from_checkpoint(spec))
+                derived[f"hybrid({name})"] = (hybrid.combine(data[name][0], data["features"][0]), data[name][1])
+                learned = (data[name][0] - hybrid._mean) / np.asarray(hybrid._scale * np.sqrt(hybrid.encoder.dim))
+                derived[f"{name} standardised"] = (learned.astype(np.float32), data[name][1])
+    if args.mean_std:
+        for name in models:
+            derived[f"{name} mean+std"] = (mean_std_vectors(stores[name], paths), data[name][1])
+    for name, (x, labels) in derived.items():
+        data[name] = (x, labels)
+        reports[name] = evaluate_embeddings(x, labels)
+        rows.append(row(name, reports[name]))
+        print(json.dumps(rows[-1]), flush=True)
+    first = reports["features"]
     result = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "heldout": str(args.heldout),
-        "n_tracks": reports[next(iter(reports))]["n_tracks"],
-        "n_labels": reports[next(iter(reports))]["n_labels"],
+        "n_tracks": first["n_labelled"],
+        "n_labels": first["n_labels"],
         "rows": rows,
-        "uncertainty": uncertainty(libs),
+        "uncertainty": uncertainty(data, ["features", ref_name], kmeans_seeds=args.kmeans_seeds),
         "reports": reports,
     }
+    if args.manifest:
+        result["artists"] = artist_scores(data, paths, manifest_artists(args.manifest), kmeans_seeds=args.kmeans_seeds)
     (args.work / "encoder_quality.json").write_text(json.dumps(result, indent=2, default=str))
-    print("| backend | Recall@1 | Recall@10 | mAP@10 | NMI | AMI | ARI | probe acc | same-vs-random |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        vals = [r[k] for k in ("recall@1", "recall@10", "map@10", "nmi", "ami", "ari", "probe_acc", "same_vs_random")]
-        print(f"| {r['backend']} | " + " | ".join("-" if v is None else f"{v:.3f}" for v in vals) + " |")
 
-    spread = result["uncertainty"]
-    print("\nNMI over 10 k-means seeds: " + ", ".join(
-        f"{n} {v['mean']:.3f} +- {v['sd']:.3f}" for n, v in spread["nmi_over_kmeans_seeds"].items()))
-    for pair, v in spread["recall@10_paired_bootstrap"].items():
-        print(f"Recall@10 {pair}: {v['diff']:+.3f} (95% {v['ci95'][0]:+.3f} .. {v['ci95'][1]:+.3f})")
+    spread = result["uncertainty"]["over_kmeans_seeds"]
+    print(f"\n{result['n_tracks']} tracks, {result['n_labels']} sources ({args.heldout})")
+    print(f"| backend | Recall@1 | Recall@10 | mAP@10 | NMI | AMI | ARI | probe acc | same-vs-random | "
+          f"NMI, {args.kmeans_seeds} k-means seeds | AMI, {args.kmeans_seeds} seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        s = spread[r["backend"]]
+        print(f"| {r['backend']} | " + " | ".join(fmt(r[k]) for k in METRICS)
+              + f" | {s['nmi']['mean']:.3f} +- {s['nmi']['sd']:.3f} | {s['ami']['mean']:.3f} +- {s['ami']['sd']:.3f} |")
+    print("\nPaired bootstrap over queries (diff, 95% interval):")
+    for pair, v in result["uncertainty"]["paired_bootstrap"].items():
+        print(f"  {pair}: " + "; ".join(
+            f"{m} {e['diff']:+.3f} ({e['ci95'][0]:+.3f} .. {e['ci95'][1]:+.3f})" for m, e in v.items()))
+    if result.get("artists"):
+        print("\nArtist labels within held-out sources (Recall@1 / Recall@10 / NMI / AMI, means over k-means seeds):")
+        for source, v in result["artists"].items():
+            print(f"  {source} ({v['n_tracks']} tracks" + (f", {v['n_artists']} artists)" if "n_artists" in v else ")"))
+            for name, m in v["rows"].items():
+                print(f"    {name}: {m['recall@1']:.3f} / {m['recall@10']:.3f} / {m['nmi']:.3f} / {m['ami']:.3f}")
 
 
 if __name__ == "__main__":
