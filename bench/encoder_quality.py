@@ -40,6 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.heldout_mels import cache_mels, embed_cached  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
 from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
@@ -179,16 +180,12 @@ def load_store(lib: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, LibrarySt
     return x[order], labels, tracks["path"].to_numpy()[order], store
 
 
-def mean_std_vectors(store: LibraryStore, paths: np.ndarray) -> np.ndarray:
-    """Track vectors as [mean, std] of their fragment vectors, rows in the order of ``paths``."""
+def store_fragment_vectors(store: LibraryStore, paths: np.ndarray) -> list[np.ndarray]:
+    """Each track's fragment vectors ``(k, dim)``, in the order of ``paths``."""
     tracks = store.tracks().set_index("path")
     frags, x = store.fragment_embeddings()
     ids = frags["track_id"].to_numpy()
-    out = []
-    for p in paths:
-        rows = x[ids == tracks.loc[p, "track_id"]]
-        out.append(np.concatenate([rows.mean(axis=0), rows.std(axis=0)]))
-    return np.asarray(out, dtype=np.float32)
+    return [x[ids == tracks.loc[p, "track_id"]] for p in paths]
 
 
 def fmt(v: float | None) -> str:
@@ -206,25 +203,56 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep stores already embedded by the same model "
                     "(embedding is deterministic; only new tracks are embedded)")
     ap.add_argument("--hybrid", action="store_true", help="add hybrid(NAME) rows for models with embedding_stats.json")
+    ap.add_argument("--hybrid-weights", type=float, nargs="*", default=[],
+                    help="also hybrid rows with the learned block weighted W against the features block")
     ap.add_argument("--mean-std", action="store_true", help="add mean+std pooling rows for the trained models")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
     ap.add_argument("--kmeans-seeds", type=int, default=10)
+    ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder: encoders without a store embed "
+                    "the held-out fragments from it (one decode for all models; checked against a ctk embed store)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     ref_name, ref_path = named(args.model)
     twin = random_init_twin(Path(ref_path), args.work / "random-init")
     models = {ref_name: ref_path, **dict(named(e) for e in args.extra)}
     backends = {"features": "features", "random-init": str(twin), **models}
-    rows, reports, data, stores, paths = [], {}, {}, {}, None
+    rows, reports, data, fragment_vectors, paths = [], {}, {}, {}, None
+    cached_tracks = None
+    checks = {}
     for name, spec in backends.items():
         lib = args.work / f"lib-{name}"
         t0 = time.perf_counter()
-        embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=not args.reuse))
+        from_store = args.mels is None or name == "features" or (args.reuse and (lib / "tracks").exists())
+        if from_store:
+            embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=not args.reuse))
+            x, labels, p, store = load_store(lib)
+            fragment_vectors[name] = lambda store=store, p=p: store_fragment_vectors(store, p)
+            if paths is not None and not np.array_equal(p, paths):
+                raise SystemExit(f"{lib}: holds other tracks than the first store")
+            paths, labels_ref = p, labels
+        if args.mels is not None and cached_tracks is None and paths is not None:
+            cached_tracks = cache_mels(args.work / "lib-features", args.mels, workers=args.workers)
+            order = np.argsort(cached_tracks["path"].to_numpy())
+            cached_tracks = cached_tracks.iloc[order].reset_index(drop=True)
+            if not np.array_equal(cached_tracks["path"].to_numpy(), paths):
+                raise SystemExit("the log-mel cache holds other tracks than the stores")
+        if args.mels is not None and name != "features":
+            saved = args.work / f"vectors-{name}-{load_checkpoint(spec).weights_sha256[:16]}.npz"
+            if args.reuse and saved.exists() and not from_store:  # this model's vectors from an earlier run
+                with np.load(saved) as z:
+                    xc, counts = z["tracks"], z["counts"]
+                    per_track = np.split(z["fragments"], np.cumsum(counts)[:-1])
+            else:
+                xc, per_track = embed_cached(spec, cached_tracks, args.mels)
+                np.savez(saved, tracks=xc, fragments=np.concatenate(per_track),
+                         counts=np.array([len(f) for f in per_track]))
+            if from_store:  # the cached path against what `ctk embed` stored for the same model
+                checks[name] = float(np.abs(xc - x).max())
+                print(f"{name}: cached log-mels vs ctk embed, max |difference| of track vectors {checks[name]:.2e}")
+            else:
+                x, labels = xc, labels_ref
+                fragment_vectors[name] = lambda per_track=per_track: per_track
         seconds = time.perf_counter() - t0
-        x, labels, p, stores[name] = load_store(lib)
-        if paths is not None and not np.array_equal(p, paths):
-            raise SystemExit(f"{lib}: holds other tracks than the first store")
-        paths = p
         data[name] = (x, labels)
         reports[name] = evaluate_embeddings(x, labels)
         rows.append(row(name, reports[name], seconds))
@@ -235,11 +263,17 @@ def main() -> None:
             if (Path(spec) / STATS_FILE).is_file():
                 hybrid = HybridBackend(EncoderBackend.from_checkpoint(spec))
                 derived[f"hybrid({name})"] = (hybrid.combine(data[name][0], data["features"][0]), data[name][1])
+                for w in args.hybrid_weights:  # sensitivity to the block balance (learned : features)
+                    weighted = HybridBackend(hybrid.encoder, learned_weight=w)
+                    derived[f"hybrid({name}) {w:g}:1"] = (
+                        weighted.combine(data[name][0], data["features"][0]), data[name][1])
                 learned = (data[name][0] - hybrid._mean) / np.asarray(hybrid._scale * np.sqrt(hybrid.encoder.dim))
                 derived[f"{name} standardised"] = (learned.astype(np.float32), data[name][1])
     if args.mean_std:
         for name in models:
-            derived[f"{name} mean+std"] = (mean_std_vectors(stores[name], paths), data[name][1])
+            per_track = fragment_vectors[name]()
+            x = np.stack([np.concatenate([f.mean(axis=0), f.std(axis=0)]) for f in per_track]).astype(np.float32)
+            derived[f"{name} mean+std"] = (x, data[name][1])
     for name, (x, labels) in derived.items():
         data[name] = (x, labels)
         reports[name] = evaluate_embeddings(x, labels)
@@ -253,6 +287,7 @@ def main() -> None:
         "n_tracks": first["n_labelled"],
         "n_labels": first["n_labels"],
         "rows": rows,
+        "cached_vs_store_max_abs_diff": checks,
         "uncertainty": uncertainty(data, ["features", ref_name], kmeans_seeds=args.kmeans_seeds),
         "reports": reports,
     }

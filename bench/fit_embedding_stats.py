@@ -28,33 +28,51 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cluster_toolkit.library import iter_audio_files  # noqa: E402
+from embeddings.audio import load_audio  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import STATS_FILE, write_embedding_stats  # noqa: E402
 from embeddings.config import FragmentConfig  # noqa: E402
 from embeddings.errors import AudioDecodeError  # noqa: E402
-from embeddings.inference import analyse_file  # noqa: E402
+from embeddings.fragments import fragment_samples, plan_fragments  # noqa: E402
+from embeddings.melspec import log_mel  # noqa: E402
 
 _BACKEND: EncoderBackend | None = None
+_MELS: Path | None = None
 
 
-def _init(model: str) -> None:
+def _init(model: str, mels: str | None) -> None:
     import torch
 
-    global _BACKEND
+    global _BACKEND, _MELS
     torch.set_num_threads(1)
     _BACKEND = EncoderBackend.from_checkpoint(model)
+    _MELS = Path(mels) if mels else None
 
 
 def file_embeddings(path: Path) -> np.ndarray:
-    """Fragment vectors ``(n_fragments, dim)`` of one file; ``(0, dim)`` when it cannot be decoded."""
+    """Fragment vectors ``(n_fragments, dim)`` of one file; ``(0, dim)`` when it cannot be decoded.
+
+    With a log-mel cache (``--mels``) the file's fragments are decoded once for every model fitted."""
     assert _BACKEND is not None
     track_id = hashlib.blake2b(str(path).encode(), digest_size=8).hexdigest()
+    cached = None if _MELS is None else _MELS / f"{track_id}.npy"
+    if cached is not None and cached.exists():
+        mels = np.load(cached)
+        return np.concatenate([_BACKEND.embed(mels[i : i + 32]) for i in range(0, len(mels), 32)])
     try:
-        analysis = analyse_file(path, backend=_BACKEND, fragment_config=FragmentConfig(), track_id=track_id)
-        return analysis.fragment_embeddings
+        decoded = load_audio(path, sr=_BACKEND.audio.sample_rate)
     except AudioDecodeError as exc:
         print(f"error: {exc} (skipped)", file=sys.stderr)
         return np.zeros((0, _BACKEND.dim), dtype=np.float32)
+    plan = plan_fragments(decoded.duration_s, config=FragmentConfig(), track_id=track_id)
+    samples = fragment_samples(decoded.y, sr=decoded.sr, plan=plan)
+    mels = np.concatenate([log_mel(samples[i : i + 16], config=_BACKEND.audio).numpy()
+                           for i in range(0, len(samples), 16)])
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached.with_suffix(".tmp.npy"), mels)
+        cached.with_suffix(".tmp.npy").rename(cached)
+    return np.concatenate([_BACKEND.embed(mels[i : i + 32]) for i in range(0, len(mels), 32)])
 
 
 def sample_files(folder: Path, per_folder: int, seed: int = 0) -> list[Path]:
@@ -82,13 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help=f"default: MODEL/{STATS_FILE}")
     ap.add_argument("--note", default="")
+    ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder shared by several models' fits")
     args = ap.parse_args(argv)
     files = sample_files(args.folder, args.per_folder)
     if not files:
         print(f"error: no audio files under {args.folder}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(str(args.model),)) as pool:
+    init = (str(args.model), str(args.mels) if args.mels else None)
+    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=init) as pool:
         per_file = list(pool.map(file_embeddings, files, chunksize=2))
     ok = [e for e in per_file if len(e)]
     if len(ok) < 2:
