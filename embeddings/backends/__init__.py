@@ -4,8 +4,8 @@
 rebuild the same backend from a picklable value:
 
 - ``features``: handcrafted descriptors, the baseline (no training).
-- ``ctk-small`` (the default): the bundled contrastive encoder, shipped inside the package.
-- ``hybrid``: ``ctk-small``'s vector and the ``features`` vector of each fragment, each standardised by
+- ``ctk-small``: the bundled contrastive encoder, shipped inside the package.
+- ``hybrid`` (the default): ``ctk-small``'s vector and the ``features`` vector of each fragment, each standardised by
   fixed reference statistics, side by side (:mod:`embeddings.backends.hybrid`); ``hybrid:PATH`` does
   the same with the checkpoint at PATH (which needs its ``embedding_stats.json``).
 - a path to a checkpoint directory made by ``ctk train``: that encoder.
@@ -20,7 +20,7 @@ from embeddings.errors import CheckpointError
 
 __all__ = ["DEFAULT_BACKEND", "EmbeddingBackend", "load_backend", "model_id"]
 
-DEFAULT_BACKEND = "ctk-small"
+DEFAULT_BACKEND = "hybrid"
 
 
 def load_backend(spec: str) -> EmbeddingBackend:

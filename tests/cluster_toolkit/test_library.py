@@ -41,7 +41,9 @@ def test_embed_builds_the_store(music_dir, tmp_path):
     for tid, vec in zip(tracks["track_id"], matrix):
         np.testing.assert_allclose(vec, fmat[frags["track_id"] == tid].mean(axis=0), rtol=1e-6, atol=1e-6)
     assert abs(tracks.set_index("title").loc["two", "duration_s"] - 14.0) < 0.01
-    assert store.meta["model"]["name"] == "ctk-small" and store.dim == 256  # the bundled encoder is the default
+    # the default: the bundled encoder's vector beside the handcrafted features (docs/ctk-small.md)
+    assert store.meta["model"]["name"] == "hybrid" and store.dim == 256 + 87
+    assert store.meta["model"]["encoder"]["name"] == "ctk-small"
 
 
 def test_second_run_on_unchanged_folder_does_no_audio_work(music_dir, tmp_path, monkeypatch):
@@ -135,7 +137,7 @@ def test_missing_folder_and_other_model(music_dir, tmp_path):
         embed_library(music_dir, tmp_path / "lib", INLINE)
     summary = embed_library(music_dir, tmp_path / "lib", EmbedConfig(workers=0, reembed=True))
     assert summary.analysed == 5
-    assert LibraryStore.open(tmp_path / "lib").model_id.startswith("ctk-small-")
+    assert LibraryStore.open(tmp_path / "lib").model_id.startswith("hybrid-")
 
 
 def test_worker_pool_gives_the_same_vectors_as_inline(music_dir, tmp_path):
