@@ -47,6 +47,7 @@ from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import STATS_FILE, HybridBackend  # noqa: E402
 from embeddings.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from embeddings.config import CoverageConfig  # noqa: E402
 from embeddings.models import build_encoder  # noqa: E402
 from embeddings.retrieval import recall_hits, retrieval_scores  # noqa: E402
 
@@ -208,6 +209,8 @@ def main() -> None:
     ap.add_argument("--mean-std", action="store_true", help="add mean+std pooling rows for the trained models")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
     ap.add_argument("--kmeans-seeds", type=int, default=10)
+    ap.add_argument("--coverage", default="full", help="fragments per track: full (every fragment; the tables in "
+                    "docs were made so) or sampled (ctk embed's default)")
     ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder: encoders without a store embed "
                     "the held-out fragments from it (one decode for all models; checked against a ctk embed store)")
     args = ap.parse_args()
@@ -224,7 +227,8 @@ def main() -> None:
         t0 = time.perf_counter()
         from_store = args.mels is None or name == "features" or (args.reuse and (lib / "tracks").exists())
         if from_store:
-            embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=not args.reuse))
+            embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=not args.reuse,
+                                                         coverage=CoverageConfig(mode=args.coverage)))
             x, labels, p, store = load_store(lib)
             fragment_vectors[name] = lambda store=store, p=p: store_fragment_vectors(store, p)
             if paths is not None and not np.array_equal(p, paths):
