@@ -201,8 +201,10 @@ class LibraryStore:
                 try:
                     store.meta = {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None}
                     store._write_meta()
-                except OSError as exc:
-                    raise StoreError(f"{root}: cannot create library ({exc.strerror or exc})") from exc
+                except (OSError, StoreError) as exc:
+                    cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ is not None else exc
+                    reason = getattr(cause, "strerror", None) or cause
+                    raise StoreError(f"{root}: cannot create library ({reason})") from exc
         return store
 
     def check_writable(self) -> None:
@@ -221,12 +223,19 @@ class LibraryStore:
         return tmp / f"{uuid.uuid4().hex}{suffix}"
 
     def _atomic_write_bytes(self, dest: Path, data: bytes) -> None:
-        tmp = self._tmp_path(dest.suffix)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
+        try:
+            tmp = self._tmp_path(dest.suffix)
+        except OSError as exc:
+            raise StoreError(f"{dest}: cannot write ({exc.strerror or exc})") from exc
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except OSError as exc:  # e.g. a full disk: the old file stays, no temp file is left
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"{dest}: cannot write ({exc.strerror or exc})") from exc
 
     def _atomic_write_parquet(self, dest: Path, table: pa.Table) -> None:
         try:
