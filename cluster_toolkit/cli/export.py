@@ -8,7 +8,7 @@ requests) are imported inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -97,6 +97,17 @@ def _unmatched_table(rows: list[tuple[str, str, str, str]]) -> None:
     console.print(table)
 
 
+def _print_matching(result: Any, detail: str = "") -> None:
+    """How many tracks a Spotify or Subsonic export matched, the table of those it did not, and its notices."""
+    matched = len(result.matches) - len(result.unmatched)
+    console.print(f"matched {matched} of {len(result.matches)} tracks" + (f" ({detail})" if detail else ""),
+                  highlight=False)
+    if result.unmatched:
+        _unmatched_table([(m.artist, m.title, m.candidate or "-", m.reason) for m in result.unmatched])
+    for text in result.notices:
+        notice(text)
+
+
 @export_app.command("spotify")
 def export_spotify_cli(
     playlist: PlaylistArgument,
@@ -124,14 +135,8 @@ def export_spotify_cli(
     with err_console.status(f"matching {len(tracks)} tracks on Spotify..."):
         result = export_to_spotify(api, tracks, name=name or default_name, update=update, dry_run=dry_run,
                                    public=public, match=MatchConfig(threshold=threshold))
-    matched = len(result.matches) - len(result.unmatched)
     by = {how: sum(1 for m in result.matches if m.how == how) for how in ("isrc", "search")}
-    console.print(f"matched {matched} of {len(result.matches)} tracks (ISRC {by['isrc']}, search {by['search']})",
-                  highlight=False)
-    if result.unmatched:
-        _unmatched_table([(m.artist, m.title, m.candidate or "-", m.reason) for m in result.unmatched])
-    for text in result.notices:
-        notice(text)
+    _print_matching(result, f"ISRC {by['isrc']}, search {by['search']}")
     if result.dry_run:
         notice(f"dry run: would {result.action} playlist {result.name!r} with {len(result.uris)} items:")
         for request in result.requests:
@@ -216,12 +221,7 @@ def export_subsonic_cli(
     with err_console.status(f"matching {len(tracks)} tracks on {settings.url}..."):
         result = export_to_subsonic(SubsonicApi(settings), tracks, name=name or default_name, update=update,
                                     dry_run=dry_run, match=SubsonicMatchConfig(threshold=threshold))
-    console.print(f"matched {len(result.matches) - len(result.unmatched)} of {len(result.matches)} tracks",
-                  highlight=False)
-    if result.unmatched:
-        _unmatched_table([(m.artist, m.title, m.candidate or "-", m.reason) for m in result.unmatched])
-    for text in result.notices:
-        notice(text)
+    _print_matching(result)
     if result.dry_run:
         notice(f"dry run: would {result.action} playlist {result.name!r} with {len(result.song_ids)} songs on "
                f"{settings.url}")
