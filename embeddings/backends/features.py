@@ -47,6 +47,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
+from embeddings.backends.base import check_mean_std, read_stats_file
 from embeddings.config import AudioConfig, config_from_dict
 from embeddings.errors import CheckpointError, ConfigError
 
@@ -264,25 +265,13 @@ class FeaturesBackend:
 
 
 def _read_stats(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(
-            f"feature statistics not found at {path}; fit them with "
-            f"`python bench/fit_feature_stats.py FOLDER --out {path}`"
-        )
-    try:
-        stats = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"feature statistics {path} are unreadable: {exc}") from exc
+    stats = read_stats_file(path, what="feature", stats_format=STATS_FORMAT,
+                            fit_command=f"python bench/fit_feature_stats.py FOLDER --out {path}")
     names = descriptor_names()
-    if not isinstance(stats, dict) or stats.get("format") != STATS_FORMAT:
-        raise CheckpointError(f"{path} is not a ctk feature statistics file (format {STATS_FORMAT!r})")
     if stats.get("version") != DESCRIPTOR_VERSION or stats.get("names") != names:
         raise CheckpointError(
             f"feature statistics {path} are for descriptor version {stats.get('version')!r}, this ctk "
             f"computes {DESCRIPTOR_VERSION!r}; refit them with `python bench/fit_feature_stats.py FOLDER`"
         )
-    if len(stats.get("mean", [])) != len(names) or len(stats.get("std", [])) != len(names):
-        raise CheckpointError(f"feature statistics {path} need {len(names)} means and stds")
-    if min(stats["std"]) <= 0:
-        raise CheckpointError(f"feature statistics {path} contain a non-positive std")
+    check_mean_std(stats, path, what="feature", dim=len(names))
     return stats

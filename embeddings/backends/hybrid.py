@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.backends.base import check_mean_std, read_stats_file
 from embeddings.backends.encoder import EncoderBackend
 from embeddings.backends.features import FeaturesBackend
 from embeddings.errors import CheckpointError
@@ -59,23 +60,11 @@ def read_embedding_stats(path: str | Path, *, weights_sha256: str, dim: int) -> 
     """The statistics at ``path``, checked against the model they must belong to; :class:`CheckpointError`
     naming the file and the reason otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"embedding statistics not found at {path}; fit them with "
-            f"`python bench/fit_embedding_stats.py {path.parent} TRAIN_FOLDER`"
-        )
-    try:
-        stats = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"embedding statistics {path} are unreadable: {exc}") from exc
-    if not isinstance(stats, dict) or stats.get("format") != STATS_FORMAT:
-        raise CheckpointError(f"{path} is not a ctk embedding statistics file (format {STATS_FORMAT!r})")
+    stats = read_stats_file(path, what="embedding", stats_format=STATS_FORMAT,
+                            fit_command=f"python bench/fit_embedding_stats.py {path.parent} TRAIN_FOLDER")
     if stats.get("weights_sha256") != weights_sha256:
         raise CheckpointError(f"embedding statistics {path} were fitted for other weights; refit them")
-    if len(stats.get("mean", [])) != dim or len(stats.get("std", [])) != dim:
-        raise CheckpointError(f"embedding statistics {path} need {dim} means and stds")
-    if min(stats["std"]) <= 0:
-        raise CheckpointError(f"embedding statistics {path} contain a non-positive std")
+    check_mean_std(stats, path, what="embedding", dim=dim)
     return stats
 
 
