@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
-from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
+from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.config import CoverageConfig  # noqa: E402
 from embeddings.fragments import FragmentPlan, spread_fragments  # noqa: E402

@@ -128,7 +128,7 @@ def whole_run(paths: list[str], model: str, workers: int) -> dict[str, float]:
         code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 class Clock:
     done = []
     def scanned(self, n): pass

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.heldout_mels import cache_mels, embed_cached  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
-from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
+from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import STATS_FILE, HybridBackend  # noqa: E402

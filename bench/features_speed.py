@@ -24,7 +24,7 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.library import iter_audio_files  # noqa: E402
+from cluster_toolkit.ingest import iter_audio_files  # noqa: E402
 from embeddings.audio import load_audio  # noqa: E402
 from embeddings.backends.features import FeaturesBackend  # noqa: E402
 from embeddings.config import AudioConfig  # noqa: E402

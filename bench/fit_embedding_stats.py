@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.library import iter_audio_files  # noqa: E402
+from cluster_toolkit.ingest import iter_audio_files  # noqa: E402
 from embeddings.audio import load_audio  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import STATS_FILE, write_embedding_stats  # noqa: E402

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.library import iter_audio_files  # noqa: E402
+from cluster_toolkit.ingest import iter_audio_files  # noqa: E402
 from embeddings.audio import load_audio  # noqa: E402
 from embeddings.backends.features import DEFAULT_STATS_PATH, feature_descriptors, write_feature_stats  # noqa: E402
 from embeddings.config import AudioConfig, FragmentConfig  # noqa: E402

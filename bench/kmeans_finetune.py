@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from cluster_toolkit.cli._training_common import crop_frames, list_training_files  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_library, labels_for  # noqa: E402
-from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
+from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.checkpoint import load_checkpoint  # noqa: E402
 from embeddings.collapse import collapse_report  # noqa: E402

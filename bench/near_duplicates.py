@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cluster_toolkit.library import EmbedConfig, embed_library  # noqa: E402
+from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.near_duplicates import write_calibration  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 

@@ -67,8 +67,8 @@ def synthetic_library(n_clusters: int = 8, per: int = 40, dim: int = 64, seed: i
 def store_library(path: str, labels: str):
     from cluster_toolkit.near_duplicates import near_duplicate_distance
     from cluster_toolkit.reference_labels import reference_labels
-    from cluster_toolkit.saved_playlists import load_fragments, load_library
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import load_fragments, load_library
 
     store = LibraryStore.open(path)
     lib = load_library(store)

@@ -2,7 +2,7 @@
 
 ``cluster_embeddings`` works on a matrix (and is what a fine-tuning loop or a notebook would call);
 ``cluster_library`` adds the store: it reads the tracks' pooled embeddings, computes internal metrics and,
-given reference labels, external ones, saves the run (:mod:`cluster_toolkit.runs`) and writes the run's
+given reference labels, external ones, saves the run (:mod:`cluster_toolkit.store.runs`) and writes the run's
 pictures (k curve, k-distance knee, dendrogram) to ``<root>/runs/<run_id>/``.
 
 Normalisation: embeddings from audio are L2-normalised (cosine geometry); a tabular store's standardised
@@ -32,11 +32,11 @@ from cluster_toolkit.clustering import (
     choose_k,
     default_k_range,
 )
-from cluster_toolkit.clustering.auto_params import plot_k_curve, plot_k_distance
 from cluster_toolkit.errors import ClusteringError
 from cluster_toolkit.metrics import external_metrics, internal_metrics
-from cluster_toolkit.runs import ClusterRun, labels_frame, make_run_id, run_dir, save_run
-from cluster_toolkit.store import now_iso
+from cluster_toolkit.plots.auto_params import plot_k_curve, plot_k_distance
+from cluster_toolkit.store.library_store import now_iso
+from cluster_toolkit.store.runs import ClusterRun, labels_frame, make_run_id, run_dir, save_run
 
 METHODS = ("hierarchical", "kmeans", "dbscan", "hdbscan")
 DEFAULT_MAX_NOISE = 0.2  # HDBSCAN: at most this share of the tracks stays noise unless asked

@@ -112,7 +112,7 @@ class TrackLocator:
             if hit is not None:
                 return hit, "path"
             if os.path.isfile(entry.path):
-                from cluster_toolkit.library import content_hash
+                from cluster_toolkit.scanning import content_hash
 
                 try:
                     digest = content_hash(Path(entry.path))

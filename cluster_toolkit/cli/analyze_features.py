@@ -22,7 +22,7 @@ def analyze_features_cli(
 ) -> None:
     """Write the data-analysis views of a library made by `ctk import-features`."""
     from cluster_toolkit.store import LibraryStore
-    from cluster_toolkit.tabular import analyze_features
+    from cluster_toolkit.store.tabular import analyze_features
 
     store = LibraryStore.open(library)
     views = analyze_features(store, out or store.root / "analysis", run_id=run)

@@ -11,7 +11,7 @@ from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console,
 from cluster_toolkit.errors import CtkError
 
 if TYPE_CHECKING:
-    from cluster_toolkit.store_check import CheckReport
+    from cluster_toolkit.store.check import CheckReport
 
 
 def print_report(report: CheckReport) -> None:
@@ -41,9 +41,9 @@ def check_cli(
     ] = 0.0,
 ) -> None:
     """Verify every part of the store, its row counts, orphans and tracks without vectors (exit 1 if broken)."""
-    from cluster_toolkit.library import repair_library
+    from cluster_toolkit.ingest import repair_library
     from cluster_toolkit.store import LibraryStore
-    from cluster_toolkit.store_check import check_store
+    from cluster_toolkit.store.check import check_store
 
     if not repair:
         store = LibraryStore.open(library)

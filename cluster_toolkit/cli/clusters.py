@@ -20,8 +20,8 @@ RunArgument = Annotated[str, typer.Argument(help="Run id, a unique prefix of it,
 @clusters_app.command("list")
 def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """List the saved cluster runs, oldest first."""
-    from cluster_toolkit.runs import list_runs
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.runs import list_runs
 
     store = LibraryStore.open(library)
     runs = list_runs(store)
@@ -58,8 +58,8 @@ def show_cli(
 ) -> None:
     """Sizes, representative (medoid) tracks, top genres, cohesion and quality numbers of a run."""
     from cluster_toolkit.reports import cluster_summary
-    from cluster_toolkit.runs import load_run, run_dir
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.runs import load_run, run_dir
 
     store = LibraryStore.open(library)
     run = load_run(store, run_id)
@@ -95,8 +95,8 @@ def export_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a run's labels with artist, title, album, genre and path as CSV."""
-    from cluster_toolkit.runs import export_run_csv, resolve_run_id
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.runs import export_run_csv, resolve_run_id
 
     store = LibraryStore.open(library)
     path = export_run_csv(store, run_id, csv or Path(f"{resolve_run_id(store, run_id)}.csv"))
@@ -110,7 +110,7 @@ def assign_cli(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the labels, save nothing.")] = False,
 ) -> None:
     """Give tracks embedded after the run a label in it (approximate: the run is not re-fitted)."""
-    from cluster_toolkit.assign_new import assign_new_tracks
+    from cluster_toolkit.clustering.assign_new import assign_new_tracks
     from cluster_toolkit.store import LibraryStore
 
     store = LibraryStore.open(library)
@@ -137,8 +137,8 @@ def assign_cli(
 @clusters_app.command("delete")
 def delete_cli(run_id: RunArgument, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """Remove a saved run, its labels and its pictures."""
-    from cluster_toolkit.runs import delete_run
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.runs import delete_run
 
     store = LibraryStore.open(library)
     console.print(f"deleted {delete_run(store, run_id)}", highlight=False)

@@ -29,7 +29,7 @@ from embeddings.backends import DEFAULT_BACKEND
 from embeddings.config import CoverageConfig, FragmentConfig
 
 if TYPE_CHECKING:
-    from cluster_toolkit.library import EmbedSummary
+    from cluster_toolkit.ingest import EmbedSummary
 
 
 class Coverage(StrEnum):
@@ -118,7 +118,7 @@ def embed_cli(
     ] = CoverageConfig.n_fragments,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
-    from cluster_toolkit.library import EmbedConfig, embed_library
+    from cluster_toolkit.ingest import EmbedConfig, embed_library
 
     config = EmbedConfig(
         model=model,

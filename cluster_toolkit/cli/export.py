@@ -42,7 +42,7 @@ def read_playlist_file(path: Path, library: Library, *, store_root: Path | None 
     Entries are found by path, then by content, then by tags (a moved library still works); the
     error when none is found says how to re-link moved music.
     """
-    from cluster_toolkit.saved_playlists import locate_playlist_file, moved_music_hint
+    from cluster_toolkit.store.saved_playlists import locate_playlist_file, moved_music_hint
 
     found = locate_playlist_file(path, library)
     root = store_root or Path(".ctk")
@@ -59,7 +59,7 @@ def read_playlist_file(path: Path, library: Library, *, store_root: Path | None 
 
 def read_playlist(spec: str, store: LibraryStore, library: Library) -> tuple[list[str], str]:
     """Track ids and default name of PLAYLIST: a file, else a saved playlist of the store."""
-    from cluster_toolkit.saved_playlists import find_saved_playlist
+    from cluster_toolkit.store.saved_playlists import find_saved_playlist
 
     path = Path(spec).expanduser()
     if path.is_file():
@@ -79,8 +79,8 @@ def read_playlist(spec: str, store: LibraryStore, library: Library) -> tuple[lis
 
 
 def _load(spec: str, library: Path) -> tuple[LibraryStore, Library, list[str], str]:
-    from cluster_toolkit.saved_playlists import load_library
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import load_library
 
     store = LibraryStore.open(library)
     lib = load_library(store)
@@ -241,7 +241,7 @@ def export_json_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a playlist file (or a saved playlist) as JSON with tags and quality metrics."""
-    from cluster_toolkit.saved_playlists import playlist_from_ids
+    from cluster_toolkit.store.saved_playlists import playlist_from_ids
 
     _, lib, ids, default_name = _load(playlist, library)
     source = Path(playlist).expanduser()

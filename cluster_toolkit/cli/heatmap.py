@@ -16,7 +16,7 @@ def heatmap_cli(
     out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="PNG to write.")] = Path("similarity.png"),
 ) -> None:
     """Track-by-track similarity heatmap of the tracks the queries pick."""
-    from cluster_toolkit.pictures import heatmap_library
+    from cluster_toolkit.plots.pictures import heatmap_library
     from cluster_toolkit.store import LibraryStore
 
     store = LibraryStore.open(library)

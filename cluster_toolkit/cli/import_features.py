@@ -24,7 +24,7 @@ def import_features_cli(
 ) -> None:
     """Import a feature table so that clustering, maps and playlists work on it as on audio."""
     from cluster_toolkit.store import LibraryStore
-    from cluster_toolkit.tabular import import_features, read_feature_table
+    from cluster_toolkit.store.tabular import import_features, read_feature_table
 
     chosen = [f.strip() for f in features.split(",") if f.strip()] if features else None
     if dry_run:

@@ -24,7 +24,7 @@ def map_cli(
     seed: Annotated[int, typer.Option(help="UMAP random seed.")] = 0,
 ) -> None:
     """Draw the library as a 2-D UMAP map coloured by cluster, tag or any column."""
-    from cluster_toolkit.pictures import map_library
+    from cluster_toolkit.plots.pictures import map_library
     from cluster_toolkit.store import LibraryStore
 
     store = LibraryStore.open(library)

@@ -44,7 +44,7 @@ def make_playlist(
     hull_space: str = "seeds",
 ) -> Playlist:
     """Validate the option combination and run the generator it names."""
-    from cluster_toolkit.saved_playlists import cluster_members, resolve_track
+    from cluster_toolkit.store.saved_playlists import cluster_members, resolve_track
     from playlists.hull import hull_walk, onion_walk
     from playlists.path import song_path
 
@@ -76,7 +76,7 @@ def per_cluster_playlists(
 ) -> list[tuple[int, str, Playlist]]:
     """One onion walk per cluster of run ``run_spec`` (noise left out): ``(label, cluster name, playlist)``."""
     from cluster_toolkit.reports import cluster_names
-    from cluster_toolkit.runs import load_run
+    from cluster_toolkit.store.runs import load_run
     from playlists.hull import onion_walk
 
     run = load_run(store, run_spec)
@@ -137,8 +137,8 @@ def playlist_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."""
-    from cluster_toolkit.saved_playlists import load_library, save_playlist
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import load_library, save_playlist
     from playlists.projection import ProjectionConfig
 
     store = LibraryStore.open(library)

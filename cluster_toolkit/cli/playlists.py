@@ -29,8 +29,8 @@ def _present(library: Library, track_ids: list[str]) -> list[str]:
 @playlists_app.command("list")
 def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """List the saved playlists, oldest first."""
-    from cluster_toolkit.saved_playlists import list_playlists
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import list_playlists
 
     store = LibraryStore.open(library)
     table = list_playlists(store)
@@ -58,8 +58,8 @@ def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBR
 @playlists_app.command("show")
 def show_cli(playlist: SavedArgument, json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBRARY) -> None:
     """The tracks, parameters and quality numbers of a saved playlist."""
-    from cluster_toolkit.saved_playlists import find_saved_playlist, load_library, saved_playlist
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import find_saved_playlist, load_library, saved_playlist
     from playlists.json_export import playlist_json
 
     store = LibraryStore.open(library)
@@ -93,8 +93,8 @@ def export_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Write a saved playlist to a file again (players: `ctk export mpd|subsonic|spotify ID`)."""
-    from cluster_toolkit.saved_playlists import find_saved_playlist, load_library, saved_playlist
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import find_saved_playlist, load_library, saved_playlist
 
     store = LibraryStore.open(library)
     row = find_saved_playlist(store, playlist)

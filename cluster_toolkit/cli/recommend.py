@@ -31,7 +31,7 @@ PLAYLIST_SUFFIXES = (".m3u8", ".m3u", ".json")
 
 def liked_track_ids(specs: list[str], library: Library, *, store_root: Path | None = None) -> list[str]:
     """Track ids from playlist files (``.m3u8``/``.m3u``/``.json``) and single seeds."""
-    from cluster_toolkit.saved_playlists import locate_playlist_file, moved_music_hint, resolve_track
+    from cluster_toolkit.store.saved_playlists import locate_playlist_file, moved_music_hint, resolve_track
 
     ids: list[str] = []
     for spec in specs:
@@ -96,8 +96,8 @@ def recommend_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Recommend songs from the library that sound like the songs you like."""
-    from cluster_toolkit.saved_playlists import load_fragments, load_library
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import load_fragments, load_library
     from playlists.recommend import recommend
 
     store = LibraryStore.open(library)
@@ -116,7 +116,7 @@ def recommend_cli(
 def finish(store: LibraryStore, rec: Recommendations, lib: Library, *, out: Path | None, absolute: bool,
            dry_run: bool, name: str, json_out: bool = False) -> None:
     """Write ``--out``, save the playlist in the store (not in a dry run); with ``json_out`` print its JSON."""
-    from cluster_toolkit.saved_playlists import save_playlist
+    from cluster_toolkit.store.saved_playlists import save_playlist
 
     if out is not None and not (json_out and dry_run):
         write_or_show(rec.playlist, lib, out, name=name, absolute=absolute, dry_run=dry_run, quiet=json_out)

@@ -32,8 +32,8 @@ def similar_cli(
     library: LibraryOption = DEFAULT_LIBRARY,
 ) -> None:
     """Show the songs of the library most similar to SONG."""
-    from cluster_toolkit.saved_playlists import load_fragments, load_library, resolve_track
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import load_fragments, load_library, resolve_track
     from playlists.recommend import similar
 
     store = LibraryStore.open(library)

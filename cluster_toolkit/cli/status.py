@@ -14,7 +14,7 @@ def library_status(library: str) -> dict[str, Any]:
     import pandas as pd
 
     from cluster_toolkit.store import LibraryStore
-    from cluster_toolkit.store_check import check_store
+    from cluster_toolkit.store.check import check_store
 
     store = LibraryStore.open(library)
     tracks = store.all_tracks()

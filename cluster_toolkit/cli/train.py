@@ -19,8 +19,8 @@ from cluster_toolkit.cli._training_common import (
     training_columns,
 )
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.store import this_command
-from cluster_toolkit.store_lock import StoreLock
+from cluster_toolkit.store.library_store import this_command
+from cluster_toolkit.store.lock import StoreLock
 from embeddings.augment import AugmentConfig
 from embeddings.checkpoint import load_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig

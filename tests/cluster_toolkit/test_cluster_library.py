@@ -3,7 +3,7 @@ import pytest
 
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_embeddings, cluster_library
 from cluster_toolkit.errors import ClusteringError
-from cluster_toolkit.runs import run_dir
+from cluster_toolkit.store.runs import run_dir
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -66,7 +66,7 @@ def test_empty_library_is_an_error(tmp_path):
 
 def test_a_run_without_clusters_is_saved_but_never_latest(library):
     from cluster_toolkit.errors import UsageError
-    from cluster_toolkit.runs import list_runs, resolve_run_id
+    from cluster_toolkit.store.runs import list_runs, resolve_run_id
 
     with pytest.raises(UsageError, match="no saved run has any cluster"):
         cluster_library(library, ClusterOptions(method="dbscan", eps=1e-6))
@@ -99,7 +99,7 @@ def test_k_auto_at_the_top_of_its_range_warns(library):
 
 
 def test_map_legend_and_dendrogram_use_cluster_names(library):
-    from cluster_toolkit.pictures import color_values
+    from cluster_toolkit.plots.pictures import color_values
 
     out = cluster_library(library, ClusterOptions(method="hierarchical", k=3))
     tracks, _ = library.track_embeddings()

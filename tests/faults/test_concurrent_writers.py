@@ -13,13 +13,13 @@ import threading
 import pytest
 
 from cluster_toolkit.errors import StoreError
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
 from tests.faults.conftest import short_tracks, wait_until
 
 
 def _holder_pid(lib):
-    from cluster_toolkit.store_lock import read_holder
+    from cluster_toolkit.store.lock import read_holder
 
     holder = read_holder(lib / ".lock")
     return holder.pid if holder else None
@@ -88,7 +88,7 @@ def test_two_embed_processes_at_once_one_runs_one_is_refused(tmp_path, ctk_proce
 
 
 def test_lock_records_its_holder_and_a_dead_holders_lock_is_taken_over(tmp_path):
-    from cluster_toolkit.store_lock import StoreLock, read_holder
+    from cluster_toolkit.store.lock import StoreLock, read_holder
 
     with StoreLock(tmp_path, command="ctk embed /music") as lock:
         holder = read_holder(lock.path)
@@ -116,7 +116,7 @@ def test_lock_records_its_holder_and_a_dead_holders_lock_is_taken_over(tmp_path)
 
 
 def test_a_live_holder_on_another_host_is_never_taken_over(tmp_path):
-    from cluster_toolkit.store_lock import StoreLock
+    from cluster_toolkit.store.lock import StoreLock
 
     # the pid of this very process, but recorded on another host: nothing says it is dead
     record = {"pid": 1, "host": "elsewhere", "command": "ctk embed", "started_at": "2026-12-02"}
@@ -129,7 +129,7 @@ def test_a_live_holder_on_another_host_is_never_taken_over(tmp_path):
 def test_every_store_write_takes_the_lock(tmp_path):
     import pandas as pd
 
-    from cluster_toolkit.store_lock import StoreLock
+    from cluster_toolkit.store.lock import StoreLock
 
     store = LibraryStore.open(tmp_path / "lib", create=True)
     with StoreLock(store.root, command="other writer"):

@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
 from tests.cluster_toolkit.conftest import make_library
 from tests.faults.conftest import REPO, short_tracks

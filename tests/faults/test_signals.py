@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
 from tests.faults.conftest import committed_parts, short_tracks, wait_until
 

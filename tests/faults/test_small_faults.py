@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
 from cluster_toolkit.errors import StoreError
-from cluster_toolkit.library import EmbedConfig, embed_library
-from cluster_toolkit.tabular import read_feature_table
+from cluster_toolkit.ingest import EmbedConfig, embed_library
+from cluster_toolkit.store.tabular import read_feature_table
 from embeddings.config import FragmentConfig
 from playlists.errors import ExportError
 from playlists.m3u import m3u8_text, read_m3u, write_m3u8

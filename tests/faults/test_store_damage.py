@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
 from cluster_toolkit.cli.status import library_status
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
 from tests.faults.conftest import short_tracks
 
@@ -43,7 +43,7 @@ def _ctk(*args):
 
 
 def check_store(store):
-    from cluster_toolkit.store_check import check_store as check
+    from cluster_toolkit.store.check import check_store as check
 
     return check(store)
 

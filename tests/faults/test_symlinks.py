@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.scanning import iter_audio_files
 from cluster_toolkit.store import LibraryStore
 from tests.faults.conftest import short_tracks

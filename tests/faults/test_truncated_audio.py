@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cluster_toolkit.library import EmbedConfig, embed_library
+from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.store import LibraryStore
 from embeddings.audio import load_audio
 from embeddings.errors import AudioDecodeError

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cluster_toolkit.runs import ClusterRun, labels_frame, save_run
 from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.store.runs import ClusterRun, labels_frame, save_run
 
 GENRES = ("Jazz", "Metal", "Techno")
 PER = 12

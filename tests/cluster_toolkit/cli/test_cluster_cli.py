@@ -3,7 +3,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
-from cluster_toolkit.runs import list_runs, load_run
+from cluster_toolkit.store.runs import list_runs, load_run
 
 runner = CliRunner()
 

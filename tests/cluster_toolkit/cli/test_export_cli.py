@@ -150,7 +150,7 @@ def test_moved_music_is_found_by_content_then_tags_and_the_fix_is_named(lib, tmp
     tracks = store.tracks()
     moved = tmp / "moved"
     # a copy of a track's bytes under a new folder: found by content (the track id is the content hash)
-    from cluster_toolkit.library import content_hash
+    from cluster_toolkit.ingest import content_hash
 
     (moved / "a").mkdir(parents=True)
     copy = moved / "a" / "song.flac"

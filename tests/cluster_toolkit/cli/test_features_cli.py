@@ -3,8 +3,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
-from cluster_toolkit.runs import load_run
 from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.store.runs import load_run
 
 runner = CliRunner()
 

@@ -2,7 +2,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
-from cluster_toolkit.saved_playlists import list_playlists
+from cluster_toolkit.store.saved_playlists import list_playlists
 from playlists.m3u import m3u8_text
 from tests.cluster_toolkit.cli._playlist_cli_store import build_store
 

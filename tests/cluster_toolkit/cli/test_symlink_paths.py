@@ -10,7 +10,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
-from cluster_toolkit.library import content_hash
+from cluster_toolkit.ingest import content_hash
 from cluster_toolkit.store import LibraryStore
 from playlists.m3u import read_m3u
 

@@ -134,7 +134,7 @@ def test_ctrl_c_reports_the_checkpoint_and_exits_130(music, tmp_path, monkeypatc
 
 
 def test_a_second_run_into_a_busy_out_folder_is_refused(music, tmp_path):
-    from cluster_toolkit.store_lock import StoreLock
+    from cluster_toolkit.store.lock import StoreLock
 
     out = tmp_path / "busy"
     out.mkdir()

@@ -2,7 +2,7 @@ import pytest
 
 from cluster_toolkit.cli._training_common import list_training_files
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.library import content_hash
+from cluster_toolkit.ingest import content_hash
 
 
 def test_hashing_reports_each_file(music_dir, tmp_path):

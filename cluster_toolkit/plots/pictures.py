@@ -23,7 +23,7 @@ from cluster_toolkit.plots.similarity_heatmap import MAX_TRACKS, plot_similarity
 from cluster_toolkit.plots.umap_map import make_coloring, umap_coords, write_map_html, write_map_png
 from cluster_toolkit.reference_labels import reference_labels
 from cluster_toolkit.reports import cluster_names, track_name
-from cluster_toolkit.runs import load_run
+from cluster_toolkit.store.runs import load_run
 
 FEATURES_TABLE = "features"
 

@@ -20,7 +20,7 @@ from cluster_toolkit.clustering.assign import assign_hdbscan, assign_to_centroid
 from cluster_toolkit.clustering.base import l2_normalize
 from cluster_toolkit.clustering.hierarchical import cluster_means
 from cluster_toolkit.errors import ClusteringError, StoreError
-from cluster_toolkit.runs import add_assigned_labels, labels_frame, load_run, run_dir
+from cluster_toolkit.store.runs import add_assigned_labels, labels_frame, load_run, run_dir
 
 
 def assign_new_tracks(store: Any, run_id: str, *, save: bool = True) -> tuple[pd.DataFrame, list[str]]:

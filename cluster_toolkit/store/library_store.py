@@ -12,7 +12,7 @@ Every file is written to ``<root>/.tmp`` and renamed into place, so a reader nev
 half-written file. ``ctk embed`` commits each batch as one part per table, ``tracks`` last:
 a part of ``fragments``/``track_embeddings`` without its ``tracks`` part is an orphan from an
 interrupted run and is removed when the store is next opened for writing. One process writes at a
-time: every write holds the library's lock (:mod:`cluster_toolkit.store_lock`); commands hold it for
+time: every write holds the library's lock (:mod:`cluster_toolkit.store.lock`); commands hold it for
 their whole run (:meth:`LibraryStore.writing`). Readers take no lock. Tables are plain
 Parquet datasets: ``pandas.read_parquet(root / "tracks")`` or DuckDB's
 ``read_parquet('<root>/tracks/*.parquet')`` read them without ctk.
@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cluster_toolkit.errors import StoreError
-from cluster_toolkit.store_lock import StoreLock
+from cluster_toolkit.store.lock import StoreLock
 
 FORMAT_VERSION = 1
 PART_TABLES = ("tracks", "fragments", "track_embeddings")

@@ -1,9 +1,9 @@
 import pytest
 
-from cluster_toolkit.assign_new import assign_new_tracks
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
+from cluster_toolkit.clustering.assign_new import assign_new_tracks
 from cluster_toolkit.errors import ClusteringError, StoreError
-from cluster_toolkit.runs import load_run, run_dir
+from cluster_toolkit.store.runs import load_run, run_dir
 
 
 def _add_new_tracks(store, tracks, X):

@@ -13,7 +13,7 @@ import pytest
 
 import embeddings.inference
 from cluster_toolkit.errors import StoreError, UsageError
-from cluster_toolkit.library import EmbedConfig, content_hash, embed_library, iter_audio_files
+from cluster_toolkit.ingest import EmbedConfig, content_hash, embed_library, iter_audio_files
 from cluster_toolkit.store import LibraryStore
 from tests.conftest import synth, write_audio
 

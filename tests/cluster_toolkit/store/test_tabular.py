@@ -6,7 +6,7 @@ import pytest
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.store import LibraryStore
-from cluster_toolkit.tabular import analyze_features, import_features, read_feature_table
+from cluster_toolkit.store.tabular import analyze_features, import_features, read_feature_table
 
 KAGGLE = """,track_id,artists,album_name,track_name,popularity,duration_ms,explicit,danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,time_signature,track_genre
 0,5SuOikwiRyPMVoIQDJUgSV,Gen Hoshino,Comedy,Comedy,73,230666,False,0.676,0.461,1,-6.746,0,0.143,0.0322,1.01e-06,0.358,0.715,87.917,4,acoustic

@@ -6,7 +6,7 @@ import pytest
 
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.runs import (
+from cluster_toolkit.store.runs import (
     LABEL_COLUMNS,
     delete_run,
     export_run_csv,

@@ -5,7 +5,7 @@ The functional core of ``ctk embed``. It walks the folder, recognises files it h
 marks vanished files ``gone``, and analyses the rest in worker processes, committing each
 batch to the store so that an interrupted run loses at most the batch in flight. The run holds
 the library's writer lock from start to end, checks the store cheaply first and analyses again
-tracks whose vectors were lost (see :mod:`cluster_toolkit.store_check`).
+tracks whose vectors were lost (see :mod:`cluster_toolkit.store.check`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import pandas as pd
 from cluster_toolkit.errors import StoreError, UsageError
 from cluster_toolkit.processes import die_with_parent, signals_deferred, stop_pool
 from cluster_toolkit.scanning import content_hash, iter_audio_files, path_id
-from cluster_toolkit.store import (
+from cluster_toolkit.store.check import CheckReport, check_store, quarantine_unreadable, repair_store_files
+from cluster_toolkit.store.library_store import (
     STATUS_FAILED,
     STATUS_GONE,
     STATUS_OK,
@@ -34,7 +35,6 @@ from cluster_toolkit.store import (
     LibraryStore,
     now_iso,
 )
-from cluster_toolkit.store_check import CheckReport, check_store, quarantine_unreadable, repair_store_files
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
 from embeddings.config import CoverageConfig, FragmentConfig
 from embeddings.errors import CtkError
@@ -110,7 +110,7 @@ class _WorkItem:
 
 # ---------------------------------------------------------------------------------- workers
 _WORKER_BACKENDS: dict[str, Any] = {}
-_PRELOAD = ["cluster_toolkit.library", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
+_PRELOAD = ["cluster_toolkit.ingest", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
             "embeddings.backends.encoder"]
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cluster_toolkit.errors import StoreError
-from cluster_toolkit.store import TRACK_COLUMNS, LibraryStore
+from cluster_toolkit.store.library_store import TRACK_COLUMNS, LibraryStore
 
 
 def _tracks(ids, status="ok"):

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.saved_playlists import (
+from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.store.saved_playlists import (
     list_playlists,
     load_fragments,
     load_library,
@@ -13,7 +14,6 @@ from cluster_toolkit.saved_playlists import (
     playlist_from_ids,
     save_playlist,
 )
-from cluster_toolkit.store import LibraryStore
 from playlists.json_export import playlist_json
 from playlists.m3u import m3u8_text
 from tests.cluster_toolkit.cli._playlist_cli_store import build_store

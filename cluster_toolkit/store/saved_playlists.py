@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import StoreError, UsageError
-from cluster_toolkit.runs import LABELS_TABLE, resolve_run_id
-from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.store.library_store import LibraryStore
+from cluster_toolkit.store.runs import LABELS_TABLE, resolve_run_id
 from cluster_toolkit.track_lookup import PlaylistEntry, PlaylistLookup, TrackLocator
 from playlists.json_export import to_jsonable
 from playlists.library import Library

@@ -14,7 +14,7 @@ What is checked (``ctk check``; ``ctk embed`` runs the cheap form at its start):
 Repairs (:func:`repair_store_files`, with the writer's lock held): unreadable parts are moved to
 ``<library>/.quarantine/`` (never deleted), uncommitted parts removed, orphan and superseded rows
 dropped by rewriting their parts. Tracks left without vectors are analysed again by the caller
-(:func:`cluster_toolkit.library.repair_library`, ``ctk embed``).
+(:func:`cluster_toolkit.ingest.repair_library`, ``ctk embed``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cluster_toolkit.store import PART_TABLES, STATUS_OK, LibraryStore, part_seq
+from cluster_toolkit.store.library_store import PART_TABLES, STATUS_OK, LibraryStore, part_seq
 
 QUARANTINE = ".quarantine"
 # what readers cannot do without (older parts may lack newer optional columns: readers fill them in)

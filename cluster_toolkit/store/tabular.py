@@ -272,7 +272,7 @@ def analyze_features(store: Any, out_dir: str | Path, *, run_id: str | None = No
         plot_distributions,
         plot_features_by_cluster,
     )
-    from cluster_toolkit.runs import load_run
+    from cluster_toolkit.store.runs import load_run
 
     if not store.has_table(FEATURES_TABLE):
         raise UsageError(

@@ -1,0 +1,62 @@
+"""Pictures of the automatic parameter choices: the silhouette-by-k curves and the DBSCAN k-distance knee."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cluster_toolkit.clustering.auto_params import EpsChoice, KChoice, k_distance_in
+
+
+def plot_k_curve(choice: KChoice, path: str | Path) -> Path:
+    """Save the silhouette-by-k curves (silhouette, reference, excess) with the chosen k marked as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    ax.plot(choice.k_values, choice.scores, marker="o", color="#3a6ea5", label="silhouette")
+    if choice.null_scores:
+        ax.plot(choice.k_values, choice.null_scores, marker=".", color="#999999", label="Gaussian reference")
+        ax.plot(choice.k_values, choice.excess, marker="s", color="#2a9d8f", label="excess (chooses k)")
+    ax.axvline(choice.k, color="#d1495b", linestyle="--", label=f"chosen k = {choice.k}")
+    ax.set_xlabel("k (number of clusters)")
+    ax.set_ylabel(f"mean silhouette ({choice.sample_size} tracks)")
+    ax.set_title(f"{choice.method}: choosing k")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "euclidean") -> Path:
+    """Save the sorted k-distance curve with its knee (the chosen eps) as a PNG; returns the path.
+
+    ``metric="cosine"`` draws the curve and eps as cosine distances ``1 - cos = d^2 / 2`` (the curve is
+    computed on unit vectors), the units ``--eps`` takes; otherwise as the euclidean distances they are.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    curve, eps = k_distance_in(choice, metric)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    ax.plot(np.arange(curve.size), curve, color="#3a6ea5")
+    ax.axhline(eps, color="#d1495b", linestyle="--", label=f"eps = {eps:.4g} ({metric} distance)")
+    ax.scatter([choice.knee_index], [curve[choice.knee_index]], color="#d1495b", zorder=3)
+    ax.set_xlabel("tracks, sorted")
+    ax.set_ylabel(f"{metric} distance to neighbour {choice.min_samples}")
+    ax.set_title("DBSCAN: k-distance knee")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,14 @@
+"""The library store: a folder of plain Parquet tables per music collection, and the tables built on it.
+
+- :mod:`~cluster_toolkit.store.library_store`: :class:`LibraryStore`, the tracks, fragments and embeddings
+  tables, atomic writes, derived tables;
+- :mod:`~cluster_toolkit.store.lock`: the one-writer lock;
+- :mod:`~cluster_toolkit.store.check`: ``ctk check`` (damage found, quarantined, repaired);
+- :mod:`~cluster_toolkit.store.runs`: saved clustering runs (``cluster_runs``, ``cluster_labels``);
+- :mod:`~cluster_toolkit.store.saved_playlists`: the ``playlists`` table and loading a store as a playlist library;
+- :mod:`~cluster_toolkit.store.tabular`: a Spotify-style audio-feature table imported as a store.
+"""
+
+from cluster_toolkit.store.library_store import LibraryStore
+
+__all__ = ["LibraryStore"]
