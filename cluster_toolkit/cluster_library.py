@@ -36,6 +36,7 @@ from cluster_toolkit.errors import ClusteringError
 from cluster_toolkit.metrics import external_metrics, internal_metrics
 from cluster_toolkit.plots.auto_params import plot_k_curve, plot_k_distance
 from cluster_toolkit.store.library_store import now_iso
+from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import ClusterRun, labels_frame, make_run_id, run_dir, save_run
 
 METHODS = ("hierarchical", "kmeans", "dbscan", "hdbscan")
@@ -173,7 +174,7 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
 
 
 def cluster_library(
-    store: Any,
+    store: Store,
     options: ClusterOptions,
     *,
     reference: str | None = None,

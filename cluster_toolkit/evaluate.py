@@ -32,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.reference_labels import reference_labels
+from cluster_toolkit.store.protocol import Store
 from embeddings.errors import ConfigError
 from embeddings.positives import playlist_positives
 from embeddings.retrieval import retrieval_scores
@@ -153,7 +154,7 @@ def evaluate_embeddings(
 
 
 def evaluate_library(
-    store: Any,
+    store: Store,
     spec: str,
     *,
     playlists_dir: str | Path | None = None,

@@ -19,9 +19,9 @@ def library_status(library: str) -> dict[str, Any]:
     store = LibraryStore.open(library)
     tracks = store.all_tracks()
     counts = tracks["status"].value_counts().to_dict()
-    frags = len(list((store.root / "fragments").glob("part-*.parquet")))
+    frags = len(store.parts("fragments"))
     ok = tracks[tracks["status"] == "ok"]
-    tables = sorted(p.stem for p in store.root.glob("*.parquet"))
+    tables = store.table_names()
     # the cheap check; parts of a batch being committed right now are no damage
     problems = [p for p in check_store(store, deep=False).problems if p.kind != "uncommitted part"]
     return {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +19,11 @@ from cluster_toolkit.clustering.assign import assign_hdbscan, assign_to_centroid
 from cluster_toolkit.clustering.base import l2_normalize
 from cluster_toolkit.clustering.hierarchical import cluster_means
 from cluster_toolkit.errors import ClusteringError, StoreError
+from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import add_assigned_labels, labels_frame, load_run, run_dir
 
 
-def assign_new_tracks(store: Any, run_id: str, *, save: bool = True) -> tuple[pd.DataFrame, list[str]]:
+def assign_new_tracks(store: Store, run_id: str, *, save: bool = True) -> tuple[pd.DataFrame, list[str]]:
     """Assign the store's ok tracks that are not yet in run ``run_id`` (neither fitted nor assigned before).
 
     Returns the new label rows (``track_id``, ``label``, ``probability``, ...) and any warnings.
@@ -83,7 +83,7 @@ def _space(X: np.ndarray, normalize: bool) -> np.ndarray:
     return l2_normalize(X) if normalize else X
 
 
-def _load_hdbscan(store: Any, run_id: str):
+def _load_hdbscan(store: Store, run_id: str):
     path = run_dir(store, run_id) / "hdbscan.pkl"
     if not path.is_file():
         raise ClusteringError(

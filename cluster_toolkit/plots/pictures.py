@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from cluster_toolkit.plots.similarity_heatmap import MAX_TRACKS, plot_similarity
 from cluster_toolkit.plots.umap_map import make_coloring, umap_coords, write_map_html, write_map_png
 from cluster_toolkit.reference_labels import reference_labels
 from cluster_toolkit.reports import cluster_names, track_name
+from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import load_run
 
 FEATURES_TABLE = "features"
@@ -37,7 +37,7 @@ class MapResult:
     cached: bool
 
 
-def color_values(store: Any, tracks: pd.DataFrame, spec: str) -> tuple[pd.Series, str]:
+def color_values(store: Store, tracks: pd.DataFrame, spec: str) -> tuple[pd.Series, str]:
     """Values to colour ``tracks`` by, and the legend title."""
     if spec == "cluster" or spec.startswith("cluster:"):
         run = load_run(store, spec.split(":", 1)[1] if ":" in spec else "latest")
@@ -56,7 +56,7 @@ def color_values(store: Any, tracks: pd.DataFrame, spec: str) -> tuple[pd.Series
 
 
 def map_library(
-    store: Any,
+    store: Store,
     out: str | Path,
     *,
     color: str = "cluster",
@@ -105,7 +105,7 @@ def find_tracks(tracks: pd.DataFrame, query: str) -> pd.DataFrame:
     return tracks[names.str.contains(q, regex=False) | paths.str.contains(q, regex=False)]
 
 
-def heatmap_library(store: Any, queries: list[str], out: str | Path) -> tuple[Path, list[str]]:
+def heatmap_library(store: Store, queries: list[str], out: str | Path) -> tuple[Path, list[str]]:
     """Similarity heatmap PNG of the tracks the queries pick (each query may match several); returns the
     path and the names of the tracks shown, in order."""
     tracks, X = store.track_embeddings()

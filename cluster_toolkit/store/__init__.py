@@ -1,7 +1,8 @@
 """The library store: a folder of plain Parquet tables per music collection, and the tables built on it.
 
-- :mod:`~cluster_toolkit.store.library_store`: :class:`LibraryStore`, the tracks, fragments and embeddings
-  tables, atomic writes, derived tables;
+- :mod:`~cluster_toolkit.store.protocol`: :class:`Store`, what the modules built on a store use of it;
+- :mod:`~cluster_toolkit.store.library_store`: :class:`LibraryStore`, the implementation: the tracks, fragments
+  and embeddings tables, atomic writes, derived tables;
 - :mod:`~cluster_toolkit.store.lock`: the one-writer lock;
 - :mod:`~cluster_toolkit.store.check`: ``ctk check`` (damage found, quarantined, repaired);
 - :mod:`~cluster_toolkit.store.runs`: saved clustering runs (``cluster_runs``, ``cluster_labels``);
@@ -10,5 +11,6 @@
 """
 
 from cluster_toolkit.store.library_store import LibraryStore
+from cluster_toolkit.store.protocol import Store
 
-__all__ = ["LibraryStore"]
+__all__ = ["LibraryStore", "Store"]

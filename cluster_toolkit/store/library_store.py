@@ -527,6 +527,10 @@ class LibraryStore:
         self._atomic_write_parquet(dest, pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False))
         return dest
 
+    def table_names(self) -> list[str]:
+        """The derived tables present (``cluster_runs``, ``cluster_labels``, ``playlists``...), sorted."""
+        return sorted(p.stem for p in self.root.glob("*.parquet"))
+
     def has_table(self, name: str) -> bool:
         return (self.root / f"{name}.parquet").is_file()
 

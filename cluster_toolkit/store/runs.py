@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import StoreError, UsageError
+from cluster_toolkit.store.protocol import Store
 
 RUNS_TABLE = "cluster_runs"
 LABELS_TABLE = "cluster_labels"
@@ -134,12 +135,12 @@ def labels_frame(
     )
 
 
-def run_dir(store: Any, run_id: str) -> Path:
+def run_dir(store: Store, run_id: str) -> Path:
     """``<root>/runs/<run_id>``: pictures and models of a run (created on demand by the writers)."""
     return Path(store.root) / "runs" / run_id
 
 
-def save_run(store: Any, run: ClusterRun) -> None:
+def save_run(store: Store, run: ClusterRun) -> None:
     """Add ``run`` to the store's tables, replacing a stored run with the same id (under the writer's lock:
     read, add, write back)."""
     with store.writing():
@@ -152,7 +153,7 @@ def save_run(store: Any, run: ClusterRun) -> None:
         store.write_table(RUNS_TABLE, runs[RUN_COLUMNS])
 
 
-def add_assigned_labels(store: Any, run_id: str, rows: pd.DataFrame) -> None:
+def add_assigned_labels(store: Store, run_id: str, rows: pd.DataFrame) -> None:
     """Append approximately assigned tracks (``assigned=True``) to a stored run, replacing earlier
     assignments of the same tracks."""
     with store.writing():
@@ -162,7 +163,7 @@ def add_assigned_labels(store: Any, run_id: str, rows: pd.DataFrame) -> None:
         store.write_table(LABELS_TABLE, labels.astype({"label": "int64", "core": bool, "assigned": bool}))
 
 
-def _read_labels(store: Any) -> pd.DataFrame:
+def _read_labels(store: Store) -> pd.DataFrame:
     if not store.has_table(LABELS_TABLE):
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _LABEL_DTYPES.items()})
     return store.read_table(LABELS_TABLE)
@@ -179,14 +180,14 @@ _LABEL_DTYPES = {
 }
 
 
-def list_runs(store: Any) -> pd.DataFrame:
+def list_runs(store: Store) -> pd.DataFrame:
     """Every saved run (the ``cluster_runs`` table), oldest first; empty when there is none."""
     if not store.has_table(RUNS_TABLE):
         return pd.DataFrame({c: pd.Series(dtype="object") for c in RUN_COLUMNS})
     return store.read_table(RUNS_TABLE).sort_values("created_at", kind="stable").reset_index(drop=True)
 
 
-def resolve_run_id(store: Any, run_id: str) -> str:
+def resolve_run_id(store: Store, run_id: str) -> str:
     """The full id of a saved run from its id or a unique prefix (``latest`` = the newest run that found
     at least one cluster: a run with no clusters is kept to look at, but never becomes ``latest``)."""
     runs = list_runs(store)
@@ -211,7 +212,7 @@ def resolve_run_id(store: Any, run_id: str) -> str:
     raise UsageError(f"run id {run_id!r} is ambiguous: {', '.join(matches[:5])}")
 
 
-def load_run(store: Any, run_id: str) -> ClusterRun:
+def load_run(store: Store, run_id: str) -> ClusterRun:
     """The saved run ``run_id`` (full id, unique prefix or ``latest``) with its labels."""
     full = resolve_run_id(store, run_id)
     runs = list_runs(store)
@@ -233,7 +234,7 @@ def load_run(store: Any, run_id: str) -> ClusterRun:
     )
 
 
-def delete_run(store: Any, run_id: str) -> str:
+def delete_run(store: Store, run_id: str) -> str:
     """Remove a saved run, its labels and its folder; returns the full id."""
     with store.writing():
         full = resolve_run_id(store, run_id)
@@ -260,7 +261,7 @@ EXPORT_COLUMNS = [
 ]
 
 
-def run_table(store: Any, run: ClusterRun) -> pd.DataFrame:
+def run_table(store: Store, run: ClusterRun) -> pd.DataFrame:
     """The run's labels joined with the track metadata, sorted by label then artist and title."""
     tracks = store.tracks(include_gone=True)
     meta_cols = [c for c in ("track_id", "artist", "title", "album", "genre", "path") if c in tracks]
@@ -276,7 +277,7 @@ def run_table(store: Any, run: ClusterRun) -> pd.DataFrame:
     return table.iloc[order].reset_index(drop=True)
 
 
-def export_run_csv(store: Any, run_id: str, path: str | Path) -> Path:
+def export_run_csv(store: Store, run_id: str, path: str | Path) -> Path:
     """Write a run's labels with artist/title/album/genre/path as CSV (UTF-8, header row); returns the path."""
     run = load_run(store, run_id)
     path = Path(path)

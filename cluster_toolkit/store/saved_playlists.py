@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import StoreError, UsageError
-from cluster_toolkit.store.library_store import LibraryStore
+from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import LABELS_TABLE, resolve_run_id
 from cluster_toolkit.track_lookup import PlaylistEntry, PlaylistLookup, TrackLocator
 from playlists.json_export import to_jsonable
@@ -34,7 +34,7 @@ PLAYLIST_COLUMNS = ["playlist_id", "name", "created_at", "method", "length", "re
                     "params", "metrics", "notices", "file"]
 
 
-def load_library(store: LibraryStore) -> Library:
+def load_library(store: Store) -> Library:
     """The store's ``ok`` tracks and pooled embeddings as a :class:`Library`."""
     tracks, embeddings = store.track_embeddings()
     if len(tracks) == 0:
@@ -42,7 +42,7 @@ def load_library(store: LibraryStore) -> Library:
     return Library(tracks, embeddings)
 
 
-def load_fragments(store: LibraryStore, library: Library) -> tuple[pd.DataFrame, np.ndarray]:
+def load_fragments(store: Store, library: Library) -> tuple[pd.DataFrame, np.ndarray]:
     """Fragment table and vectors of the library's tracks.
 
     Stores made from feature tables (``source = "tabular"``) or without fragments fall back to
@@ -56,7 +56,7 @@ def load_fragments(store: LibraryStore, library: Library) -> tuple[pd.DataFrame,
     return pseudo, library.embeddings
 
 
-def cluster_members(store: LibraryStore, spec: str) -> tuple[list[str], str]:
+def cluster_members(store: Store, spec: str) -> tuple[list[str], str]:
     """Track ids of cluster ``RUN:LABEL`` (run id, unique prefix or ``latest``) and a label for notices."""
     run, sep, label = spec.rpartition(":")
     if not sep or not run:
@@ -146,7 +146,7 @@ def playlist_id(playlist: Playlist) -> str:
     return f"{playlist.method}-{h.hexdigest()[:10]}"
 
 
-def save_playlist(store: LibraryStore, playlist: Playlist, *, name: str | None, file: Path | None = None) -> str:
+def save_playlist(store: Store, playlist: Playlist, *, name: str | None, file: Path | None = None) -> str:
     """Add ``playlist`` (with its metrics) to the store's ``playlists`` table; returns its id."""
     pid = playlist_id(playlist)
     row = {
@@ -169,14 +169,14 @@ def save_playlist(store: LibraryStore, playlist: Playlist, *, name: str | None, 
     return pid
 
 
-def list_playlists(store: LibraryStore) -> pd.DataFrame:
+def list_playlists(store: Store) -> pd.DataFrame:
     """The saved playlists, oldest first (empty table when there is none)."""
     if not store.has_table(PLAYLISTS_TABLE):
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PLAYLIST_COLUMNS})
     return store.read_table(PLAYLISTS_TABLE).sort_values("created_at", kind="stable").reset_index(drop=True)
 
 
-def find_saved_playlist(store: LibraryStore, spec: str) -> pd.Series:
+def find_saved_playlist(store: Store, spec: str) -> pd.Series:
     """The saved playlist ``spec`` names: its id, a unique id prefix (4+ characters) or its name (the newest).
 
     Raises:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import UsageError
+from cluster_toolkit.store.protocol import Store
 
 FEATURES_TABLE = "features"
 DEFAULT_FEATURES = (
@@ -244,7 +245,7 @@ def read_feature_table(path: str | Path, *, features: list[str] | None = None) -
     )
 
 
-def import_features(store: Any, path: str | Path, *, features: list[str] | None = None) -> FeatureTable:
+def import_features(store: Store, path: str | Path, *, features: list[str] | None = None) -> FeatureTable:
     """Replace the content of ``store`` by the feature table at ``path``; returns the parsed table."""
     table = read_feature_table(path, features=features)
     description = {
@@ -264,7 +265,7 @@ def import_features(store: Any, path: str | Path, *, features: list[str] | None 
     return table
 
 
-def analyze_features(store: Any, out_dir: str | Path, *, run_id: str | None = None) -> dict[str, Path]:
+def analyze_features(store: Store, out_dir: str | Path, *, run_id: str | None = None) -> dict[str, Path]:
     """Write the feature views (distributions, correlation and, with a run, features by cluster) of a
     tabular store into ``out_dir``; returns ``{view name: path}``."""
     from cluster_toolkit.plots.feature_views import (

@@ -123,6 +123,8 @@ def test_derived_tables_are_written_atomically_and_read_back(store):
     assert path.name == "cluster_runs.parquet"
     pd.testing.assert_frame_equal(store.read_table("cluster_runs"), df)
     assert store.has_table("cluster_runs") and not store.has_table("playlists")
+    store.write_table("cluster_labels", df)
+    assert store.table_names() == ["cluster_labels", "cluster_runs"]  # part tables are folders, not listed
     with pytest.raises(StoreError, match="no table 'playlists'"):
         store.read_table("playlists")
     with pytest.raises(StoreError, match="reserved"):
