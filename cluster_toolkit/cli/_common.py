@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +30,13 @@ err_console = Console(stderr=True)
 def notice(message: str) -> None:
     """A one-line notice for the user on stderr (never used by library code)."""
     err_console.print(f"[yellow]notice:[/] {message}", highlight=False)
+
+
+def fmt_number(value: object, spec: str = ".4g") -> str:
+    """A table cell: a non-integer number with ``spec``, ``-`` for None and NaN, anything else as text."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return "-" if math.isnan(value) else format(value, spec)
+    return "-" if value is None else str(value)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (for scripts).")]

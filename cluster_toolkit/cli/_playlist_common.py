@@ -1,19 +1,30 @@
-"""Output and options shared by the playlist commands (playlist, recommend, similar, export)."""
+"""Output and options shared by the playlist commands (playlist, recommend, similar, export).
+
+``ctk playlist``, ``ctk recommend`` and ``ctk similar`` take the same six options (:class:`PlaylistOptions`,
+added to each by :func:`playlist_options`), open the store the same way (:func:`open_playlist_library`) and end
+the same way (:func:`finish`: write ``--out``, save in the store, print JSON or where it was saved).
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import console, notice
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 from cluster_toolkit.errors import UsageError
 
 if TYPE_CHECKING:
+    from cluster_toolkit.store import LibraryStore
     from playlists.library import Library
     from playlists.playlist import Playlist
+    from playlists.recommend import Recommendations
     from playlists.rules import PlaylistRules
 
 ArtistWindowOption = Annotated[
@@ -27,6 +38,101 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would b
 AbsoluteOption = Annotated[
     bool, typer.Option("--absolute", help="Write absolute track paths (default: relative to the playlist file).")
 ]
+
+
+
+@dataclass(frozen=True)
+class PlaylistOptions:
+    """The options every playlist-making command takes, after its own ones."""
+
+    artist_window: int = 0
+    allow_near_duplicates: bool = False
+    absolute: bool = False
+    dry_run: bool = False
+    json_out: bool = False
+    library: Path = DEFAULT_LIBRARY
+
+    def rules(self, store: LibraryStore) -> PlaylistRules:
+        return rules_from(self.artist_window, self.allow_near_duplicates, store=store)
+
+
+_OPTION_TYPES = {
+    "artist_window": ArtistWindowOption,
+    "allow_near_duplicates": NearDuplicatesOption,
+    "absolute": AbsoluteOption,
+    "dry_run": DryRunOption,
+    "json_out": JsonOption,
+    "library": LibraryOption,
+}
+
+
+def playlist_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add :class:`PlaylistOptions`' options to ``command``'s own (Typer reads the signature) and hand them to
+    it as its ``opts`` argument."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "opts"]
+    shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                annotation=_OPTION_TYPES[f.name]) for f in fields(PlaylistOptions)]
+
+    @functools.wraps(command)
+    def with_options(**kwargs: Any) -> None:
+        opts = PlaylistOptions(**{f.name: kwargs.pop(f.name) for f in fields(PlaylistOptions)})
+        command(**kwargs, opts=opts)
+
+    with_options.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in own + shared}
+    return with_options
+
+
+def open_playlist_library(path: Path) -> tuple[LibraryStore, Library]:
+    """The store at ``path`` and its ``ok`` tracks as a playlist :class:`~playlists.library.Library`."""
+    from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.saved_playlists import load_library
+
+    store = LibraryStore.open(path)
+    return store, load_library(store)
+
+
+def finish(store: LibraryStore, playlist: Playlist, lib: Library, opts: PlaylistOptions, *, out: Path | None,
+           name: str, extra: dict[str, Any] | None = None) -> None:
+    """Write ``--out`` and save the playlist in the store (neither in a dry run); with ``--json`` print its
+    document (``playlist_id`` and ``extra`` added), else where it was saved."""
+    from cluster_toolkit.store.saved_playlists import save_playlist
+
+    if out is not None and not (opts.json_out and opts.dry_run):
+        write_or_show(playlist, lib, out, name=name, absolute=opts.absolute, dry_run=opts.dry_run,
+                      quiet=opts.json_out)
+    pid = None if opts.dry_run else save_playlist(store, playlist, name=name, file=out)
+    if opts.json_out:
+        print_json({**playlist_doc(playlist, lib, name=name), "playlist_id": pid, **(extra or {})})
+    elif pid:
+        console.print(f"saved as {pid} in {store.root}", highlight=False)
+
+
+def _clock(seconds: float) -> str:
+    if seconds != seconds:  # NaN: tabular stores have no fragments
+        return "-"
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+def print_explanations(rec: Recommendations, *, title: str = "liked songs",
+                       closest: str = "closest liked song") -> None:
+    """The liked (or seed) songs and why each recommended song was picked."""
+    liked = Table(title=title)
+    for col in ("artist", "title", "album", "genre", "fragments"):
+        liked.add_column(col, overflow="fold")
+    for row in rec.liked.itertuples():
+        liked.add_row(*(str(v) if v is not None else "" for v in (row.artist, row.title, row.album, row.genre)),
+                      f"{row.n_sampled}/{row.n_fragments}")
+    console.print(liked)
+    why = Table(title="why each song")
+    for col in ("#", "song", "matched at", "distance", closest, "tags"):
+        why.add_column(col, overflow="fold")
+    for p in rec.picks.itertuples():
+        tags = "; ".join(str(v) for v in (p.album, p.genre) if v is not None and v == v and str(v))
+        why.add_row(str(p.rank), f"{p.artist} - {p.title}", _clock(p.fragment_start_s), f"{p.distance:.3f}",
+                    f"{p.closest_liked} ({p.closest_liked_distance:.3f})", tags)
+    console.print(why)
+
 
 METRIC_LABELS = {
     "mean_step": "mean step",

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice, print_next
+from cluster_toolkit.cli._cluster_tables import print_clusters, print_metrics
+from cluster_toolkit.cli._common import (
+    DEFAULT_LIBRARY,
+    LibraryOption,
+    console,
+    err_console,
+    fmt_number,
+    notice,
+    print_next,
+)
 from cluster_toolkit.errors import UsageError
 
 
@@ -72,46 +81,6 @@ def parse_pca(text: str) -> int | str | None:
     if value < 1:
         raise UsageError(f"--pca {value}: needs at least 1 component")
     return value
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def print_metrics(metrics: dict[str, Any]) -> None:
-    table = Table(title="quality", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    internal = metrics.get("internal", {})
-    table.add_row("silhouette (cosine, higher better)", _fmt(internal.get("silhouette")))
-    table.add_row("Davies-Bouldin (lower better)", _fmt(internal.get("davies_bouldin")))
-    table.add_row("Calinski-Harabasz (higher better)", _fmt(internal.get("calinski_harabasz")))
-    external = metrics.get("external")
-    if external:
-        ref = external.get("reference")
-        names = {"nmi": "NMI", "ami": "AMI", "ari": "ARI", "v_measure": "V-measure", "purity": "purity"}
-        for key, name in names.items():
-            table.add_row(f"{name} vs {ref}", _fmt(external[key]))
-        table.add_row(f"tracks with a {ref} label", str(external["n_labelled"]))
-    console.print(table)
-
-
-def print_clusters(summary, *, limit: int) -> None:
-    table = Table(title="clusters")
-    for col, justify in (("cluster", "left"), ("size", "right"), ("cohesion", "right"), ("top genres", "left"),
-                         ("representative tracks", "left")):  # fmt: skip
-        table.add_column(col, justify=justify, overflow="fold")
-    for _, row in summary.head(limit).iterrows():
-        name = "noise" if row["cluster"] < 0 else f"{row['cluster']}: {row['name']}"
-        table.add_row(name, str(row["size"]), _fmt(row["cohesion"]), ", ".join(row["top_genres"]) or "-",
-                      "\n".join(row["medoids"]) or "-")  # fmt: skip
-    console.print(table)
-    if len(summary) > limit:
-        console.print(f"... and {len(summary) - limit} more clusters", highlight=False)
 
 
 def cluster_cli(
@@ -217,7 +186,7 @@ def cluster_cli(
                                          "min_samples", "min_cluster_size", "cluster_selection_method",
                                          "two_stage", "noise_assigned")
              if used.get(key) is not None}  # fmt: skip
-    head.add_row("parameters", ", ".join(f"{key}={_fmt(v)}" for key, v in shown.items()))
+    head.add_row("parameters", ", ".join(f"{key}={fmt_number(v)}" for key, v in shown.items()))
     head.add_row("seconds", f"{run.seconds:.2f}")
     console.print(head)
     if outcome.k_choice is not None:

@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
-from cluster_toolkit.cli.cluster import _fmt, print_clusters, print_metrics
+from cluster_toolkit.cli._cluster_tables import print_clusters, print_metrics
+from cluster_toolkit.cli._common import (
+    DEFAULT_LIBRARY,
+    JsonOption,
+    LibraryOption,
+    console,
+    fmt_number,
+    notice,
+    print_json,
+)
 
 clusters_app = typer.Typer(help="Saved cluster runs: list, show, export, assign new tracks.", no_args_is_help=True)
 
@@ -42,7 +50,7 @@ def list_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LIBR
         table.add_column(col, justify="right" if col in ("clusters", "noise", "silhouette", "seconds") else "left",
                          no_wrap=True, min_width=len(col))  # fmt: skip
     for r in rows:
-        cells = [r["run_id"], r["method"], str(r["n_clusters"]), str(r["n_noise"]), _fmt(r["silhouette"]),
+        cells = [r["run_id"], r["method"], str(r["n_clusters"]), str(r["n_noise"]), fmt_number(r["silhouette"]),
                  r["created_at"][:16].replace("T", " "), f"{r['seconds']:.2f}"]
         table.add_row(*cells[: len(columns)])
     console.print(table)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
+from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, fmt_number
 from cluster_toolkit.errors import UsageError
 
 
@@ -24,8 +23,8 @@ def _ks(text: str) -> list[int]:
     return ks
 
 
-def _fmt(value: float) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+def _score(value: float | None) -> str:
+    return fmt_number(value, ".3f")
 
 
 def evaluate_cli(
@@ -56,15 +55,16 @@ def evaluate_cli(
     table.add_row("labelled tracks / labels", f"{report['n_labelled']} / {report['n_labels']}")
     for key, value in report["retrieval"].items():
         if key != "n_queries":
-            table.add_row(key, _fmt(value))
+            table.add_row(key, _score(value))
     for key in ("nmi", "ami", "ari"):
-        table.add_row(f"k-means {key.upper()} (k={report['clustering']['k']})", _fmt(report["clustering"][key]))
+        table.add_row(f"k-means {key.upper()} (k={report['clustering']['k']})", _score(report["clustering"][key]))
     probe = report["linear_probe"]
     table.add_row(
         f"linear probe accuracy ({probe['folds']}-fold)",
-        f"{_fmt(probe['accuracy'])} ± {_fmt(probe['accuracy_std'])} (majority {_fmt(probe['majority'])})",
+        f"{_score(probe['accuracy'])} ± {_score(probe['accuracy_std'])} (majority {_score(probe['majority'])})",
     )
     rel = report["relative"]
-    table.add_row("cosine to same label / random", f"{_fmt(rel['same_label_cosine'])} / {_fmt(rel['random_cosine'])}")
-    table.add_row("relative gap (same - random)", _fmt(rel["gap"]))
+    same, random = _score(rel["same_label_cosine"]), _score(rel["random_cosine"])
+    table.add_row("cosine to same label / random", f"{same} / {random}")
+    table.add_row("relative gap (same - random)", _score(rel["gap"]))
     console.print(table)

@@ -7,15 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, err_console, print_json
+from cluster_toolkit.cli._common import console, err_console
 from cluster_toolkit.cli._playlist_common import (
-    AbsoluteOption,
-    ArtistWindowOption,
-    DryRunOption,
-    NearDuplicatesOption,
-    playlist_doc,
+    PlaylistOptions,
+    finish,
+    open_playlist_library,
+    playlist_options,
     print_playlist,
-    rules_from,
     write_or_show,
 )
 from cluster_toolkit.errors import UsageError
@@ -99,6 +97,7 @@ def _file_name(label: int, name: str, suffix: str) -> str:
     return f"cluster-{label:02d} {safe[:60]}".rstrip() + suffix
 
 
+@playlist_options
 def playlist_cli(
     hull: Annotated[bool, typer.Option("--hull", help="Convex-hull walk of --seeds or of a --cluster.")] = False,
     seeds: Annotated[
@@ -129,20 +128,14 @@ def playlist_cli(
     projection: Annotated[str, typer.Option("--projection", help="pca or umap.")] = "pca",
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Seed hull margin (fraction of the "
                                           "library's radius).")] = 0.05,
-    artist_window: ArtistWindowOption = 0,
-    allow_near_duplicates: NearDuplicatesOption = False,
-    absolute: AbsoluteOption = False,
-    dry_run: DryRunOption = False,
-    json_out: JsonOption = False,
-    library: LibraryOption = DEFAULT_LIBRARY,
+    *,
+    opts: PlaylistOptions,
 ) -> None:
     """Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."""
-    from cluster_toolkit.store import LibraryStore
-    from cluster_toolkit.store.saved_playlists import load_library, save_playlist
+    from cluster_toolkit.store.saved_playlists import save_playlist
     from playlists.projection import ProjectionConfig
 
-    store = LibraryStore.open(library)
-    lib = load_library(store)
+    store, lib = open_playlist_library(opts.library)
     if per_cluster is not None:
         if hull or seeds or cluster or path:
             raise UsageError("--per-cluster makes its own playlists; drop --hull/--seeds/--cluster/--path")
@@ -150,17 +143,16 @@ def playlist_cli(
             raise UsageError("--per-cluster needs --out DIR/ (the folder for the playlists)")
         if file_format not in ("m3u8", "json"):
             raise UsageError(f"--format {file_format!r}: give m3u8 or json")
-        rules = rules_from(artist_window, allow_near_duplicates, store=store)
         with err_console.status(f"making one playlist per cluster of run {per_cluster}..."):
             made = per_cluster_playlists(store, lib, per_cluster, length=length, outward=outward,
                                          projection=ProjectionConfig(method=projection, n_components=dims),
-                                         rules=rules)
+                                         rules=opts.rules(store))
         for label, cluster_name, walk in made:
             file = out / _file_name(label, cluster_name, "." + file_format)
             title = f"cluster {label}: {cluster_name}"
             console.print(f"{title} ({len(walk)} tracks) -> {file}", highlight=False)
-            write_or_show(walk, lib, file, name=title, absolute=absolute, dry_run=dry_run)
-            if not dry_run:
+            write_or_show(walk, lib, file, name=title, absolute=opts.absolute, dry_run=opts.dry_run)
+            if not opts.dry_run:
                 save_playlist(store, walk, name=title, file=file)
         console.print(f"{len(made)} playlists, one per cluster of run {per_cluster}", highlight=False)
         return
@@ -169,19 +161,9 @@ def playlist_cli(
         playlist = make_playlist(
             store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
             length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
-            rules=rules_from(artist_window, allow_near_duplicates, store=store), hull_space=hull_space,
+            rules=opts.rules(store), hull_space=hull_space,
         )
     title = name or (out.stem if out else f"{playlist.method} playlist")
-    if json_out:
-        doc = playlist_doc(playlist, lib, name=title)
-        if out is not None and not dry_run:
-            write_or_show(playlist, lib, out, name=name or out.stem, absolute=absolute, dry_run=False, quiet=True)
-        doc["playlist_id"] = None if dry_run else save_playlist(store, playlist, name=title, file=out)
-        print_json(doc)
-        return
-    print_playlist(playlist, lib, title=f"{title} ({len(playlist)} tracks)")
-    if out is not None:
-        write_or_show(playlist, lib, out, name=name or out.stem, absolute=absolute, dry_run=dry_run)
-    if not dry_run:
-        pid = save_playlist(store, playlist, name=title, file=out)
-        console.print(f"saved as {pid} in {store.root}", highlight=False)
+    if not opts.json_out:
+        print_playlist(playlist, lib, title=f"{title} ({len(playlist)} tracks)")
+    finish(store, playlist, lib, opts, out=out, name=title)
