@@ -34,7 +34,6 @@ from cluster_toolkit.clustering import (
 )
 from cluster_toolkit.errors import ClusteringError
 from cluster_toolkit.metrics import external_metrics, internal_metrics
-from cluster_toolkit.plots.auto_params import plot_k_curve, plot_k_distance
 from cluster_toolkit.store.library_store import now_iso
 from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import ClusterRun, labels_frame, make_run_id, run_dir, save_run
@@ -252,6 +251,7 @@ def _core_mask(model: Any, n: int) -> np.ndarray | None:
 
 
 def _write_pictures(store, run, model, k_choice, eps_choice, tracks) -> dict[str, Path]:
+    from cluster_toolkit.plots.auto_params import plot_k_curve, plot_k_distance
     from cluster_toolkit.plots.dendrogram import plot_dendrogram
     from cluster_toolkit.reports import cluster_names, track_name
 

@@ -7,18 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from cluster_toolkit.clustering.auto_params import EpsChoice, KChoice, k_distance_in
+from cluster_toolkit.plots._mpl import save_figure, subplots
 
 
 def plot_k_curve(choice: KChoice, path: str | Path) -> Path:
     """Save the silhouette-by-k curves (silhouette, reference, excess) with the chosen k marked as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    fig, ax = subplots(figsize=(6, 3.5), dpi=110)
     ax.plot(choice.k_values, choice.scores, marker="o", color="#3a6ea5", label="silhouette")
     if choice.null_scores:
         ax.plot(choice.k_values, choice.null_scores, marker=".", color="#999999", label="Gaussian reference")
@@ -29,9 +23,7 @@ def plot_k_curve(choice: KChoice, path: str | Path) -> Path:
     ax.set_title(f"{choice.method}: choosing k")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "euclidean") -> Path:
@@ -40,15 +32,8 @@ def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "eucli
     ``metric="cosine"`` draws the curve and eps as cosine distances ``1 - cos = d^2 / 2`` (the curve is
     computed on unit vectors), the units ``--eps`` takes; otherwise as the euclidean distances they are.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     curve, eps = k_distance_in(choice, metric)
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    fig, ax = subplots(figsize=(6, 3.5), dpi=110)
     ax.plot(np.arange(curve.size), curve, color="#3a6ea5")
     ax.axhline(eps, color="#d1495b", linestyle="--", label=f"eps = {eps:.4g} ({metric} distance)")
     ax.scatter([choice.knee_index], [curve[choice.knee_index]], color="#d1495b", zorder=3)
@@ -57,6 +42,4 @@ def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "eucli
     ax.set_title("DBSCAN: k-distance knee")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

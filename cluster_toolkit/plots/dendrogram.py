@@ -14,7 +14,7 @@ import numpy as np
 from scipy.cluster.hierarchy import dendrogram, to_tree
 
 from cluster_toolkit.errors import ClusteringError
-from cluster_toolkit.plots._mpl import plt, save_figure
+from cluster_toolkit.plots._mpl import save_figure, subplots
 
 
 def cut_height(Z: np.ndarray, n_clusters: int) -> float | None:
@@ -48,7 +48,7 @@ def plot_dendrogram(
         raise ClusteringError(f"dendrogram: expected a scipy linkage matrix (n - 1, 4), got shape {Z.shape}")
     n_leaves = Z.shape[0] + 1
     truncate = n_leaves > p
-    fig, ax = plt.subplots(figsize=(max(6.0, min(p, n_leaves) * 0.25 + 2), 4.5))
+    fig, ax = subplots(figsize=(max(6.0, min(p, n_leaves) * 0.25 + 2), 4.5))
     label_func = _node_labeller(Z, leaf_labels, leaf_groups, group_names) if truncate else None
     dendrogram(
         Z,

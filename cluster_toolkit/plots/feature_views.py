@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import ClusteringError
-from cluster_toolkit.plots._mpl import plt, save_figure
+from cluster_toolkit.plots._mpl import save_figure, subplots
 
 
 def _numeric(features: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def plot_distributions(features: pd.DataFrame, path: str | Path) -> Path:
     n = numeric.shape[1]
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     for ax, name in zip(axes.flat, numeric.columns, strict=False):
         values = numeric[name].dropna()
         ax.hist(values, bins=40, color="#3a6ea5")
@@ -51,7 +51,7 @@ def plot_correlation(features: pd.DataFrame, path: str | Path) -> Path:
     corr = numeric.corr().to_numpy()
     names = list(numeric.columns)
     m = len(names)
-    fig, ax = plt.subplots(figsize=(0.6 * m + 3, 0.6 * m + 2))
+    fig, ax = subplots(figsize=(0.6 * m + 3, 0.6 * m + 2))
     image = ax.imshow(corr, cmap="coolwarm", vmin=-1, vmax=1)
     ax.set_xticks(range(m), names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(m), names, fontsize=8)
@@ -80,7 +80,7 @@ def plot_features_by_cluster(features: pd.DataFrame, labels: np.ndarray, path: s
     table = features_by_cluster(features, labels)
     sizes = pd.Series(np.asarray(labels)).value_counts()
     m, k = table.shape[1], table.shape[0]
-    fig, ax = plt.subplots(figsize=(0.7 * m + 3, 0.4 * k + 2))
+    fig, ax = subplots(figsize=(0.7 * m + 3, 0.4 * k + 2))
     limit = float(np.nanmax(np.abs(table.to_numpy()))) or 1.0
     image = ax.imshow(table.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(m), table.columns, rotation=60, ha="right", fontsize=8)

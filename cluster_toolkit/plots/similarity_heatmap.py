@@ -8,7 +8,7 @@ import numpy as np
 
 from cluster_toolkit.clustering.base import check_embeddings, l2_normalize
 from cluster_toolkit.errors import ClusteringError
-from cluster_toolkit.plots._mpl import plt, save_figure
+from cluster_toolkit.plots._mpl import save_figure, subplots
 
 MAX_TRACKS = 60
 
@@ -38,7 +38,7 @@ def plot_similarity_heatmap(X: np.ndarray, names: list[str], path: str | Path, *
     sim = cosine_similarity_matrix(X)
     m = len(names)
     side = float(np.clip(0.45 * m + 3.0, 5.0, 24.0))
-    fig, ax = plt.subplots(figsize=(side + 1.5, side))
+    fig, ax = subplots(figsize=(side + 1.5, side))
     vmin, vmax = colour_limits(sim)
     image = ax.imshow(sim, cmap="magma", vmin=vmin, vmax=vmax)
     short = [n if len(n) <= 40 else n[:37] + "..." for n in names]

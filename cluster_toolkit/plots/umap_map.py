@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import ClusteringError, StoreError
-from cluster_toolkit.plots._mpl import plt, save_figure
+from cluster_toolkit.plots._mpl import save_figure, subplots
 
 PALETTE = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -151,7 +151,7 @@ def write_map_png(coords: np.ndarray, coloring: Coloring, path: str | Path, *, t
     """Scatter plot of ``coords`` ``(n, 2)`` with a legend; returns the path."""
     n = coords.shape[0]
     size = float(np.clip(3000.0 / max(n, 1), 0.5, 30.0))
-    fig, ax = plt.subplots(figsize=(9, 7))
+    fig, ax = subplots(figsize=(9, 7))
     for g in range(len(coloring.names)):
         mask = coloring.index == g
         if mask.any():

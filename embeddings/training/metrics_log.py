@@ -73,14 +73,14 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 def plot_loss_curve(records: list[dict[str, Any]], out: Path) -> Path:
     """Train loss (raw and smoothed) and validation loss against step, and validation Recall@k, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     train = [r for r in records if r["kind"] == "train" and r.get("loss") is not None]
     val = [r for r in records if r["kind"] == "val" and r.get("val_loss") is not None]
-    fig, (ax_loss, ax_recall) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))  # no pyplot: a notebook's backend and figures stay as they are
+    FigureCanvasAgg(fig)
+    ax_loss, ax_recall = fig.subplots(1, 2)
     if train:
         steps = [r["step"] for r in train]
         losses = [r["loss"] for r in train]
@@ -106,5 +106,4 @@ def plot_loss_curve(records: list[dict[str, Any]], out: Path) -> Path:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out
