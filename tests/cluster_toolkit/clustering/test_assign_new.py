@@ -51,3 +51,20 @@ def test_nothing_new_and_missing_model_and_model_change(tmp_path, library_factor
     store.set_model({"name": "other"}, "other-1", store.dim)
     with pytest.raises(StoreError, match="cluster again instead of assigning"):
         assign_new_tracks(store, run.run_id)
+
+
+def test_the_hdbscan_model_stays_out_of_the_parquet_tables(tmp_path, library_factory):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store, _, _ = library_factory(tmp_path / "lib", extra=1)
+    run = cluster_library(store, ClusterOptions(method="hdbscan")).run
+    root = store.root
+    tables = sorted(root.rglob("*.parquet"))
+    assert {p.name for p in tables} >= {"cluster_runs.parquet", "cluster_labels.parquet"}
+    for path in tables:  # plain columns only: no pickled objects hidden in binary columns
+        schema = pq.read_schema(path)
+        assert not any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in schema), path
+    others = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+              and p.suffix not in (".parquet", ".json", ".png") and p.name != ".lock"}
+    assert others == {f"runs/{run.run_id}/hdbscan.pkl"}
