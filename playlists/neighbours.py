@@ -14,7 +14,7 @@ can grow and shrink (:meth:`NeighbourIndex.add`, :meth:`NeighbourIndex.remove`) 
 rebuild; :class:`RowIndex` answers such an index's searches with the rows of the caller's
 current table. :meth:`NeighbourIndex.to_bytes` / :meth:`NeighbourIndex.from_bytes` turn an
 index into bytes and back; where they are stored is the caller's business (ctk keeps one beside
-the store: :mod:`cluster_toolkit.neighbour_index`).
+the store: :mod:`cluster_toolkit.store.neighbour_index`).
 
 ctk builds the in-memory index for each command when no stored one is given, so build time
 counts there: exact search stays the default up to a million vectors (docs/BENCHMARKS.md).

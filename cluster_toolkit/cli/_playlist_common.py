@@ -223,3 +223,20 @@ def playlist_doc(playlist: Playlist, library: Library, *, name: str | None) -> d
     from playlists.json_export import playlist_json
 
     return json.loads(playlist_json(playlist, library.tracks, name=name, relative=False))
+
+
+def neighbour_index(store, fragments, vectors, *, save: bool = True):
+    """The fragment index for ``recommend``/``similar`` (:func:`cluster_toolkit.store.neighbour_index.open_fragment_index`),
+    with a notice when it was built or updated (``save=False``: a dry run, nothing stored)."""
+    from cluster_toolkit.cli._common import err_console
+    from cluster_toolkit.store.neighbour_index import open_fragment_index
+
+    with err_console.status(f"opening the neighbour index of {len(fragments)} fragments..."):
+        index, report = open_fragment_index(store, fragments, vectors, save=save)
+    if report.status in ("built", "updated"):
+        change = f" (+{report.added} -{report.removed} fragments)" if report.status == "updated" else ""
+        notice(f"neighbour index {report.status}{change}: {report.kind}, {report.n} fragments, nprobe {report.nprobe}, "
+               f"recall@10 {report.recall_at_10:.3f} measured" + (f"; {report.reason}" if report.reason else ""))
+    elif report.reason:
+        notice(report.reason)
+    return index

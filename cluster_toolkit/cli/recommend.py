@@ -63,13 +63,14 @@ def recommend_cli(
     opts: PlaylistOptions,
 ) -> None:
     """Recommend songs from the library that sound like the songs you like."""
+    from cluster_toolkit.cli._playlist_common import neighbour_index
     from cluster_toolkit.store.saved_playlists import load_fragments
     from playlists.recommend import recommend
 
     store, lib = open_playlist_library(opts.library)
     frags, vectors = load_fragments(store, lib)
     rec = recommend(lib, frags, vectors, liked_track_ids(liked, lib, store_root=store.root), n=n, sample_size=sample,
-                    rules=opts.rules(store))
+                    index=neighbour_index(store, frags, vectors, save=not opts.dry_run), rules=opts.rules(store))
     if not opts.json_out:
         print_playlist(rec.playlist, lib, title=f"recommended ({len(rec.playlist)})")
         if explain:

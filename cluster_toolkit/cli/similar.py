@@ -27,12 +27,14 @@ def similar_cli(
     opts: PlaylistOptions,
 ) -> None:
     """Show the songs of the library most similar to SONG."""
+    from cluster_toolkit.cli._playlist_common import neighbour_index
     from cluster_toolkit.store.saved_playlists import load_fragments, resolve_track
     from playlists.recommend import similar
 
     store, lib = open_playlist_library(opts.library)
     frags, vectors = load_fragments(store, lib)
-    rec = similar(lib, frags, vectors, resolve_track(song, lib), n=n, rules=opts.rules(store))
+    rec = similar(lib, frags, vectors, resolve_track(song, lib), n=n,
+                  index=neighbour_index(store, frags, vectors, save=not opts.dry_run), rules=opts.rules(store))
     if not opts.json_out:
         print_playlist(rec.playlist, lib, title=f"similar to {song} ({len(rec.playlist)})")
         if explain:
