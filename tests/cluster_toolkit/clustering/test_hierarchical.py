@@ -35,6 +35,12 @@ def test_two_stage_matches_exact_on_blobs_and_avoids_the_full_tree(make_blobs):
     assert staged.micro_labels_.shape == (600,)
     assert adjusted_rand_score(y, exact.labels_) == 1.0
     assert adjusted_rand_score(y, staged.labels_) == 1.0
+    # the centroids are weighted by their tracks; the same holds for average linkage
+    assert staged.micro_counts_.sum() == 600 and staged.micro_counts_.min() >= 1
+    np.testing.assert_array_equal(staged.micro_counts_, np.bincount(staged.micro_labels_))
+    average = HierarchicalClusterer(5, linkage="average", metric="cosine", max_exact=100, n_centroids=60).fit(X)
+    exact_average = HierarchicalClusterer(5, linkage="average", metric="cosine").fit(X)
+    assert adjusted_rand_score(exact_average.labels_, average.labels_) == 1.0
 
 
 def test_centers_are_cluster_means_and_twin_matches(toy):
