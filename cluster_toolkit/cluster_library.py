@@ -65,6 +65,7 @@ class ClusterOptions:
     allow_single_cluster: bool = False
     seed: int = 0
     normalize: bool | None = None
+    backend: str = "auto"
 
     def requested(self) -> dict[str, Any]:
         """The options that matter for ``method`` (what the run id hashes and ``params`` records)."""
@@ -76,7 +77,10 @@ class ClusterOptions:
                         "allow_single_cluster"),
         }[self.method]
         values = asdict(self)
-        return {name: values[name] for name in keep} | {"normalize": self.normalize}
+        chosen = {name: values[name] for name in keep} | {"normalize": self.normalize}
+        if self.method == "kmeans" and self.backend != "auto":  # auto keeps the run ids of earlier runs
+            chosen["backend"] = self.backend
+        return chosen
 
 
 @dataclass
@@ -119,6 +123,7 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
                 linkage=options.linkage,
                 random_state=options.seed,
                 normalize=normalize,
+                **({"backend": options.backend} if method == "kmeans" else {}),
             )
             k = k_choice.k
             if k_choice.edge_warning():
@@ -126,7 +131,7 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
         elif not isinstance(k, int):
             raise ClusteringError(f"k={k!r}: give a whole number of clusters or 'auto'")
         if method == "kmeans":
-            model = KMeansClusterer(k, random_state=options.seed, normalize=normalize)
+            model = KMeansClusterer(k, random_state=options.seed, normalize=normalize, backend=options.backend)
         else:
             model = HierarchicalClusterer(
                 k,
@@ -169,6 +174,10 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
         resolved["noise_assigned"] = int(model.noise_assigned_.sum())
     if method == "hierarchical":
         resolved |= {"two_stage": bool(model.two_stage_)}
+    if method == "kmeans":
+        resolved |= {"backend_used": model.backend_}
+    if k_choice is not None and k_choice.fit_rows is not None and k_choice.fit_rows < len(model.labels_):
+        resolved |= {"k_search_rows": k_choice.fit_rows}
     return model, k_choice, resolved
 
 

@@ -29,6 +29,12 @@ class Method(StrEnum):
     hdbscan = "hdbscan"
 
 
+class Backend(StrEnum):
+    auto = "auto"
+    sklearn = "sklearn"
+    faiss = "faiss"
+
+
 class Linkage(StrEnum):
     ward = "ward"
     average = "average"
@@ -97,6 +103,10 @@ def cluster_cli(
         float | None, typer.Option(help="Hierarchical: cut the tree at this merge distance instead of --k.")
     ] = None,
     linkage: Annotated[Linkage, typer.Option(help="Hierarchical linkage.")] = Linkage.ward,
+    backend: Annotated[
+        Backend, typer.Option(help="K-means: scikit-learn or faiss; auto: scikit-learn below 20,000 tracks, faiss "
+                                   "from there.")
+    ] = Backend.auto,
     metric: Annotated[
         Metric | None, typer.Option(help="DBSCAN eps units / hierarchical distance (default cosine for dbscan).")
     ] = None,
@@ -143,6 +153,8 @@ def cluster_cli(
 
     if k is not None and method in (Method.dbscan, Method.hdbscan):
         raise UsageError(f"--k is for kmeans and hierarchical, not {method.value}")
+    if backend != Backend.auto and method != Method.kmeans:
+        raise UsageError(f"--backend is for --method kmeans, not {method.value}")
     if no_noise and max_noise is not None:
         raise UsageError(f"give --no-noise or --max-noise {max_noise}, not both")
     options = ClusterOptions(
@@ -162,6 +174,7 @@ def cluster_cli(
         allow_single_cluster=allow_single_cluster,
         seed=seed,
         normalize=normalize,
+        backend=backend.value,
     )
     store = LibraryStore.open(library)
     with contextlib.ExitStack() as stack:
@@ -184,7 +197,7 @@ def cluster_cli(
     used = run.params["used"]
     shown = {key: used[key] for key in ("n_clusters", "distance_threshold", "linkage", "metric", "eps",
                                          "min_samples", "min_cluster_size", "cluster_selection_method",
-                                         "two_stage", "noise_assigned")
+                                         "two_stage", "backend_used", "noise_assigned")
              if used.get(key) is not None}  # fmt: skip
     head.add_row("parameters", ", ".join(f"{key}={fmt_number(v)}" for key, v in shown.items()))
     head.add_row("seconds", f"{run.seconds:.2f}")
@@ -194,6 +207,9 @@ def cluster_cli(
         i = c.k_values.index(c.k)
         console.print(f"k = {c.k} of {c.k_values[0]}..{c.k_values[-1]}: silhouette {c.scores[i]:.3f}, "
                       f"{c.excess[i]:+.3f} over a Gaussian reference ({c.criterion})", highlight=False)  # fmt: skip
+        if c.fit_rows is not None and c.fit_rows < len(run.labels):
+            console.print(f"k was searched on a random sample of {c.fit_rows} of the {len(run.labels)} tracks; "
+                          "the clustering uses every track", highlight=False)
     if outcome.eps_choice is not None:
         console.print(f"eps = {outcome.clusterer.eps_:.4g}: the knee of the distance to the "
                       f"{outcome.eps_choice.min_samples}th neighbour", highlight=False)  # fmt: skip

@@ -59,6 +59,19 @@ def test_same_seed_same_run_and_labels(library):
     assert len(list_runs(library)) == 1 and load_run(library, "latest").labels["label"].tolist() == labels
 
 
+def test_kmeans_backend_is_chosen_and_recorded(library):
+    faiss_run = ctk("cluster", "-L", str(library.root), "--method", "kmeans", "--k", "3", "--backend", "faiss")
+    assert faiss_run.exit_code == 0, faiss_run.output
+    assert "backend_used=faiss" in faiss_run.output
+    run = load_run(library, "latest")
+    assert run.params["requested"]["backend"] == "faiss" and run.params["used"]["backend_used"] == "faiss"
+    auto = ctk("cluster", "-L", str(library.root), "--method", "kmeans", "--k", "3")
+    assert auto.exit_code == 0 and "backend_used=sklearn" in auto.output  # 60 tracks < 20,000
+    assert "backend" not in load_run(library, "latest").params["requested"]  # run ids of auto runs unchanged
+    labels = {tuple(load_run(library, r).labels["label"]) for r in list_runs(library)["run_id"]}
+    assert len(labels) == 1  # three well-separated groups: both backends agree
+
+
 def test_dry_run_saves_nothing(library):
     result = ctk("cluster", "-L", str(library.root), "--method", "kmeans", "--k", "2", "--dry-run")
     assert result.exit_code == 0 and "dry run: nothing was saved" in result.output
@@ -81,6 +94,7 @@ def test_degenerate_result_gives_a_notice_not_a_crash(library):
         (["--method", "hdbscan", "--pca", "x"], 2, "--pca 'x'"),
         (["--method", "hierarchical", "--k", "3", "--metric", "cosine"], 1, "ward' needs metric='euclidean'"),
         (["--method", "kmeans", "--labels", "mood"], 2, "--labels 'mood'"),
+        (["--method", "dbscan", "--backend", "faiss"], 2, "--backend is for --method kmeans, not dbscan"),
     ],
 )
 def test_bad_options(library, args, code, message):

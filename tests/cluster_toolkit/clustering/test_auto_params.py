@@ -3,6 +3,7 @@ import pytest
 
 from cluster_toolkit.clustering.auto_params import (
     EpsChoice,
+    _gaussian_reference,
     choose_eps,
     choose_k,
     default_k_range,
@@ -94,3 +95,21 @@ def test_k_auto_at_the_top_of_its_range_warns(make_blobs):
     top = choose_k(X, k_values=range(2, 5))
     assert top.k == 4 and top.at_edge
     assert "k = 4, the top of the range 2..4" in top.edge_warning() and "--k-max 8" in top.edge_warning()
+
+
+def test_large_libraries_search_k_on_a_sample_and_still_find_it(make_blobs):
+    X, _ = make_blobs(3000, 5, 16, seed=7)
+    choice = choose_k(X, k_values=range(2, 9), fit_sample_size=800)
+    assert (choice.k, choice.fit_rows, choice.sample_size) == (5, 800, 800)
+    assert choose_k(X[:500], k_values=range(2, 9), fit_sample_size=800).fit_rows == 500
+
+
+def test_gaussian_reference_drawn_in_chunks_equals_one_draw():
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(2500, 6)).astype(np.float32)
+    ours = _gaussian_reference(data, 2500, np.random.default_rng(1), normalize=False)
+    # reference computation: one (m, m) normal draw times the centred rows
+    one = np.random.default_rng(1)
+    centred = data - data.mean(axis=0)
+    expected = data.mean(axis=0) + one.standard_normal((2500, 2500)) @ centred / np.sqrt(2499)
+    np.testing.assert_allclose(ours, expected.astype(np.float32), rtol=1e-4, atol=1e-5)
