@@ -226,8 +226,9 @@ def playlist_doc(playlist: Playlist, library: Library, *, name: str | None) -> d
 
 
 def neighbour_index(store, fragments, vectors, *, save: bool = True):
-    """The fragment index for ``recommend``/``similar`` (:func:`cluster_toolkit.store.neighbour_index.open_fragment_index`),
-    with a notice when it was built or updated (``save=False``: a dry run, nothing stored)."""
+    """The fragment index for ``recommend``/``similar``
+    (:func:`cluster_toolkit.store.neighbour_index.open_fragment_index`), with a notice when it was built or
+    updated (``save=False``: a dry run, nothing stored)."""
     from cluster_toolkit.cli._common import err_console
     from cluster_toolkit.store.neighbour_index import open_fragment_index
 

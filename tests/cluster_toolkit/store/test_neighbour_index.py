@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cluster_toolkit.store import LibraryStore
 from cluster_toolkit.store import neighbour_index as ni
 from cluster_toolkit.store.neighbour_index import INDEX_FILE, fragment_ids, open_fragment_index
 from cluster_toolkit.store.saved_playlists import load_fragments, load_library
-from cluster_toolkit.store import LibraryStore
 from playlists.neighbours import IndexConfig, exact_top_k
 from playlists.recommend import similar
 
