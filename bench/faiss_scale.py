@@ -18,7 +18,8 @@ L2-normalised; generated in float32 chunks of 100k rows so the data costs ``4 n 
   Ward on the centroids weighted by their sizes, labels propagated); time, and ARI against the generating
   centres grouped into 20 (the centres are drawn around 20 super-centres, so the 20-cluster truth exists).
 
-Each run prints one JSON line per case (and the peak resident memory of the process, ``ru_maxrss``).
+Each run prints one JSON line per case, with the peak resident memory of the process (``ru_maxrss``) and its
+CPU seconds so far (user + system; on a shared machine wall seconds overstate the cost).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def peak_mb() -> float:
 
 
 def emit(record: dict) -> None:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     record["peak_rss_mb"] = round(peak_mb())
+    record["process_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)  # cumulative: the box is shared
     print(json.dumps(record), flush=True)
 
 
