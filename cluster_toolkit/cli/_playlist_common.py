@@ -232,7 +232,8 @@ def neighbour_index(store, fragments, vectors, *, save: bool = True):
     from cluster_toolkit.cli._common import err_console
     from cluster_toolkit.store.neighbour_index import open_fragment_index
 
-    with err_console.status(f"opening the neighbour index of {len(fragments)} fragments..."):
+    with err_console.status(f"opening the neighbour index of {len(fragments)} fragments (building it the first time "
+                            "takes minutes for millions)..."):
         index, report = open_fragment_index(store, fragments, vectors, save=save)
     if report.status in ("built", "updated"):
         change = f" (+{report.added} -{report.removed} fragments)" if report.status == "updated" else ""
