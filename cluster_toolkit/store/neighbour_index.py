@@ -185,11 +185,13 @@ def open_fragment_index(
                     except (RuntimeError, KeyError, PlaylistError) as exc:
                         reason = f"unreadable stored index ({exc})"
                     else:
-                        if removed:
+                        if removed and index.kind == "hnsw":  # faiss's HNSW cannot remove vectors
+                            index, reason = None, f"{removed} fragments removed from an HNSW index, which cannot remove"
+                        elif removed:
                             index.remove(gone)
-                        if added:
+                        if index is not None and added:
                             index.add(x[new_rows], ids[new_rows])
-                        if (added or removed) and config.nprobe is None and index.kind == "ivf":
+                        if index is not None and (added or removed) and config.nprobe is None and index.kind == "ivf":
                             index.nprobe, index.recall_at_10 = calibrate_nprobe(index, x, ids=ids)
     status = "loaded" if index is not None and not (added or removed) else "updated" if index is not None else "built"
     if index is None:

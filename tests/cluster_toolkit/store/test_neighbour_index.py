@@ -118,6 +118,12 @@ def test_stale_or_broken_index_is_rebuilt(store):
     index, report = open_fragment_index(store, frags, vecs, config=SMALL)
     assert report.status == "built" and report.reason.startswith("unreadable stored index")
     assert _every_fragment_finds_itself(index, vecs) == 1.0
+    # HNSW cannot remove vectors: a removal rebuilds it
+    hnsw = IndexConfig(exact_max=1000, approximate="hnsw")
+    assert open_fragment_index(store, frags, vecs, config=hnsw)[1].status == "built"
+    assert open_fragment_index(store, frags[:2900], vecs[:2900], config=hnsw)[1].reason.startswith(
+        "100 fragments removed from an HNSW index"
+    )
     # dry run: searched, nothing written
     (store.root / INDEX_FILE).unlink()
     _, report = open_fragment_index(store, frags, vecs, config=SMALL, save=False)
