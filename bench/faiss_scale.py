@@ -61,6 +61,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def emit(record: dict) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     record["peak_rss_mb"] = round(peak_mb())
@@ -112,9 +117,10 @@ def bench_kmeans(args) -> None:
             if backend == "sklearn" and n > args.sklearn_max:
                 out["sklearn_s"] = None
                 continue
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_s()
             model = KMeansClusterer(args.k, n_init=1, max_iter=20, backend=backend, random_state=0).fit(x)
             out[f"{backend}_s"] = round(time.perf_counter() - start, 1)
+            out[f"{backend}_cpu_s"] = round(cpu_s() - cpu, 1)
             out[f"{backend}_inertia"] = round(model.inertia_, 1)
             labels[backend] = model.labels_
         if len(labels) == 2:
