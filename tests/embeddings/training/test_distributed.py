@@ -22,6 +22,7 @@ def _batch():
 
 
 def _worker(rank: int, world: int, init: str, out: str) -> None:
+    torch.set_num_threads(1)  # a forked child must not reuse the parent's OpenMP pool
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         results = {}
