@@ -14,8 +14,8 @@ compares the stored ids with the store's fragments: a different model, dimension
 an unreadable file, means a rebuild; otherwise the new fragments are added and those of removed tracks
 removed (the IVF lists keep their trained centroids), and ``nprobe`` is measured again. When more than
 half of the index would change, it is rebuilt instead, since the lists were trained on other data. The
-file is replaced atomically (written beside it, then renamed), so a reader sees the old or the new index,
-never half of one; two commands updating at once both write a valid index of the same store.
+file is replaced atomically (written under the store's ``.tmp/``, then renamed), so a reader sees the old or
+the new index, never half of one; two commands updating at once both write a valid index of the same store.
 """
 
 from __future__ import annotations
@@ -103,9 +103,11 @@ def _read(path: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
         return json.loads(str(data["meta"])), data["ids"], data["index"]
 
 
-def _write(path: Path, meta: dict[str, Any], ids: np.ndarray, index: NeighbourIndex) -> None:
+def _write(root: Path, path: Path, meta: dict[str, Any], ids: np.ndarray, index: NeighbourIndex) -> None:
+    """Written under the store's ``.tmp/`` (cleared by its recovery), fsynced, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".fragments-", suffix=".npz.tmp", dir=path.parent)
+    (root / ".tmp").mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="fragments-index-", suffix=".npz", dir=root / ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True)), ids=ids, index=index.to_bytes())
@@ -200,7 +202,7 @@ def open_fragment_index(
     saved = False
     if save and status != "loaded":
         try:
-            _write(path, {**signature, "index": index.describe(), "n": n}, ids, index)
+            _write(Path(store.root), path, {**signature, "index": index.describe(), "n": n}, ids, index)
             saved = True
         except OSError as exc:
             reason = f"{reason + '; ' if reason else ''}not saved: {path}: {exc.strerror or exc}"
