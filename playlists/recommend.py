@@ -44,8 +44,8 @@ class Recommendations:
         picks: one row per pick: ``rank``, ``track_id``, the tags (``artist``, ``title``,
             ``album``, ``genre``), ``distance`` (mean cosine distance of the matching fragment
             to the liked sample), ``fragment_index``, ``fragment_start_s``,
-            ``closest_liked_id``, ``closest_liked`` ("artist - title") and
-            ``closest_liked_distance``.
+            ``closest_liked_id``, ``closest_liked`` ("artist - title"), ``closest_liked_start_s``
+            (where that liked song's closest fragment starts) and ``closest_liked_distance``.
         liked: the liked songs with their tags and ``n_fragments`` / ``n_sampled``.
     """
 
@@ -186,13 +186,14 @@ def recommend(
             fragment_start_s=float(fragments["start_s"].iat[row]) if "start_s" in fragments else float("nan"),
             closest_liked_id=frag_tracks[closest],
             closest_liked=_label(library, closest_idx),
+            closest_liked_start_s=float(fragments["start_s"].iat[closest]) if "start_s" in fragments else float("nan"),
             closest_liked_distance=float(1.0 - sims.max()),
         )
         records.append(record)
     picks = pd.DataFrame.from_records(
         records,
         columns=["rank", "track_id", *TAGS, "distance", "fragment_index", "fragment_start_s",
-                 "closest_liked_id", "closest_liked", "closest_liked_distance"],
+                 "closest_liked_id", "closest_liked", "closest_liked_start_s", "closest_liked_distance"],
     )
     liked_table = pd.DataFrame(
         {

@@ -55,6 +55,27 @@ def color_values(store: Store, tracks: pd.DataFrame, spec: str) -> tuple[pd.Seri
     return reference_labels(tracks, spec), name
 
 
+def layout_table(store: Any, track_ids: pd.Series, *, n_neighbors: int = 15, min_dist: float = 0.1,
+                 seed: int = 0) -> str:
+    """Name of the store table that caches the UMAP layout of these tracks with these settings."""
+    key = hashlib.sha256(
+        json.dumps([store.model_id, n_neighbors, min_dist, seed]).encode() + "\n".join(track_ids).encode()
+    ).hexdigest()[:12]
+    return f"umap_{key}"
+
+
+def umap_layout(store: Any, tracks: pd.DataFrame, X: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
+                seed: int = 0) -> tuple[np.ndarray, bool]:
+    """``(n, 2)`` map coordinates of ``tracks`` (rows of ``X``): read from the store's cache, else computed with
+    UMAP and cached; and whether they came from the cache."""
+    table = layout_table(store, tracks["track_id"], n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
+    if store.has_table(table):
+        return store.read_table(table)[["x", "y"]].to_numpy(dtype=np.float32), True
+    coords = umap_coords(X, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)
+    store.write_table(table, pd.DataFrame({"track_id": tracks["track_id"], "x": coords[:, 0], "y": coords[:, 1]}))
+    return coords, False
+
+
 def map_library(
     store: Store,
     out: str | Path,
@@ -70,17 +91,7 @@ def map_library(
         raise UsageError(f"--out {out}: the map is an .html page (the PNG is written beside it)")
     tracks, X = store.track_embeddings()
     values, title = color_values(store, tracks, color)
-    key = hashlib.sha256(
-        json.dumps([store.model_id, n_neighbors, min_dist, seed]).encode()
-        + "\n".join(tracks["track_id"]).encode()
-    ).hexdigest()[:12]
-    table = f"umap_{key}"
-    cached = store.has_table(table)
-    if cached:
-        coords = store.read_table(table)[["x", "y"]].to_numpy(dtype=np.float32)
-    else:
-        coords = umap_coords(X, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)
-        store.write_table(table, pd.DataFrame({"track_id": tracks["track_id"], "x": coords[:, 0], "y": coords[:, 1]}))
+    coords, cached = umap_layout(store, tracks, X, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
     coloring = make_coloring(values, title=title)
     hover = [track_name(row) for _, row in tracks.iterrows()]
     page_title = f"{len(tracks)} tracks coloured by {title}"

@@ -66,6 +66,7 @@ def test_explanations_name_the_closest_liked_song_and_tags(clustered_library):
         sims = unit[liked_rows] @ unit[row]
         assert pick.closest_liked_id == frags["track_id"].iat[liked_rows[np.argmax(sims)]]
         assert pick.closest_liked_distance == pytest.approx(1 - sims.max(), abs=1e-5)
+        assert pick.closest_liked_start_s == frags["start_s"].iat[liked_rows[np.argmax(sims)]]
         i = lib.track_ids.index(pick.track_id)
         assert (pick.artist, pick.title, pick.genre) == tuple(lib.tracks.loc[i, ["artist", "title", "genre"]])
         assert pick.closest_liked.startswith("Artist ")
