@@ -21,12 +21,14 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Chromium renders the interactive map in one test; install it where we may (CI runs as root).
+# Chromium renders the map pages, and drives `ctk serve`'s page through Selenium with Debian's chromedriver
+# (nothing is downloaded at test time); install both where we may (CI runs as root).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+	  { command -v chromedriver >/dev/null 2>&1 || test -x /usr/bin/chromedriver; } || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) ; } || \
-	  echo "note: chromium not installed; the map rendering test needs it (apt-get install chromium)"
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) ; } || \
+	  echo "note: chromium/chromedriver not installed; the map and ctk serve browser tests need them (apt-get install chromium chromium-driver)"
 
 # Debian's mpd: the MPD export tests start a real one on 127.0.0.1 (they fail, not skip, without it).
 mpd:
