@@ -68,7 +68,10 @@ class SaveRequest(BaseModel):
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a request body over ``limit`` bytes (declared or streamed)."""
+    """ASGI middleware: 413 for a request body over ``limit`` bytes, declared (``Content-Length``) or streamed.
+
+    The body (at most ``limit`` bytes) is read here before the app sees it, then handed on unchanged.
+    """
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -79,28 +82,24 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             return await self._refuse(scope, send)
-        seen = 0
-
-        async def counted() -> dict:
-            nonlocal seen
+        messages, size = [], 0
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(scope, send)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, send)
+        async def replay() -> dict:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: dict, send: Any) -> None:
         response = JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)
         await response(scope, None, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def is_loopback(host: str | None) -> bool:
