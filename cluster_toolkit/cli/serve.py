@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice
+from cluster_toolkit.errors import UsageError
 
 
 def serve_cli(
@@ -28,7 +29,11 @@ def serve_cli(
 ) -> None:
     """Serve the library as a web app: search, similar tracks with the fragment that matched, the map,
     playlists from a selection."""
-    from cluster_toolkit.serve import serve
+    try:
+        from cluster_toolkit.serve import serve
+    except ImportError as exc:
+        raise UsageError(f"ctk serve needs the web extra ({exc.name} is not installed): pip install 'ctk[serve]'") \
+            from exc
 
     def ready(url: str, served) -> None:
         console.print(f"{len(served.library)} tracks loaded in {served.load_seconds:.1f} s; serving {url} "
