@@ -24,6 +24,7 @@ this server's own page (another site cannot post to it).
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import mimetypes
 import secrets
@@ -31,8 +32,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -227,22 +229,24 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
                           "seed_distance": float(pick.closest_liked_distance), "why": reasons})
         return {"seed": seed, "similar": picks, "notices": list(rec.playlist.notices)}
 
+    map_body: dict[int, bytes] = {}  # the map's JSON, made once (the layout never changes once ready)
+
     @app.get("/api/map")
-    def map_data() -> JSONResponse:
+    def map_data() -> Response:
         layout = served.map
         if layout.error:
             return JSONResponse({"status": "failed", "error": layout.error}, status_code=500)
         if layout.coords is None:
             return JSONResponse({"status": "computing"}, status_code=202)
-        from cluster_toolkit.reports import track_name
-
-        return JSONResponse({
-            "status": "ready", "ids": lib.track_ids,
-            "x": [round(float(v), 4) for v in layout.coords[:, 0]],
-            "y": [round(float(v), 4) for v in layout.coords[:, 1]],
-            "g": layout.group.tolist(), "names": layout.names, "colors": layout.colors, "title": layout.title,
-            "hover": [track_name(row) for _, row in lib.tracks.iterrows()],
-        })
+        if id(layout) not in map_body:
+            map_body[id(layout)] = json.dumps({
+                "status": "ready", "ids": lib.track_ids,
+                "x": np.round(layout.coords[:, 0].astype(np.float64), 4).tolist(),
+                "y": np.round(layout.coords[:, 1].astype(np.float64), 4).tolist(),
+                "g": layout.group.tolist(), "names": layout.names, "colors": layout.colors, "title": layout.title,
+                "hover": layout.hover, "cached": layout.cached,
+            }, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(map_body[id(layout)], media_type="application/json")
 
     @app.post("/api/playlist")
     def make_playlist(body: PlaylistRequest) -> dict:

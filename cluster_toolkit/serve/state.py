@@ -33,6 +33,7 @@ class MapLayout:
 
     coords: np.ndarray | None = None
     group: np.ndarray | None = None
+    hover: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     colors: list[str] = field(default_factory=list)
     title: str = ""
@@ -98,6 +99,7 @@ class ServedLibrary:
     def _layout(self) -> None:
         from cluster_toolkit.pictures import color_values, umap_layout
         from cluster_toolkit.plots.umap_map import make_coloring
+        from cluster_toolkit.reports import track_name
 
         started = time.perf_counter()
         try:
@@ -105,7 +107,8 @@ class ServedLibrary:
             values, title = color_values(self.store, tracks, "cluster" if self.clusters else "genre")
             coloring = make_coloring(values, title=title)
             coords, cached = umap_layout(self.store, tracks, X)
-            self.map = MapLayout(coords, coloring.index, coloring.names, coloring.colors, coloring.title,
+            hover = [track_name(row) for row in tracks.to_dict("records")]  # track_name reads rows with .get
+            self.map = MapLayout(coords, coloring.index, hover, coloring.names, coloring.colors, coloring.title,
                                  cached=cached, seconds=time.perf_counter() - started)
         except Exception as exc:  # shown by /api/map; the rest of the app keeps working
             self.map = MapLayout(error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - started)
