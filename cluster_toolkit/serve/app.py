@@ -11,8 +11,12 @@ API (all JSON unless said otherwise):
 ``POST /api/playlist``                   a hull walk or a path from a selection of tracks (computes only)
 ``POST /api/playlists``                  save a playlist: the store's ``playlists`` table + an M3U8 file
 ``GET /api/playlists/{id}.m3u8``         a saved playlist as M3U8 text (absolute paths)
+``POST /api/spotify``                    send a playlist to Spotify (when Spotify is configured, see below)
 ``GET /audio/{path}``                    a track's audio file, with HTTP range requests (see files.py)
 =======================================  ===================================================================
+
+Spotify is offered when a token is at hand without a login: ``$CTK_SPOTIFY_TOKEN``, or a client id whose token
+cache exists (``ctk export spotify`` logged in once); the export is :func:`playlists.spotify.export_to_spotify`.
 
 Safety: audio only for library tracks inside the music root (:mod:`cluster_toolkit.serve.files`); request
 bodies above ``max_body`` bytes get 413 and over-long parameters 422; the write endpoint (``POST
@@ -42,7 +46,7 @@ from cluster_toolkit.errors import CtkError
 from cluster_toolkit.serve.files import FileRefused
 from cluster_toolkit.serve.state import ServedLibrary
 from cluster_toolkit.store import LibraryStore
-from playlists.errors import PlaylistError
+from playlists.errors import ExportError, PlaylistError
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
@@ -67,6 +71,24 @@ class SaveRequest(BaseModel):
     track_ids: list[TrackId] = Field(min_length=1, max_length=MAX_LENGTH)
     method: Annotated[str, StringConstraints(min_length=1, max_length=40)] = "serve"
     overwrite: bool = False
+
+
+class SpotifyRequest(BaseModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120, strip_whitespace=True)]
+    track_ids: list[TrackId] = Field(min_length=1, max_length=MAX_LENGTH)
+    update: bool = False
+
+
+def spotify_settings() -> Any:
+    """Spotify settings usable without an interactive login, or None (see the module doc)."""
+    from playlists.errors import ExportError
+    from playlists.spotify import SpotifySettings
+
+    try:
+        settings = SpotifySettings.from_env()
+    except ExportError:
+        return None
+    return settings if settings.token or (settings.client_id and settings.cache_path.is_file()) else None
 
 
 class BodyLimit:
@@ -126,7 +148,7 @@ def _clock(seconds: float | None) -> str:
 
 def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str | None = None,
                music_root: str | Path | None = None, playlists_dir: str | Path | None = None,
-               max_body: int = MAX_BODY) -> FastAPI:
+               max_body: int = MAX_BODY, spotify: Any = "auto") -> FastAPI:
     """The app over ``library`` (a store path, an open store, or an already loaded :class:`ServedLibrary`).
 
     Args:
@@ -135,18 +157,25 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
         music_root: the folder audio is served from (default: the folder holding every track).
         playlists_dir: where saved M3U8 files go (default: ``<music root>/Playlists``).
         max_body: the largest request body accepted, in bytes.
+        spotify: :class:`~playlists.spotify.SpotifySettings` to send playlists with, None for no Spotify,
+            ``"auto"`` for :func:`spotify_settings`.
     """
     served = library if isinstance(library, ServedLibrary) else ServedLibrary(
         library, music_root=music_root, playlists_dir=playlists_dir)
     app = FastAPI(title="ctk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.served = served
     app.add_middleware(BodyLimit, limit=max_body)
+    spotify = spotify_settings() if spotify == "auto" else spotify
     lib = served.library
     position = {tid: i for i, tid in enumerate(lib.track_ids)}
 
     @app.exception_handler(CtkError)
     async def _ctk_error(request: Request, exc: CtkError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(ExportError)
+    async def _export_error(request: Request, exc: ExportError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=502)
 
     @app.exception_handler(PlaylistError)
     async def _playlist_error(request: Request, exc: PlaylistError) -> JSONResponse:
@@ -187,6 +216,7 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
             "playable": len(served.music.tracks),
             "playlists_dir": str(served.playlists_dir),
             "token_required": token is not None,
+            "spotify": spotify is not None,
             "load_seconds": round(served.load_seconds, 3),
         }
 
@@ -294,6 +324,28 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
         text = m3u8_text(lib.tracks, kept, relative=False, name=str(row["name"]))
         return PlainTextResponse(text, media_type="audio/x-mpegurl",
                                  headers={"Content-Disposition": f'attachment; filename="{playlist_id}.m3u8"'})
+
+    @app.post("/api/spotify", dependencies=[Depends(may_write)])
+    def to_spotify(body: SpotifyRequest) -> dict:
+        from playlists._io import tracks_in_order
+        from playlists.errors import ExportError
+        from playlists.spotify import SpotifyApi, export_to_spotify, make_client
+
+        if spotify is None:
+            raise HTTPException(404, "Spotify is not configured: set CTK_SPOTIFY_TOKEN, or log in once with "
+                                     "`ctk export spotify` (docs/playlists.md)")
+        for tid in body.track_ids:
+            row_of(tid)
+
+        def no_login(url: str) -> None:
+            raise ExportError("the Spotify login has expired: log in again with `ctk export spotify`")
+
+        api = SpotifyApi(make_client(spotify, open_browser=False, on_login_url=no_login))
+        result = export_to_spotify(api, tracks_in_order(lib.tracks, body.track_ids), name=body.name,
+                                   update=body.update)
+        unmatched = [f"{m.artist} - {m.title}: {m.reason}" for m in result.unmatched]
+        return {"name": result.name, "url": result.url, "playlist_id": result.playlist_id, "action": result.action,
+                "items": len(result.uris), "unmatched": unmatched, "notices": result.notices}
 
     @app.api_route("/audio/{path:path}", methods=["GET", "HEAD"])
     def audio(path: str) -> FileResponse:

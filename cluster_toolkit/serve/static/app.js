@@ -266,10 +266,24 @@
   }
   $("hull").onclick = () => makePlaylist("hull");
   $("path").onclick = () => makePlaylist("path");
-  $("save").onclick = async () => {
-    if (!current) return;
+  function writeHeaders() {
     const headers = {"Content-Type": "application/json"}, token = sessionStorage.getItem("ctk-token");
     if (token) headers["X-CTK-Token"] = token;
+    return headers;
+  }
+  $("spotify").onclick = async () => {
+    if (!current) return;
+    try {
+      const r = await api("/api/spotify", {method: "POST", headers: writeHeaders(), body: JSON.stringify(
+        {name: $("plname").value || "ctk playlist", track_ids: current.track_ids})});
+      const s = $("saved"); s.replaceChildren(el("span", "Spotify: " + r.items + " tracks in \u201c" + r.name +
+        "\u201d" + (r.unmatched.length ? ", not found: " + r.unmatched.join("; ") : "") + " "));
+      if (r.url) { const a = el("a", "open"); a.href = r.url; a.target = "_blank"; a.rel = "noopener"; s.appendChild(a); }
+    } catch (err) { showError(err.message); }
+  };
+  $("save").onclick = async () => {
+    if (!current) return;
+    const headers = writeHeaders();
     try {
       const r = await api("/api/playlists", {method: "POST", headers: headers, body: JSON.stringify(
         {name: $("plname").value || "ctk playlist", track_ids: current.track_ids, method: current.method})});
@@ -280,6 +294,7 @@
 
   api("/api/info").then((i) => {
     $("libinfo").textContent = i.tracks + " tracks" + (i.cluster_run ? " \u00b7 clusters " + i.cluster_run : "");
+    $("spotify").hidden = !i.spotify;
   }).catch((err) => showError(err.message));
   route();
 })();

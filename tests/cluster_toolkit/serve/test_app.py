@@ -250,3 +250,27 @@ def test_page_and_static_files_are_served(server):
     assert page.status_code == 200 and '<script src="/static/app.js">' in page.text
     assert "textContent" in get(server, "/static/app.js").text
     assert get(server, "/static/../conftest.py").status_code == 404
+
+
+def test_send_to_spotify_when_configured(served, httpserver):
+    from playlists.spotify import SpotifySettings
+    from tests.playlists.spotify.fake_spotify import FakeSpotify
+
+    fake = FakeSpotify(httpserver)
+    uris = [fake.add_track("Blue Hour", "Clara Vey", duration_s=10), fake.add_track("Bridge", "Various", duration_s=10)]
+    tracks = served.library.tracks
+    wanted = [(a, t) for a, t in (("Clara Vey", "Blue Hour"), ("Various", "Bridge"), ("Juniper Lane", "Slow Rivers"))]
+    ids = [str(tracks[(tracks["artist"] == a) & (tracks["title"] == t)]["track_id"].iloc[0]) for a, t in wanted]
+    settings = SpotifySettings(token="good-token", api_url=fake.base, token_url=fake.token_url)
+    client = TestClient(create_app(served, spotify=settings), client=("127.0.0.1", 5000))
+    assert client.get("/api/info").json()["spotify"] is True
+    sent = client.post("/api/spotify", json={"name": "From ctk serve", "track_ids": ids})
+    assert sent.status_code == 200, sent.text
+    doc = sent.json()
+    assert doc["action"] == "create" and doc["items"] == 2 and doc["unmatched"][0].startswith("Juniper Lane - Slow")
+    (playlist,) = fake.playlists.values()
+    assert playlist["name"] == "From ctk serve" and playlist["items"] == uris
+    off = TestClient(create_app(served, spotify=None), client=("127.0.0.1", 5000))
+    assert off.get("/api/info").json()["spotify"] is False
+    missing = off.post("/api/spotify", json={"name": "x", "track_ids": ids})
+    assert missing.status_code == 404 and "CTK_SPOTIFY_TOKEN" in missing.json()["detail"]
