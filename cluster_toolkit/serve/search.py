@@ -10,9 +10,10 @@ above "Halo of Stars"), then by artist and title.
 ``WRatio`` against every track costs about 15 us a track, so the texts scored are narrowed first with a
 word index: each query word is looked up, typo-tolerantly (``ratio`` >= 75 for words of 4 letters or more,
 exact below; the last word also as a prefix, for a query typed in part), among the library's distinct words,
-and only the tracks holding one of the words found are scored. When no word is found (words run together,
-say) every track is scored. The index is built once, when the server starts (docs/BENCHMARKS.md has the
-times on 20,000 tracks).
+and only the tracks holding the most query words, or one fewer, are scored (so "the" in a query does not
+make every track with "the" a candidate once other words narrow it down). When no query word is found
+(words run together, say) every track is scored. The index is built once, when the server starts
+(docs/BENCHMARKS.md has the times on 20,000 tracks).
 """
 
 from __future__ import annotations
@@ -60,21 +61,25 @@ class SearchIndex:
         self.postings = [np.asarray(postings[w], dtype=np.int64) for w in self.words]
 
     def candidates(self, query: str) -> np.ndarray | None:
-        """Rows holding a word close to one of the (normalised) query's words; None when there is none."""
-        found: set[int] = set()
+        """Rows worth scoring for a (normalised) query: those holding the most query words, give or take one
+        (each query word found typo-tolerantly among the library's words); None when no word is found."""
         words = query.split()
-        for word in words:
-            if word in self.word_index:
-                found.add(self.word_index[word])
+        per_word = []
+        for n, word in enumerate(words):
+            found = {self.word_index[word]} if word in self.word_index else set()
             if len(word) >= SHORT_WORD:
                 hits = process.extract(word, self.words, scorer=fuzz.ratio, processor=None, limit=None,
                                        score_cutoff=WORD_CUTOFF)
                 found.update(h[2] for h in hits)
-        last = words[-1]
-        found.update(range(bisect.bisect_left(self.words, last), bisect.bisect_left(self.words, last + "\uffff")))
-        if not found:
+            if n == len(words) - 1:  # the last word may be typed in part
+                first, end = (bisect.bisect_left(self.words, w) for w in (word, word + "\uffff"))
+                found.update(range(first, end))
+            if found:
+                per_word.append(np.unique(np.concatenate([self.postings[j] for j in found])))
+        if not per_word:
             return None
-        return np.unique(np.concatenate([self.postings[j] for j in found]))
+        counts = np.bincount(np.concatenate(per_word), minlength=len(self.texts))
+        return np.flatnonzero(counts >= max(1, int(counts.max()) - 1))
 
     def __len__(self) -> int:
         return len(self.texts)
