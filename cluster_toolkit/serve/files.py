@@ -49,8 +49,17 @@ class MusicRoot:
         self.root = os.path.realpath(os.path.expanduser(str(root)))
         if not os.path.isdir(self.root):
             raise UsageError(f"--music-root {root}: no such folder")
-        real = (os.path.realpath(p) for p in track_paths if p)
-        self.tracks = {os.path.normcase(p) for p in real if _inside(p, self.root)}
+        folders: dict[str, str] = {}  # each folder resolved once; a file only when it is a link itself
+
+        def real(path: str) -> str:
+            folder, name = os.path.split(os.path.abspath(path))
+            if folder not in folders:
+                folders[folder] = os.path.realpath(folder)
+            full = os.path.join(folders[folder], name)
+            return os.path.realpath(full) if os.path.islink(full) else full
+
+        resolved = (real(p) for p in track_paths if p)
+        self.tracks = {os.path.normcase(p) for p in resolved if _inside(p, self.root)}
 
     def url_path(self, track_path: str) -> str | None:
         """The ``/audio/...`` URL of a track file, or None when the server will not send it."""

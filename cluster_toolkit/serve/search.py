@@ -49,7 +49,16 @@ class SearchIndex:
 
     def __init__(self, tracks: pd.DataFrame, *, cutoff: float = DEFAULT_CUTOFF) -> None:
         columns = [tracks[f] if f in tracks else pd.Series([None] * len(tracks)) for f in FIELDS]
-        self.fields = [[normalise_text(v) for v in col] for col in columns]  # per field, per row
+        memo: dict[str, str] = {}  # artists and albums repeat: normalise each distinct value once
+
+        def norm(value: object) -> str:
+            if not isinstance(value, str):
+                return normalise_text(value)
+            if value not in memo:
+                memo[value] = normalise_text(value)
+            return memo[value]
+
+        self.fields = [[norm(v) for v in col] for col in columns]  # per field, per row
         self.texts = [" ".join(p for p in parts if p) for parts in zip(*self.fields)]
         self.cutoff = cutoff
         postings: dict[str, list[int]] = {}
