@@ -60,7 +60,7 @@ def make_store(root: Path, n_tracks: int, n_fragments: int, dim: int = 128, seed
     """The synthetic store; returns the seconds it took to write."""
     import pandas as pd
 
-    from cluster_toolkit.pictures import layout_table
+    from cluster_toolkit.plots.pictures import layout_table
     from cluster_toolkit.store import LibraryStore
 
     started = time.perf_counter()

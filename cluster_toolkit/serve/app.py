@@ -297,7 +297,7 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
 
     @app.post("/api/playlists", dependencies=[Depends(may_write)])
     def save(body: SaveRequest) -> dict:
-        from cluster_toolkit.saved_playlists import playlist_from_ids, save_playlist
+        from cluster_toolkit.store.saved_playlists import playlist_from_ids, save_playlist
         from playlists.m3u import m3u8_text, write_m3u8
 
         for tid in body.track_ids:
@@ -313,7 +313,7 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
 
     @app.get("/api/playlists/{playlist_id}.m3u8")
     def playlist_file(playlist_id: Annotated[str, StringConstraints(max_length=64)]) -> PlainTextResponse:
-        from cluster_toolkit.saved_playlists import find_saved_playlist, saved_playlist
+        from cluster_toolkit.store.saved_playlists import find_saved_playlist, saved_playlist
         from playlists.m3u import m3u8_text
 
         try:

@@ -54,7 +54,7 @@ class Clusters:
 
 def _clusters(store: LibraryStore, library: Library) -> Clusters | None:
     from cluster_toolkit.reports import cluster_names
-    from cluster_toolkit.runs import list_runs, load_run
+    from cluster_toolkit.store.runs import list_runs, load_run
 
     if list_runs(store).empty:
         return None
@@ -75,7 +75,7 @@ class ServedLibrary:
                  playlists_dir: str | Path | None = None, rules: PlaylistRules | None = None,
                  compute_map: bool = True) -> None:
         from cluster_toolkit.cli._playlist_common import rules_from
-        from cluster_toolkit.saved_playlists import load_fragments, load_library
+        from cluster_toolkit.store.saved_playlists import load_fragments, load_library
 
         started = time.perf_counter()
         self.store = library if isinstance(library, LibraryStore) else LibraryStore.open(library)
@@ -97,7 +97,7 @@ class ServedLibrary:
             self._map_thread.start()
 
     def _layout(self) -> None:
-        from cluster_toolkit.pictures import color_values, umap_layout
+        from cluster_toolkit.plots.pictures import color_values, umap_layout
         from cluster_toolkit.plots.umap_map import make_coloring
         from cluster_toolkit.reports import track_name
 

@@ -41,8 +41,8 @@ def served_library(tmp_path_factory):
     like Glass Harbour; one symlink (``Linked/escape.flac``) to a song outside the music root and one to a
     text file; the store at ``music/.ctk``."""
     from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
-    from cluster_toolkit.library import EmbedConfig, embed_library
-    from cluster_toolkit.pictures import layout_table
+    from cluster_toolkit.ingest import EmbedConfig, embed_library
+    from cluster_toolkit.plots.pictures import layout_table
     from cluster_toolkit.store import LibraryStore
     from embeddings.config import FragmentConfig
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cluster_toolkit.saved_playlists import list_playlists
 from cluster_toolkit.serve import create_app
+from cluster_toolkit.store.saved_playlists import list_playlists
 from tests.cluster_toolkit.serve.conftest import ARTISTS
 
 
