@@ -22,7 +22,8 @@ Safety: audio only for library tracks inside the music root (:mod:`cluster_toolk
 bodies above ``max_body`` bytes get 413 and over-long parameters 422; the write endpoint (``POST
 /api/playlists``) needs the token when one is set (``X-CTK-Token`` header), and without a token answers only
 clients on the loopback interface; writes must be JSON and, when the browser sends an ``Origin``, come from
-this server's own page (another site cannot post to it).
+this server's own page (another site cannot post to it); a loopback server answers only requests addressed
+to a loopback name (``hosts``: no DNS rebinding).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, StringConstraints
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.serve.files import FileRefused
@@ -148,7 +150,7 @@ def _clock(seconds: float | None) -> str:
 
 def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str | None = None,
                music_root: str | Path | None = None, playlists_dir: str | Path | None = None,
-               max_body: int = MAX_BODY, spotify: Any = "auto") -> FastAPI:
+               max_body: int = MAX_BODY, spotify: Any = "auto", hosts: list[str] | None = None) -> FastAPI:
     """The app over ``library`` (a store path, an open store, or an already loaded :class:`ServedLibrary`).
 
     Args:
@@ -159,12 +161,17 @@ def create_app(library: str | Path | LibraryStore | ServedLibrary, *, token: str
         max_body: the largest request body accepted, in bytes.
         spotify: :class:`~playlists.spotify.SpotifySettings` to send playlists with, None for no Spotify,
             ``"auto"`` for :func:`spotify_settings`.
+        hosts: the ``Host`` names answered (400 for any other), e.g. ``["127.0.0.1", "localhost"]`` for a
+            loopback server, so that a web page whose domain is made to resolve to 127.0.0.1 (DNS rebinding)
+            cannot read or write through the user's browser; None answers any.
     """
     served = library if isinstance(library, ServedLibrary) else ServedLibrary(
         library, music_root=music_root, playlists_dir=playlists_dir)
     app = FastAPI(title="ctk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.served = served
     app.add_middleware(BodyLimit, limit=max_body)
+    if hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     spotify = spotify_settings() if spotify == "auto" else spotify
     lib = served.library
     position = {tid: i for i, tid in enumerate(lib.track_ids)}

@@ -32,7 +32,8 @@ def serve(library: str | Path, *, host: str = "127.0.0.1", port: int = 8765, tok
 
     token = token_for(host, token)
     served = ServedLibrary(library, music_root=music_root, playlists_dir=playlists_dir)
-    app = create_app(served, token=token)
+    loopback_names = ["127.0.0.1", "localhost", "::1", "[::1]", host]
+    app = create_app(served, token=token, hosts=loopback_names if is_loopback(host) else None)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"#token={token}" if token else "")
     if ready is not None:

@@ -274,3 +274,13 @@ def test_send_to_spotify_when_configured(served, httpserver):
     assert off.get("/api/info").json()["spotify"] is False
     missing = off.post("/api/spotify", json={"name": "x", "track_ids": ids})
     assert missing.status_code == 404 and "CTK_SPOTIFY_TOKEN" in missing.json()["detail"]
+
+
+def test_a_loopback_server_answers_only_loopback_host_names(served):
+    """A page on another domain made to resolve to 127.0.0.1 (DNS rebinding) sends its own Host: refused."""
+    app = create_app(served, hosts=["127.0.0.1", "localhost"])
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/api/info").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8765").get("/api/search", params={"q": "x"}).status_code == 200
+    rebound = TestClient(app, base_url="http://evil.example:8765")
+    assert rebound.get("/api/info").status_code == 400
+    assert rebound.get("/audio/Clara%20Vey/02%20Paper%20Boats.flac").status_code == 400
