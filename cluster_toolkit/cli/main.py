@@ -37,7 +37,7 @@ LAZY_COMMANDS = {
                  "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
                  "loss."),
     "serve": ("cluster_toolkit.cli.serve", "serve_cli",
-              "Serve the library as a local web app: search, similar tracks, the map, playlists (ctk[serve])."),
+              "Serve the library as a local web app: search, similar tracks, the map, playlists (the serve extra)."),
 }
 
 
