@@ -10,9 +10,8 @@ Because the boundary lives in the command group, ``CliRunner`` tests see exactly
 Start-up is kept short: command modules import only typer, rich and small config modules at the top
 and their heavy libraries (pandas, scikit-learn, torch...) inside the command, so ``ctk --help`` and a
 command's ``--help`` import none of them. ``train`` and ``finetune`` take their option defaults from the
-training configs, which import torch, and ``serve`` needs the optional web stack; they are registered by
-name (:data:`LAZY_COMMANDS`) and their modules are imported only when one of them is invoked (its
-``--help`` included).
+training configs, which import torch; they are registered by name (:data:`LAZY_COMMANDS`) and their
+modules are imported only when one of them is invoked (its ``--help`` included).
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ LAZY_COMMANDS = {
     "finetune": ("cluster_toolkit.cli.finetune", "finetune_cli",
                  "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
                  "loss."),
-    "serve": ("cluster_toolkit.cli.serve", "serve_cli",
-              "Serve the library as a local web app: search, similar tracks, the map, playlists (the serve extra)."),
 }
 
 
@@ -181,9 +178,11 @@ def _register() -> None:
 
     from cluster_toolkit.cli.config import config_cli
     from cluster_toolkit.cli.playlists import playlists_app
+    from cluster_toolkit.cli.serve import serve_cli  # FastAPI, uvicorn, rapidfuzz: imported when it runs
 
     app.add_typer(playlists_app, name="playlists")
     app.command("config")(config_cli)
+    app.command("serve")(serve_cli)
 
 
 _register()
