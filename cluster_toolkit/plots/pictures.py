@@ -55,7 +55,7 @@ def color_values(store: Store, tracks: pd.DataFrame, spec: str) -> tuple[pd.Seri
     return reference_labels(tracks, spec), name
 
 
-def layout_table(store: Any, track_ids: pd.Series, *, n_neighbors: int = 15, min_dist: float = 0.1,
+def layout_table(store: Store, track_ids: pd.Series, *, n_neighbors: int = 15, min_dist: float = 0.1,
                  seed: int = 0) -> str:
     """Name of the store table that caches the UMAP layout of these tracks with these settings."""
     key = hashlib.sha256(
@@ -64,7 +64,7 @@ def layout_table(store: Any, track_ids: pd.Series, *, n_neighbors: int = 15, min
     return f"umap_{key}"
 
 
-def umap_layout(store: Any, tracks: pd.DataFrame, X: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
+def umap_layout(store: Store, tracks: pd.DataFrame, X: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1,
                 seed: int = 0) -> tuple[np.ndarray, bool]:
     """``(n, 2)`` map coordinates of ``tracks`` (rows of ``X``): read from the store's cache, else computed with
     UMAP and cached; and whether they came from the cache."""
