@@ -20,10 +20,10 @@ cache exists (``ctk export spotify`` logged in once); the export is :func:`playl
 
 Safety: audio only for library tracks inside the music root (:mod:`cluster_toolkit.serve.files`); request
 bodies above ``max_body`` bytes get 413 and over-long parameters 422; the write endpoints (``POST
-/api/playlists``, ``POST /api/spotify``) need the token when one is set (``X-CTK-Token`` header), and without a token answers only
-clients on the loopback interface; writes must be JSON and, when the browser sends an ``Origin``, come from
-this server's own page (another site cannot post to it); a loopback server answers only requests addressed
-to a loopback name (``hosts``: no DNS rebinding).
+/api/playlists``, ``POST /api/spotify``) need the token when one is set (``X-CTK-Token`` header), and
+without a token answer only clients on the loopback interface; writes must be JSON and, when the browser
+sends an ``Origin``, come from this server's own page (another site cannot post to it); a loopback server
+answers only requests addressed to a loopback name (``hosts``: no DNS rebinding).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """What ``ctk serve`` loads once, when it starts: the library, its indexes, clusters and map.
 
-Everything a request needs is built here, up front (the search texts, the faiss index over the fragments,
-the cluster names), so no request pays a cold start. The only slow piece, the UMAP layout of the map, is
-read from the store's cache when ``ctk map`` (or an earlier ``ctk serve``) made it; otherwise it is computed
-in a background thread while the rest of the app already answers, and ``/api/map`` says "computing".
+Everything a request needs is built here, up front (the search texts, the fragments' neighbour index,
+which is the one ``ctk similar`` keeps beside the store, the cluster names), so no request pays a cold
+start. The only slow piece, the UMAP layout of the map, is read from the store's cache when ``ctk map`` (or
+an earlier ``ctk serve``) made it; otherwise it is computed in a background thread while the rest of the
+app already answers, and ``/api/map`` says "computing".
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from cluster_toolkit.serve.files import MusicRoot, common_folder
 from cluster_toolkit.serve.search import SearchIndex
 from cluster_toolkit.store import LibraryStore
 from playlists.library import Library
-from playlists.neighbours import NeighbourIndex
 from playlists.projection import l2_normalise
 from playlists.rules import PlaylistRules
 
@@ -75,6 +75,7 @@ class ServedLibrary:
                  playlists_dir: str | Path | None = None, rules: PlaylistRules | None = None,
                  compute_map: bool = True) -> None:
         from cluster_toolkit.cli._playlist_common import rules_from
+        from cluster_toolkit.store.neighbour_index import open_fragment_index
         from cluster_toolkit.store.saved_playlists import load_fragments, load_library
 
         started = time.perf_counter()
@@ -82,7 +83,8 @@ class ServedLibrary:
         self.library = load_library(self.store)
         self.fragments, vectors = load_fragments(self.store, self.library)
         self.fragment_vectors = l2_normalise(vectors)
-        self.index = NeighbourIndex(self.fragment_vectors)
+        # the index `ctk similar` uses: exact below 200k fragments, else the IVF index kept beside the store
+        self.index, self.index_report = open_fragment_index(self.store, self.fragments, self.fragment_vectors)
         self.search = SearchIndex(self.library.tracks)
         self.rules = rules if rules is not None else rules_from(0, False, store=self.store)
         paths = self.library.tracks["path"].astype(str).tolist() if "path" in self.library.tracks else []
