@@ -1,8 +1,8 @@
 """Reading tags (title, artist, album, ISRC, genre, lyrics, duration) with mutagen.
 
 Tags are best effort: a file whose tags cannot be read still gets analysed, with empty
-tag fields. Lyrics come from the embedded tag or, failing that, from a sidecar ``.lrc`` or
-``.txt`` file with the same stem.
+tag fields. Lyrics come from :func:`embeddings.lyrics.read_lyrics`: a sidecar ``.lrc`` (timestamps
+stripped) or ``.txt`` with the same stem, else the embedded tag; "" for none or an instrumental.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import mutagen
+
+from embeddings.lyrics.sources import read_lyrics
 
 TAG_FIELDS = ("title", "artist", "album", "isrc", "genre", "lyrics")
 
@@ -21,7 +23,6 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "album": ("album", "talb", "\xa9alb"),
     "isrc": ("isrc", "tsrc"),
     "genre": ("genre", "tcon", "\xa9gen"),
-    "lyrics": ("lyrics", "unsyncedlyrics", "uslt", "\xa9lyr"),
 }
 
 
@@ -52,17 +53,6 @@ def _lookup(tags: Any, names: tuple[str, ...]) -> list[str]:
     return []
 
 
-def _sidecar_lyrics(path: Path) -> str:
-    for ext in (".lrc", ".txt"):
-        side = path.with_suffix(ext)
-        if side.is_file():
-            try:
-                return side.read_text(encoding="utf-8", errors="replace").strip()
-            except OSError:
-                return ""
-    return ""
-
-
 def read_tags(path: str | Path) -> dict[str, Any]:
     """Tags of ``path`` as a flat dict with keys ``title artist album isrc genre lyrics duration_s``.
 
@@ -85,8 +75,7 @@ def read_tags(path: str | Path) -> dict[str, Any]:
                 values = _lookup(audio.tags, names)
                 if values:
                     out[field] = "; ".join(dict.fromkeys(values)) if field == "genre" else values[0]
-    if not out["lyrics"]:
-        out["lyrics"] = _sidecar_lyrics(path)
+    out["lyrics"] = read_lyrics(path, tags=None if audio is None else audio.tags).text
     if not out["title"]:
         out["title"] = path.stem
     return out

@@ -45,7 +45,7 @@ def test_untagged_file_falls_back_to_stem_and_sidecar_lyrics(tmp_path):
     tags = read_tags(path)
     assert tags["title"] == "My Song"
     assert tags["artist"] == "" and tags["isrc"] == ""
-    assert tags["lyrics"] == "[00:01.00] hello"
+    assert tags["lyrics"] == "hello"  # LRC timestamps stripped
 
 
 def test_unreadable_tags_do_not_raise(tmp_path):

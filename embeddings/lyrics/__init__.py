@@ -1,0 +1,15 @@
+"""Lyrics: reading them from sidecar files and tags, and the similarity of their vectors."""
+
+from __future__ import annotations
+
+from embeddings.lyrics.sources import (
+    NO_LYRICS,
+    SOURCES,
+    Lyrics,
+    lyrics_from_tags,
+    normalise_text,
+    read_lyrics,
+    strip_lrc,
+)
+
+__all__ = ["NO_LYRICS", "SOURCES", "Lyrics", "lyrics_from_tags", "normalise_text", "read_lyrics", "strip_lrc"]
