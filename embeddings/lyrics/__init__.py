@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from embeddings.lyrics.similarity import lyric_similarity
 from embeddings.lyrics.sources import (
     NO_LYRICS,
     SOURCES,
@@ -12,4 +13,13 @@ from embeddings.lyrics.sources import (
     strip_lrc,
 )
 
-__all__ = ["NO_LYRICS", "SOURCES", "Lyrics", "lyrics_from_tags", "normalise_text", "read_lyrics", "strip_lrc"]
+__all__ = [
+    "NO_LYRICS",
+    "SOURCES",
+    "Lyrics",
+    "lyric_similarity",
+    "lyrics_from_tags",
+    "normalise_text",
+    "read_lyrics",
+    "strip_lrc",
+]

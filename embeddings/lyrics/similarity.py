@@ -1,0 +1,36 @@
+"""How alike two tracks' lyrics are, in [0, 1]: the similarity that down-weights negatives in Soft InfoNCE.
+
+``S_ij = max(0, cos(l_i, l_j))`` for the lyric vectors ``l`` of two tracks that both have lyrics, and 0 when
+either has none (no evidence that they are related, so the pair keeps its full weight as a negative).
+:class:`~embeddings.losses.soft_infonce.SoftInfoNCELoss` turns it into ``w_ij = 1 - beta * S_ij`` on the
+negatives, rescaled to average 1 per anchor, so a batch whose lyric similarities are all equal trains
+exactly as plain InfoNCE.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embeddings.errors import ConfigError
+
+__all__ = ["lyric_similarity"]
+
+
+def lyric_similarity(vectors: np.ndarray, has_lyrics: np.ndarray) -> np.ndarray:
+    """``(n, n)`` float32 in [0, 1] from lyric vectors ``(n, d)`` (any norm; rows without lyrics are ignored)
+    and the flags ``has_lyrics`` ``(n,)``. The diagonal is 1 where a track has lyrics."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    has = np.asarray(has_lyrics, dtype=bool)
+    if vectors.ndim != 2 or has.shape != (vectors.shape[0],):
+        raise ConfigError(
+            f"lyric_similarity: vectors must be (n, d) and has_lyrics (n,), got {vectors.shape} and {has.shape}"
+        )
+    unit = np.zeros_like(vectors)
+    norms = np.linalg.norm(vectors[has], axis=1, keepdims=True)
+    if np.any(norms == 0) or not np.all(np.isfinite(vectors[has])):
+        raise ConfigError("lyric_similarity: a track flagged with lyrics has a zero or non-finite lyric vector")
+    unit[has] = vectors[has] / norms
+    similarity = np.clip(unit @ unit.T, 0.0, 1.0)
+    similarity[~has, :] = 0.0
+    similarity[:, ~has] = 0.0
+    return similarity.astype(np.float32)
