@@ -25,14 +25,19 @@ each attention (an all-masked row would be NaN), and those rows' results are dis
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
-from embeddings.errors import ConfigError
+from embeddings.errors import CheckpointError, ConfigError
 
-__all__ = ["FusionConfig", "FusionModel"]
+__all__ = ["FusionConfig", "FusionModel", "load_fusion", "masked_mean", "save_fusion"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +145,41 @@ class FusionModel(nn.Module):
 
     def _pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.out(self.out_norm(masked_mean(tokens, mask)))
+
+
+#: Files of a fusion checkpoint folder.
+FUSION_FORMAT = "ctk-fusion"
+FUSION_WEIGHTS = "fusion.safetensors"
+FUSION_CONFIG = "fusion.json"
+
+
+def save_fusion(model: FusionModel, out_dir: str | Path, *, info: dict[str, Any]) -> Path:
+    """Write ``fusion.safetensors`` and ``fusion.json`` (format, config, weights hash and ``info``: the audio
+    and text models the tokens came from, steps, losses) into ``out_dir``; returns the folder."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / FUSION_WEIGHTS
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(weights))
+    meta = {"format": FUSION_FORMAT, "version": 1, "config": model.config.to_dict(),
+            "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), **info}
+    (out / FUSION_CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def load_fusion(path: str | Path) -> tuple[FusionModel, dict[str, Any]]:
+    """The model saved by :func:`save_fusion` in eval mode, and its ``fusion.json``; a missing, foreign or
+    altered checkpoint is a :class:`CheckpointError` naming the file."""
+    folder = Path(path)
+    meta_path, weights = folder / FUSION_CONFIG, folder / FUSION_WEIGHTS
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = weights.read_bytes()
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: not a fusion checkpoint ({exc.__class__.__name__}: {exc})") from None
+    if meta.get("format") != FUSION_FORMAT:
+        raise CheckpointError(f"{meta_path}: format {meta.get('format')!r} is not {FUSION_FORMAT!r}")
+    if hashlib.sha256(raw).hexdigest() != meta.get("weights_sha256"):
+        raise CheckpointError(f"{weights}: weights do not match the hash in {FUSION_CONFIG} (altered or cut)")
+    model = FusionModel(FusionConfig(**meta["config"]))
+    model.load_state_dict(load_file(str(weights)))
+    return model.eval(), meta
