@@ -91,6 +91,23 @@ def print_summary(summary: EmbedSummary) -> None:
         console.print(reasons)
 
 
+def embed_lyrics_step(library: Path, wait: float) -> None:
+    """``--lyrics``: the lyrics table of every analysed track, new or changed texts encoded (one line out)."""
+    from cluster_toolkit.lyrics_table import embed_lyrics
+    from cluster_toolkit.store import LibraryStore
+
+    store = LibraryStore.open(library)
+    with store.writing(wait_s=wait), err_console.status("reading and embedding lyrics..."):
+        done = embed_lyrics(store)
+    for problem in done.problems:
+        notice(problem)
+    console.print(
+        f"lyrics: {done.with_lyrics} of {done.tracks} tracks ({done.encoded} texts embedded now, {done.reused} "
+        f"reused), {done.instrumental} instrumental, {done.without} without lyrics",
+        highlight=False, soft_wrap=True,
+    )
+
+
 def embed_cli(
     music_dir: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
     library: LibraryOption = DEFAULT_LIBRARY,
@@ -116,9 +133,17 @@ def embed_cli(
     sampled_fragments: Annotated[
         int, typer.Option(help="Fragments per track with --coverage sampled.", min=1)
     ] = CoverageConfig.n_fragments,
+    lyrics: Annotated[
+        bool, typer.Option("--lyrics", help="Also read each track's lyrics and store their vectors (ctk[lyrics]).")
+    ] = False,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
     from cluster_toolkit.ingest import EmbedConfig, embed_library
+
+    if lyrics:
+        from embeddings.text_encoder import TextEncoder
+
+        TextEncoder().model_id  # noqa: B018 - a missing ctk[lyrics] stops the run before any audio work
 
     config = EmbedConfig(
         model=model,
@@ -154,6 +179,8 @@ def embed_cli(
     for part in summary.quarantined:
         notice(f"unreadable store part set aside as {part}; its tracks are analysed again")
     print_summary(summary)
+    if lyrics:
+        embed_lyrics_step(library, wait)
     if summary.to_analyse and summary.analysed == 0:
         raise CtkError(f"all {len(summary.failed)} files to analyse failed; nothing was added")
     if summary.failed:

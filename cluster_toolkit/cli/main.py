@@ -35,6 +35,8 @@ LAZY_COMMANDS = {
     "finetune": ("cluster_toolkit.cli.finetune", "finetune_cli",
                  "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
                  "loss."),
+    "train-fusion": ("cluster_toolkit.cli.train_fusion", "train_fusion_cli",
+                     "Train the audio + lyrics fusion model on the library's vectors (after `ctk embed --lyrics`)."),
 }
 
 

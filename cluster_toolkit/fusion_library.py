@@ -1,0 +1,88 @@
+"""Training the fusion model on a library store and keeping the fused vectors in it (``ctk train-fusion``).
+
+The audio tokens of a track are its stored fragment vectors; its lyric tokens are the line-run vectors
+of the ``lyrics`` table (``ctk embed --lyrics``). After training, every ``ok`` track's fused vector is
+written to the derived table ``fused_embeddings`` (``track_id``, ``embedding``), next to the checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.lyrics_table import TABLE as LYRICS_TABLE
+from embeddings.models.fusion import FusionConfig
+from embeddings.training.fusion import FusionResult, FusionTrack, FusionTrainConfig, fuse, train_fusion
+
+FUSED_TABLE = "fused_embeddings"
+POSITIVES = ("track", "folder", "tag")
+
+
+@dataclass(frozen=True)
+class FusionLibraryResult:
+    result: FusionResult
+    tracks: int
+    with_lyrics: int
+
+
+def _group(row: pd.Series, positives: str) -> str | None:
+    if positives == "folder":
+        return str(Path(str(row["path"])).parent)
+    if positives == "tag":
+        genre = row.get("genre")
+        first = str(genre).split(";")[0].strip() if isinstance(genre, str) else ""
+        return first or None
+    return None
+
+
+def fusion_tracks(store: Any, *, positives: str = "track") -> tuple[list[str], list[FusionTrack]]:
+    """Every ``ok`` track with fragments as a :class:`FusionTrack` (lyrics from the ``lyrics`` table)."""
+    if positives not in POSITIVES:
+        raise UsageError(f"--positives {positives!r} must be one of {', '.join(POSITIVES)}")
+    if not store.has_table(LYRICS_TABLE):
+        raise UsageError(f"{store.root}: no lyrics table; run `ctk embed MUSIC_DIR --lyrics` first")
+    tracks = store.tracks().set_index("track_id")
+    frames, vectors = store.fragment_embeddings()
+    lyrics = store.read_table(LYRICS_TABLE).set_index("track_id")
+    ids, out = [], []
+    for track_id, rows in frames.groupby("track_id", sort=True).indices.items():
+        segments = lyrics["segments"].get(track_id) if track_id in lyrics.index else None
+        tokens = None
+        if segments is not None and lyrics.at[track_id, "has_lyrics"]:
+            tokens = np.stack([np.asarray(s, dtype=np.float32) for s in segments])
+        group = _group(tracks.loc[track_id], positives) if track_id in tracks.index else None
+        ids.append(track_id)
+        out.append(FusionTrack(audio=vectors[rows], lyrics=tokens, group=group))
+    if len(out) < 2:
+        raise UsageError(f"{store.root}: train-fusion needs at least 2 analysed tracks, found {len(out)}")
+    return ids, out
+
+
+def train_fusion_library(
+    store: Any,
+    out_dir: str | Path,
+    *,
+    config: FusionTrainConfig,
+    positives: str = "track",
+    d_model: int = 128,
+    embedding_dim: int = 128,
+) -> FusionLibraryResult:
+    """Train on the store's vectors, save the checkpoint to ``out_dir`` and the fused vectors to the store
+    (the caller holds the writer's lock)."""
+    ids, tracks = fusion_tracks(store, positives=positives)
+    lyrics = store.read_table(LYRICS_TABLE)
+    text_dim = next((t.lyrics.shape[1] for t in tracks if t.lyrics is not None), 384)
+    model_config = FusionConfig(audio_dim=tracks[0].audio.shape[1], text_dim=text_dim, d_model=d_model,
+                                embedding_dim=embedding_dim)
+    info = {"audio_model": store.model_id, "text_model": str(lyrics["text_model"].iloc[0]) if len(lyrics) else None,
+            "positives": positives, "tracks": len(tracks)}
+    result = train_fusion(tracks, model_config=model_config, config=config, out_dir=out_dir, info=info)
+    fused = fuse(result.model, tracks)
+    store.write_table(FUSED_TABLE, pd.DataFrame({"track_id": ids, "embedding": list(fused)}))
+    return FusionLibraryResult(result=result, tracks=len(tracks),
+                               with_lyrics=sum(t.lyrics is not None for t in tracks))
