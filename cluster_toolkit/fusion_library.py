@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.lyrics_table import TABLE as LYRICS_TABLE
+from cluster_toolkit.store.lyrics import TABLE as LYRICS_TABLE
 from embeddings.models.fusion import FusionConfig
 from embeddings.training.fusion import FusionResult, FusionTrack, FusionTrainConfig, fuse, train_fusion
 

@@ -93,8 +93,8 @@ def print_summary(summary: EmbedSummary) -> None:
 
 def embed_lyrics_step(library: Path, wait: float) -> None:
     """``--lyrics``: the lyrics table of every analysed track, new or changed texts encoded (one line out)."""
-    from cluster_toolkit.lyrics_table import embed_lyrics
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.lyrics import embed_lyrics
 
     store = LibraryStore.open(library)
     with store.writing(wait_s=wait), err_console.status("reading and embedding lyrics..."):

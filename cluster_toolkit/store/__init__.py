@@ -7,7 +7,8 @@
 - :mod:`~cluster_toolkit.store.check`: ``ctk check`` (damage found, quarantined, repaired);
 - :mod:`~cluster_toolkit.store.runs`: saved clustering runs (``cluster_runs``, ``cluster_labels``);
 - :mod:`~cluster_toolkit.store.saved_playlists`: the ``playlists`` table and loading a store as a playlist library;
-- :mod:`~cluster_toolkit.store.tabular`: a Spotify-style audio-feature table imported as a store.
+- :mod:`~cluster_toolkit.store.tabular`: a Spotify-style audio-feature table imported as a store;
+- :mod:`~cluster_toolkit.store.lyrics`: the ``lyrics`` table (sources, no-lyrics flags, lyric vectors).
 """
 
 from cluster_toolkit.store.library_store import LibraryStore

@@ -1,4 +1,4 @@
-"""The ``lyrics`` table: each analysed track's lyrics source, its no-lyrics flag and its lyric vectors.
+"""The ``lyrics`` table of a store: each analysed track's lyrics source, its no-lyrics flag and its lyric vectors.
 
 One row per ``ok`` track of the store, written by ``ctk embed --lyrics`` (:func:`embed_lyrics`):
 

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from mutagen.flac import FLAC
 
-from cluster_toolkit.lyrics_table import TABLE, embed_lyrics, lyric_vectors
 from cluster_toolkit.store import LibraryStore
+from cluster_toolkit.store.lyrics import TABLE, embed_lyrics, lyric_vectors
 from embeddings.text_encoder import TextEncoder, text_hash
 from tests.conftest import synth, write_audio
 
