@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embeddings.lyrics.similarity import lyric_similarity
+from embeddings.lyrics.similarity import lyric_similarity, track_lyric_vectors
 from embeddings.lyrics.sources import (
     NO_LYRICS,
     SOURCES,
@@ -22,4 +22,5 @@ __all__ = [
     "normalise_text",
     "read_lyrics",
     "strip_lrc",
+    "track_lyric_vectors",
 ]

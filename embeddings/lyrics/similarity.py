@@ -9,11 +9,15 @@ exactly as plain InfoNCE.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 
 from embeddings.errors import ConfigError
+from embeddings.lyrics.sources import read_lyrics
 
-__all__ = ["lyric_similarity"]
+__all__ = ["lyric_similarity", "track_lyric_vectors"]
 
 
 def lyric_similarity(vectors: np.ndarray, has_lyrics: np.ndarray) -> np.ndarray:
@@ -34,3 +38,22 @@ def lyric_similarity(vectors: np.ndarray, has_lyrics: np.ndarray) -> np.ndarray:
     similarity[~has, :] = 0.0
     similarity[:, ~has] = 0.0
     return similarity.astype(np.float32)
+
+
+def track_lyric_vectors(paths: Sequence[str | Path], *, encoder=None) -> tuple[np.ndarray, np.ndarray]:
+    """Lyric vectors ``(n, 384)`` (zero rows without lyrics) and ``has_lyrics`` ``(n,)`` of audio files, the
+    lyrics read with :func:`~embeddings.lyrics.sources.read_lyrics` and each distinct text encoded once by
+    ``encoder`` (default: :class:`~embeddings.text_encoder.TextEncoder`)."""
+    from embeddings.text_encoder import TextEncoder
+
+    encoder = encoder or TextEncoder()
+    texts = [read_lyrics(p).text for p in paths]
+    has = np.array([bool(t) for t in texts], dtype=bool)
+    distinct = list(dict.fromkeys(t for t in texts if t))
+    vectors = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    if distinct:
+        encoded = {t: v.track for t, v in zip(distinct, encoder.encode_lyrics(distinct))}
+        for i, t in enumerate(texts):
+            if t:
+                vectors[i] = encoded[t]
+    return vectors, has

@@ -76,3 +76,21 @@ def test_similar_lyrics_weigh_less_as_negatives():
     np.testing.assert_allclose(weights[0].numpy(), [0.0, 0.0, 0.0, 3 * 0.4 / 1.4, 3 * 1.0 / 1.4], atol=1e-6)
     # anchor 4 (no lyrics): every negative counts fully
     np.testing.assert_allclose(weights[4].numpy(), [1.0, 1.0, 1.0, 1.0, 0.0], atol=1e-6)
+
+
+def test_track_lyric_vectors_from_real_files(tmp_path):
+    from embeddings.lyrics.similarity import track_lyric_vectors
+    from embeddings.text_encoder import TextEncoder
+    from tests.conftest import synth, write_audio
+
+    paths = [write_audio(tmp_path / f"{i}.wav", synth(0.5, seed=i)) for i in range(4)]
+    (tmp_path / "0.txt").write_text("dancing in the moonlight\neverybody feeling warm", encoding="utf-8")
+    (tmp_path / "1.lrc").write_text("[00:01.00]dancing in the moonlight\n[00:02.00]everybody feeling warm",
+                                    encoding="utf-8")
+    (tmp_path / "2.txt").write_text("tax forms and spreadsheets\nfiled before april", encoding="utf-8")
+    vectors, has = track_lyric_vectors(paths, encoder=TextEncoder())
+    assert has.tolist() == [True, True, True, False]
+    assert not vectors[3].any()
+    s = lyric_similarity(vectors, has)
+    assert s[0, 1] == pytest.approx(1.0, abs=1e-5)  # same words, from a .txt and an .lrc
+    assert s[0, 2] < 0.5 and s[0, 3] == 0.0
