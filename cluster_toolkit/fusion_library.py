@@ -1,4 +1,4 @@
-"""Training the fusion model on a library store and keeping the fused vectors in it (``ctk train-fusion``).
+"""The fusion model on a library store (``ctk train-fusion``) and the three vector spaces of ``ctk similar``.
 
 The audio tokens of a track are its stored fragment vectors; its lyric tokens are the line-run vectors
 of the ``lyrics`` table (``ctk embed --lyrics``). After training, every ``ok`` track's fused vector is
@@ -18,6 +18,7 @@ from cluster_toolkit.errors import UsageError
 from cluster_toolkit.store.lyrics import TABLE as LYRICS_TABLE
 from embeddings.models.fusion import FusionConfig
 from embeddings.training.fusion import FusionResult, FusionTrack, FusionTrainConfig, fuse, train_fusion
+from playlists.library import Library
 
 FUSED_TABLE = "fused_embeddings"
 POSITIVES = ("track", "folder", "tag")
@@ -86,3 +87,36 @@ def train_fusion_library(
     store.write_table(FUSED_TABLE, pd.DataFrame({"track_id": ids, "embedding": list(fused)}))
     return FusionLibraryResult(result=result, tracks=len(tracks),
                                with_lyrics=sum(t.lyrics is not None for t in tracks))
+
+
+SPACES = ("audio", "lyrics", "fused")
+
+
+def space_vectors(store: Any, space: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ``ok`` tracks that have a vector in ``space`` and those vectors, rows aligned: ``audio`` (the
+    pooled audio vectors), ``lyrics`` (tracks with lyrics only) or ``fused`` (after ``ctk train-fusion``)."""
+    if space not in SPACES:
+        raise UsageError(f"--space {space!r} must be one of {', '.join(SPACES)}")
+    if space == "audio":
+        return store.track_embeddings()
+    table, how = (LYRICS_TABLE, "ctk embed MUSIC_DIR --lyrics")
+    if space == "fused":
+        table, how = FUSED_TABLE, "ctk train-fusion"
+    if not store.has_table(table):
+        raise UsageError(f"{store.root}: no {space} vectors yet; run `{how}` first")
+    rows = store.read_table(table)
+    if space == "lyrics":
+        rows = rows[rows["has_lyrics"]]
+    tracks = store.tracks().merge(rows[["track_id", "embedding"]], on="track_id", how="inner")
+    if tracks.empty:
+        raise UsageError(f"{store.root}: no track has a {space} vector")
+    vectors = np.stack([np.asarray(v, dtype=np.float32) for v in tracks.pop("embedding")])
+    return tracks.reset_index(drop=True), vectors
+
+
+def space_library(store: Any, space: str) -> tuple[Library, pd.DataFrame, np.ndarray]:
+    """``ctk similar --space lyrics|fused``: the tracks with a vector in ``space`` as a :class:`Library`, with
+    one pseudo-fragment per track (its vector), ready for :func:`playlists.recommend.similar`."""
+    library = Library(*space_vectors(store, space))
+    fragments = pd.DataFrame({"track_id": library.track_ids, "fragment_index": 0, "start_s": np.nan})
+    return library, fragments, library.embeddings

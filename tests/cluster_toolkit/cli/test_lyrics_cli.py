@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from mutagen.oggvorbis import OggVorbis
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
+from cluster_toolkit.errors import UsageError
+from cluster_toolkit.fusion_library import space_library, space_vectors
 from cluster_toolkit.store import LibraryStore
 from embeddings.models.fusion import load_fusion
 
@@ -63,6 +66,12 @@ def test_embed_lyrics_then_train_fusion(music_dir, tmp_path):
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert json.loads((out / "fusion.json").read_text())["training"]["negative_weights"] == "lyrics"
 
+    lib_lyrics, frags, vecs = space_library(store, "lyrics")
+    assert sorted(p.rsplit("/", 1)[-1] for p in lib_lyrics.tracks["path"]) == ["four.ogg", "one.wav"]
+    assert frags["track_id"].tolist() == lib_lyrics.track_ids and vecs.shape == (2, 384)
+    lib_fused, _, fused_vecs = space_library(store, "fused")
+    assert len(lib_fused) == 5 and fused_vecs.shape == (5, model.config.embedding_dim)
+
 
 def test_train_fusion_needs_the_lyrics_table(music_dir, tmp_path):
     lib = tmp_path / "lib"
@@ -70,5 +79,10 @@ def test_train_fusion_needs_the_lyrics_table(music_dir, tmp_path):
     result = _run("train-fusion", "--out", tmp_path / "f", "--library", lib)
     assert result.exit_code == 2
     assert result.output.strip().endswith("no lyrics table; run `ctk embed MUSIC_DIR --lyrics` first")
+    store = LibraryStore.open(lib)
+    with pytest.raises(UsageError, match="no fused vectors yet; run `ctk train-fusion` first"):
+        space_library(store, "fused")
+    with pytest.raises(UsageError, match="--space 'words' must be one of audio, lyrics, fused"):
+        space_vectors(store, "words")
     bad = _run("train-fusion", "--out", tmp_path / "f", "--negative-weights", "tags", "--library", lib)
     assert bad.exit_code == 2 and "negative_weights='tags' must be one of none, lyrics" in bad.output
