@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -12,23 +10,7 @@ from embeddings.errors import ConfigError
 from embeddings.losses import InfoNCELoss, SoftInfoNCELoss
 from embeddings.losses.soft_infonce import negative_weights
 from embeddings.lyrics.similarity import lyric_similarity
-
-
-def _reference_infonce(z, groups, tau):
-    """Plain multi-positive InfoNCE, one anchor and one pair at a time."""
-    z = torch.nn.functional.normalize(z, dim=1).tolist()
-    n = len(z)
-
-    def s(i, j):
-        return sum(a * b for a, b in zip(z[i], z[j], strict=True)) / tau
-
-    losses = []
-    for i in range(n):
-        positives = [j for j in range(n) if j != i and groups[j] == groups[i]]
-        others = [j for j in range(n) if j != i]
-        log_denominator = math.log(sum(math.exp(s(i, j)) for j in others))
-        losses.append(-sum(s(i, p) - log_denominator for p in positives) / len(positives))
-    return sum(losses) / len(losses)
+from tests.embeddings.losses.test_infonce import _reference  # the loop reference of plain InfoNCE
 
 
 def test_cosine_clipped_and_zero_without_lyrics():
@@ -58,7 +40,7 @@ def test_identical_lyrics_everywhere_is_plain_infonce(beta):
     same_song = np.tile(np.array([[0.2, 0.9, 0.1]], dtype=np.float32), (8, 1))
     similarity = torch.from_numpy(lyric_similarity(same_song, np.ones(8, dtype=bool)))
     soft = SoftInfoNCELoss(temperature=0.2, beta=beta)(z, torch.tensor(groups), similarity).item()
-    assert soft == pytest.approx(_reference_infonce(z, groups, 0.2), rel=1e-5)
+    assert soft == pytest.approx(_reference(z, groups, 0.2), rel=1e-5)
     assert soft == pytest.approx(InfoNCELoss(temperature=0.2)(z, torch.tensor(groups)).item(), rel=1e-6)
     nobody = torch.from_numpy(lyric_similarity(same_song, np.zeros(8, dtype=bool)))
     assert SoftInfoNCELoss(temperature=0.2, beta=beta)(z, torch.tensor(groups), nobody).item() == pytest.approx(soft)

@@ -31,8 +31,15 @@ LRC = """[ar:Some Band]
 """
 
 
-def _flac(tmp_path: Path, name: str = "song.flac") -> Path:
-    return write_audio(tmp_path / name, synth(1.0))
+def _flac(tmp_path: Path, name: str = "song.flac", **tags: str) -> Path:
+    """A real 1 s FLAC with the given Vorbis comments (in the order given)."""
+    path = write_audio(tmp_path / name, synth(1.0))
+    if tags:
+        flac = FLAC(path)
+        for key, value in tags.items():
+            flac[key] = value
+        flac.save()
+    return path
 
 
 def test_strip_lrc_drops_tags_and_timestamps():
@@ -40,51 +47,35 @@ def test_strip_lrc_drops_tags_and_timestamps():
 
 
 def test_lrc_sidecar_comes_first(tmp_path):
-    path = _flac(tmp_path)
     (tmp_path / "song.lrc").write_text(LRC, encoding="utf-8")
     (tmp_path / "song.txt").write_text("text sidecar", encoding="utf-8")
-    tags = FLAC(path)
-    tags["LYRICS"] = "embedded words"
-    tags.save()
+    path = _flac(tmp_path, LYRICS="embedded words")
     found = read_lyrics(path)
     assert (found.text, found.source, found.has_lyrics) == (SONG, "lrc", True)
 
 
 def test_txt_sidecar_before_tags_with_bom_and_crlf(tmp_path):
-    path = _flac(tmp_path, "a.b.flac")  # dots in the stem: the sidecar is a.b.txt
+    path = _flac(tmp_path, "a.b.flac", LYRICS="embedded words")  # dots in the stem: the sidecar is a.b.txt
     (tmp_path / "a.b.txt").write_bytes(b"\xef\xbb\xbf  line one \r\n\r\n\r\nline two\r\n")
-    tags = FLAC(path)
-    tags["LYRICS"] = "embedded words"
-    tags.save()
     found = read_lyrics(path)
     assert (found.text, found.source) == ("line one\n\nline two", "txt")
 
 
 def test_empty_sidecar_falls_through_to_tags(tmp_path):
-    path = _flac(tmp_path)
     (tmp_path / "song.lrc").write_text("[ar:Band]\n[00:01.00]\n", encoding="utf-8")
-    tags = FLAC(path)
-    tags["UNSYNCEDLYRICS"] = "from the tag"
-    tags.save()
+    path = _flac(tmp_path, UNSYNCEDLYRICS="from the tag")
     assert (read_lyrics(path).text, read_lyrics(path).source) == ("from the tag", "vorbis")
 
 
 @pytest.mark.parametrize("key", ["LYRICS", "UNSYNCEDLYRICS", "lyrics"])
 def test_flac_vorbis_comment(tmp_path, key):
-    path = _flac(tmp_path)
-    tags = FLAC(path)
-    tags[key] = SONG
-    tags.save()
+    path = _flac(tmp_path, **{key: SONG})
     found = read_lyrics(path)
     assert (found.text, found.source) == (SONG, "vorbis")
 
 
 def test_lyrics_key_preferred_over_unsynced(tmp_path):
-    path = _flac(tmp_path)
-    tags = FLAC(path)
-    tags["UNSYNCEDLYRICS"] = "second choice"
-    tags["LYRICS"] = "first choice"
-    tags.save()
+    path = _flac(tmp_path, UNSYNCEDLYRICS="second choice", LYRICS="first choice")
     assert read_lyrics(path).text == "first choice"
 
 
@@ -144,21 +135,15 @@ def test_m4a_lyr_atom(tmp_path):
 
 @pytest.mark.parametrize("marker", ["[Instrumental]", "instrumental", "(Instrumental)", "  INSTRUMENTAL.\n"])
 def test_instrumental_marker_means_no_lyrics(tmp_path, marker):
-    path = _flac(tmp_path)
-    tags = FLAC(path)
-    tags["LYRICS"] = marker
-    tags.save()
+    path = _flac(tmp_path, LYRICS=marker)
     found = read_lyrics(path)
     assert found.has_lyrics is False and found.instrumental is True and found.text == ""
     assert found.source == "vorbis"
 
 
 def test_instrumental_sidecar_stops_the_search(tmp_path):
-    path = _flac(tmp_path)
     (tmp_path / "song.txt").write_text("[instrumental]\n", encoding="utf-8")
-    tags = FLAC(path)
-    tags["LYRICS"] = "stale words from another version"
-    tags.save()
+    path = _flac(tmp_path, LYRICS="stale words from another version")
     found = read_lyrics(path)
     assert (found.has_lyrics, found.instrumental, found.source) == (False, True, "txt")
 
@@ -185,9 +170,6 @@ def test_unreadable_file_and_sidecar_are_noted_not_raised(tmp_path):
 
 
 def test_read_tags_lyrics_follow_the_same_order(tmp_path):
-    path = _flac(tmp_path)
     (tmp_path / "song.lrc").write_text(LRC, encoding="utf-8")
-    tags = FLAC(path)
-    tags["LYRICS"] = "embedded words"
-    tags.save()
+    path = _flac(tmp_path, LYRICS="embedded words")
     assert read_tags(path)["lyrics"] == SONG
