@@ -2,7 +2,7 @@
 
 The audio tokens of a track are its stored fragment vectors; its lyric tokens are the line-run vectors
 of the ``lyrics`` table (``ctk embed --lyrics``). After training, every ``ok`` track's fused vector is
-written to the derived table ``fused_embeddings`` (``track_id``, ``embedding``), next to the checkpoint.
+written to the derived table ``fused_embeddings`` (``track_id``, ``embedding``, ``audio_model``).
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def train_fusion_library(
             "positives": positives, "tracks": len(tracks)}
     result = train_fusion(tracks, model_config=model_config, config=config, out_dir=out_dir, info=info)
     fused = fuse(result.model, tracks)
-    store.write_table(FUSED_TABLE, pd.DataFrame({"track_id": ids, "embedding": list(fused)}))
+    store.write_table(FUSED_TABLE, pd.DataFrame({"track_id": ids, "embedding": list(fused),
+                                                 "audio_model": store.model_id}))
     return FusionLibraryResult(result=result, tracks=len(tracks),
                                with_lyrics=sum(t.lyrics is not None for t in tracks))
 
@@ -107,6 +108,9 @@ def space_vectors(store: Any, space: str) -> tuple[pd.DataFrame, np.ndarray]:
     rows = store.read_table(table)
     if space == "lyrics":
         rows = rows[rows["has_lyrics"]]
+    elif len(rows) and rows["audio_model"].iloc[0] != store.model_id:
+        raise UsageError(f"{store.root}: the fused vectors were made from the audio vectors of "
+                         f"{rows['audio_model'].iloc[0]}, the store now holds {store.model_id}; run `{how}` again")
     tracks = store.tracks().merge(rows[["track_id", "embedding"]], on="track_id", how="inner")
     if tracks.empty:
         raise UsageError(f"{store.root}: no track has a {space} vector")

@@ -71,6 +71,9 @@ def test_embed_lyrics_then_train_fusion(music_dir, tmp_path):
     assert frags["track_id"].tolist() == lib_lyrics.track_ids and vecs.shape == (2, 384)
     lib_fused, _, fused_vecs = space_library(store, "fused")
     assert len(lib_fused) == 5 and fused_vecs.shape == (5, model.config.embedding_dim)
+    store.set_model({"name": "another"}, "another-000000000001", store.dim)  # as after `ctk embed --reembed`
+    with pytest.raises(UsageError, match="fused vectors were made from the audio vectors of features-"):
+        space_vectors(store, "fused")
 
 
 def test_train_fusion_needs_the_lyrics_table(music_dir, tmp_path):
