@@ -1,9 +1,11 @@
 """Contrastive training of the fusion model on stored vectors: ``train_fusion`` and ``fuse``.
 
-Each step draws ``batch_size`` tracks and makes two views of each: a *fused* view (a random subset of the
-track's fragment vectors plus its lyric runs, some runs dropped) and an *audio-only* view (another subset,
-no lyrics). The two views of a track are positives, as are tracks that share a ``group`` (a playlist, a
-tag, a folder) when groups are given; everything else in the batch is a negative. With
+Each step draws ``batch_size`` tracks and makes two views of each: a *fused* view (a random half of the
+track's fragment vectors plus its lyric runs, some runs dropped) and an *audio-only* view (the other half of
+the fragments, no lyrics; a one-fragment track uses its fragment in both). The halves share no fragment, so
+the views cannot be matched by an identical fragment vector. The two views of a track are positives, as are
+tracks that share a ``group`` (a playlist, a tag, a folder) when groups are given; everything else in the
+batch is a negative. With
 ``negative_weights="lyrics"`` the loss is Soft InfoNCE and negatives whose lyrics resemble the anchor's
 count less (:func:`embeddings.lyrics.lyric_similarity`); with ``"none"`` it is plain InfoNCE.
 
@@ -45,15 +47,14 @@ class FusionTrack:
 
 @dataclass(frozen=True)
 class FusionTrainConfig:
-    """Steps, batch, AdamW, temperature; each audio view keeps ``view_fraction`` of the fragments (at most
-    ``max_audio_tokens``), each lyric run is dropped from the fused view with ``lyric_dropout``."""
+    """Steps, batch, AdamW, temperature; each audio view holds at most ``max_audio_tokens`` fragments, each
+    lyric run is dropped from the fused view with ``lyric_dropout``."""
 
     steps: int = 300
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 0.01
     temperature: float = 0.1
-    view_fraction: float = 0.6
     max_audio_tokens: int = 16
     lyric_dropout: float = 0.1
     negative_weights: str = "none"
@@ -63,9 +64,9 @@ class FusionTrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
             raise ConfigError(f"steps={self.steps} must be >= 1 and batch_size={self.batch_size} >= 2")
-        if not 0 < self.view_fraction <= 1 or not 0 <= self.lyric_dropout < 1:
+        if self.max_audio_tokens < 1 or not 0 <= self.lyric_dropout < 1:
             raise ConfigError(
-                f"view_fraction={self.view_fraction} must be in (0, 1], lyric_dropout={self.lyric_dropout} in [0, 1)"
+                f"max_audio_tokens={self.max_audio_tokens} must be >= 1, lyric_dropout={self.lyric_dropout} in [0, 1)"
             )
         if self.negative_weights not in NEGATIVE_WEIGHTS:
             choices = ", ".join(NEGATIVE_WEIGHTS)
@@ -99,9 +100,13 @@ def _pad(rows: Sequence[np.ndarray | None], dim: int) -> tuple[torch.Tensor, tor
     return torch.from_numpy(out), torch.from_numpy(mask)
 
 
-def _audio_view(audio: np.ndarray, rng: np.random.Generator, config: FusionTrainConfig) -> np.ndarray:
-    k = min(config.max_audio_tokens, max(1, math.ceil(config.view_fraction * len(audio))))
-    return audio[np.sort(rng.choice(len(audio), size=k, replace=False))]
+def _audio_views(audio: np.ndarray, rng: np.random.Generator, most: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint random halves of the fragments (in time order, at most ``most`` each)."""
+    if len(audio) == 1:
+        return audio, audio
+    order = rng.permutation(len(audio))
+    half = math.ceil(len(audio) / 2)
+    return audio[np.sort(order[:half][:most])], audio[np.sort(order[half:][:most])]
 
 
 def _lyrics_view(lyrics: np.ndarray | None, rng: np.random.Generator, dropout: float) -> np.ndarray | None:
@@ -156,8 +161,7 @@ def train_fusion(
     batch = min(config.batch_size, len(tracks))
     for step in range(1, config.steps + 1):
         picked = rng.choice(len(tracks), size=batch, replace=False)
-        fused_audio = [_audio_view(tracks[i].audio, rng, config) for i in picked]
-        plain_audio = [_audio_view(tracks[i].audio, rng, config) for i in picked]
+        fused_audio, plain_audio = zip(*(_audio_views(tracks[i].audio, rng, config.max_audio_tokens) for i in picked))
         lyric_rows = [_lyrics_view(tracks[i].lyrics, rng, config.lyric_dropout) for i in picked]
         audio, audio_mask = _pad(fused_audio, model_config.audio_dim)
         lyrics, lyrics_mask = _pad(lyric_rows, model_config.text_dim)
