@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.store.lyrics import TABLE as LYRICS_TABLE
+from cluster_toolkit.store.protocol import Store
 from embeddings.models.fusion import FusionConfig
 from embeddings.training.fusion import FusionResult, FusionTrack, FusionTrainConfig, fuse, train_fusion
 from playlists.library import Library
@@ -41,7 +41,7 @@ def _group(row: pd.Series, positives: str) -> str | None:
     return None
 
 
-def fusion_tracks(store: Any, *, positives: str = "track") -> tuple[list[str], list[FusionTrack]]:
+def fusion_tracks(store: Store, *, positives: str = "track") -> tuple[list[str], list[FusionTrack]]:
     """Every ``ok`` track with fragments as a :class:`FusionTrack` (lyrics from the ``lyrics`` table)."""
     if positives not in POSITIVES:
         raise UsageError(f"--positives {positives!r} must be one of {', '.join(POSITIVES)}")
@@ -65,7 +65,7 @@ def fusion_tracks(store: Any, *, positives: str = "track") -> tuple[list[str], l
 
 
 def train_fusion_library(
-    store: Any,
+    store: Store,
     out_dir: str | Path,
     *,
     config: FusionTrainConfig,
@@ -93,7 +93,7 @@ def train_fusion_library(
 SPACES = ("audio", "lyrics", "fused")
 
 
-def space_vectors(store: Any, space: str) -> tuple[pd.DataFrame, np.ndarray]:
+def space_vectors(store: Store, space: str) -> tuple[pd.DataFrame, np.ndarray]:
     """The ``ok`` tracks that have a vector in ``space`` and those vectors, rows aligned: ``audio`` (the
     pooled audio vectors), ``lyrics`` (tracks with lyrics only) or ``fused`` (after ``ctk train-fusion``)."""
     if space not in SPACES:
@@ -118,7 +118,7 @@ def space_vectors(store: Any, space: str) -> tuple[pd.DataFrame, np.ndarray]:
     return tracks.reset_index(drop=True), vectors
 
 
-def space_library(store: Any, space: str) -> tuple[Library, pd.DataFrame, np.ndarray]:
+def space_library(store: Store, space: str) -> tuple[Library, pd.DataFrame, np.ndarray]:
     """``ctk similar --space lyrics|fused``: the tracks with a vector in ``space`` as a :class:`Library`, with
     one pseudo-fragment per track (its vector), ready for :func:`playlists.recommend.similar`."""
     library = Library(*space_vectors(store, space))

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cluster_toolkit.store.protocol import Store
 from embeddings.lyrics import read_lyrics
 from embeddings.text_encoder import TextEncoder, text_hash
 
@@ -47,7 +47,7 @@ class LyricsSummary:
     problems: list[str] = field(default_factory=list)
 
 
-def _cached(store: Any, model_id: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _cached(store: Store, model_id: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """text hash -> (vector, segment vectors) from the existing table, for this text model only."""
     if not store.has_table(TABLE):
         return {}
@@ -59,7 +59,7 @@ def _cached(store: Any, model_id: str) -> dict[str, tuple[np.ndarray, np.ndarray
     }
 
 
-def embed_lyrics(store: Any, *, encoder: TextEncoder | None = None) -> LyricsSummary:
+def embed_lyrics(store: Store, *, encoder: TextEncoder | None = None) -> LyricsSummary:
     """Read the lyrics of every ``ok`` track of ``store``, encode the new texts and write the ``lyrics`` table.
 
     The caller holds the store's writer lock. Lyrics come from :func:`embeddings.lyrics.read_lyrics`
@@ -99,7 +99,7 @@ def embed_lyrics(store: Any, *, encoder: TextEncoder | None = None) -> LyricsSum
     return summary
 
 
-def lyric_vectors(store: Any) -> tuple[pd.DataFrame, np.ndarray]:
+def lyric_vectors(store: Store) -> tuple[pd.DataFrame, np.ndarray]:
     """The tracks of the ``lyrics`` table that have lyrics and their vectors ``(n, 384)``, rows aligned."""
     table = store.read_table(TABLE)
     table = table[table["has_lyrics"]].reset_index(drop=True)
