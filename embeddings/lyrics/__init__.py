@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from embeddings.lyrics.similarity import lyric_similarity, track_lyric_vectors
+from embeddings.lyrics.similarity import BatchLyricSimilarity, lyric_similarity, track_lyric_vectors
 from embeddings.lyrics.sources import (
     NO_LYRICS,
     SOURCES,
@@ -14,6 +14,7 @@ from embeddings.lyrics.sources import (
 )
 
 __all__ = [
+    "BatchLyricSimilarity",
     "NO_LYRICS",
     "SOURCES",
     "Lyrics",

@@ -17,7 +17,7 @@ import numpy as np
 from embeddings.errors import ConfigError
 from embeddings.lyrics.sources import read_lyrics
 
-__all__ = ["lyric_similarity", "track_lyric_vectors"]
+__all__ = ["BatchLyricSimilarity", "lyric_similarity", "track_lyric_vectors"]
 
 
 def lyric_similarity(vectors: np.ndarray, has_lyrics: np.ndarray) -> np.ndarray:
@@ -57,3 +57,36 @@ def track_lyric_vectors(paths: Sequence[str | Path], *, encoder=None) -> tuple[n
             if t:
                 vectors[i] = encoded[t]
     return vectors, has
+
+
+class BatchLyricSimilarity:
+    """The lyric similarity of a training batch's items from the tracks they come from:
+    ``similarity(item_tracks)``, ``item_tracks`` a ``(N,)`` tensor of track indices -> ``(N, N)`` float32 tensor
+    in [0, 1] (what :class:`~embeddings.losses.soft_infonce.SoftInfoNCELoss` weighs negatives by).
+
+    ``vectors`` ``(n_tracks, d)`` and ``has_lyrics`` ``(n_tracks,)`` as :func:`track_lyric_vectors` returns them.
+    """
+
+    def __init__(self, vectors: np.ndarray, has_lyrics: np.ndarray) -> None:
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.has_lyrics = np.asarray(has_lyrics, dtype=bool)
+        if self.vectors.ndim != 2 or self.has_lyrics.shape != (len(self.vectors),):
+            raise ConfigError(
+                f"BatchLyricSimilarity: vectors (n, d) and has_lyrics (n,), got {self.vectors.shape} "
+                f"and {self.has_lyrics.shape}"
+            )
+
+    @classmethod
+    def from_paths(cls, paths: Sequence[str | Path], *, encoder=None) -> BatchLyricSimilarity:
+        """Read and encode the lyrics of the training tracks at ``paths`` (in track-index order)."""
+        return cls(*track_lyric_vectors(paths, encoder=encoder))
+
+    @property
+    def n_with_lyrics(self) -> int:
+        return int(self.has_lyrics.sum())
+
+    def __call__(self, item_tracks):
+        import torch  # the training loop has it loaded; this module stays importable without it
+
+        idx = item_tracks.cpu().numpy()
+        return torch.from_numpy(lyric_similarity(self.vectors[idx], self.has_lyrics[idx]))

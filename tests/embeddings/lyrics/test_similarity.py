@@ -76,3 +76,18 @@ def test_track_lyric_vectors_from_real_files(tmp_path):
     s = lyric_similarity(vectors, has)
     assert s[0, 1] == pytest.approx(1.0, abs=1e-5)  # same words, from a .txt and an .lrc
     assert s[0, 2] < 0.5 and s[0, 3] == 0.0
+
+
+def test_batch_similarity_indexes_tracks():
+    from embeddings.lyrics.similarity import BatchLyricSimilarity
+
+    vectors = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 0.0]], dtype=np.float32)
+    batch = BatchLyricSimilarity(vectors, np.array([True, True, False]))
+    got = batch(torch.tensor([1, 0, 1, 2]))
+    expected = torch.tensor(
+        [[1.0, 0.6, 1.0, 0.0], [0.6, 1.0, 0.6, 0.0], [1.0, 0.6, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    )
+    torch.testing.assert_close(got, expected)
+    assert batch.n_with_lyrics == 2
+    with pytest.raises(ConfigError, match="vectors \\(n, d\\) and has_lyrics \\(n,\\)"):
+        BatchLyricSimilarity(vectors, np.array([True]))
