@@ -35,8 +35,6 @@ LAZY_COMMANDS = {
     "finetune": ("cluster_toolkit.cli.finetune", "finetune_cli",
                  "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
                  "loss."),
-    "train-fusion": ("cluster_toolkit.cli.train_fusion", "train_fusion_cli",
-                     "Train the audio + lyrics fusion model on the library's vectors (after `ctk embed --lyrics`)."),
 }
 
 
@@ -148,11 +146,13 @@ def _register() -> None:
     from cluster_toolkit.cli.embed import embed_cli
     from cluster_toolkit.cli.evaluate import evaluate_cli
     from cluster_toolkit.cli.status import status_cli
+    from cluster_toolkit.cli.train_fusion import train_fusion_cli
 
     app.command("embed")(embed_cli)
     app.command("evaluate")(evaluate_cli)
     app.command("status")(status_cli)
     app.command("check")(check_cli)
+    app.command("train-fusion")(train_fusion_cli)
 
     from cluster_toolkit.cli.export import export_app
     from cluster_toolkit.cli.playlist import playlist_cli

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console
-from embeddings.training.fusion import NEGATIVE_WEIGHTS, FusionTrainConfig
+from embeddings.fusion_config import NEGATIVE_WEIGHTS, FusionTrainConfig
 
 _DEFAULTS = FusionTrainConfig()
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,34 +35,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from embeddings.errors import CheckpointError, ConfigError
+from embeddings.fusion_config import FusionConfig
 
 __all__ = ["FusionConfig", "FusionModel", "load_fusion", "masked_mean", "save_fusion"]
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """Sizes of the fusion model: input widths, ``d_model``, heads, self-attention layers per modality,
-    dropout, and the width of the fused vector."""
-
-    audio_dim: int
-    text_dim: int = 384
-    d_model: int = 128
-    n_heads: int = 4
-    n_layers: int = 1
-    dropout: float = 0.1
-    embedding_dim: int = 128
-
-    def __post_init__(self) -> None:
-        for name in ("audio_dim", "text_dim", "d_model", "n_heads", "n_layers", "embedding_dim"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"FusionConfig {name}={getattr(self, name)} must be >= 1")
-        if self.d_model % self.n_heads:
-            raise ConfigError(f"FusionConfig d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"FusionConfig dropout={self.dropout} must be in [0, 1)")
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def _self_attention(config: FusionConfig) -> nn.TransformerEncoder:

@@ -25,15 +25,13 @@ import numpy as np
 import torch
 
 from embeddings.errors import ConfigError
+from embeddings.fusion_config import NEGATIVE_WEIGHTS, FusionConfig, FusionTrainConfig
 from embeddings.losses import InfoNCELoss, SoftInfoNCELoss
 from embeddings.lyrics.similarity import lyric_similarity
-from embeddings.models.fusion import FusionConfig, FusionModel, save_fusion
+from embeddings.models.fusion import FusionModel, save_fusion
 from embeddings.training.metrics_log import MetricsLog
 
 __all__ = ["NEGATIVE_WEIGHTS", "FusionResult", "FusionTrack", "FusionTrainConfig", "fuse", "train_fusion"]
-
-NEGATIVE_WEIGHTS = ("none", "lyrics")
-
 
 @dataclass(frozen=True)
 class FusionTrack:
@@ -43,34 +41,6 @@ class FusionTrack:
     audio: np.ndarray
     lyrics: np.ndarray | None = None
     group: str | None = None
-
-
-@dataclass(frozen=True)
-class FusionTrainConfig:
-    """Steps, batch, AdamW, temperature; each audio view holds at most ``max_audio_tokens`` fragments, each
-    lyric run is dropped from the fused view with ``lyric_dropout``."""
-
-    steps: int = 300
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    temperature: float = 0.1
-    max_audio_tokens: int = 16
-    lyric_dropout: float = 0.1
-    negative_weights: str = "none"
-    beta: float = 0.5
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 2:
-            raise ConfigError(f"steps={self.steps} must be >= 1 and batch_size={self.batch_size} >= 2")
-        if self.max_audio_tokens < 1 or not 0 <= self.lyric_dropout < 1:
-            raise ConfigError(
-                f"max_audio_tokens={self.max_audio_tokens} must be >= 1, lyric_dropout={self.lyric_dropout} in [0, 1)"
-            )
-        if self.negative_weights not in NEGATIVE_WEIGHTS:
-            choices = ", ".join(NEGATIVE_WEIGHTS)
-            raise ConfigError(f"negative_weights={self.negative_weights!r} must be one of {choices}")
 
 
 @dataclass(frozen=True)
