@@ -42,7 +42,6 @@ class FusionConfig:
         return asdict(self)
 
 
-
 @dataclass(frozen=True)
 class FusionTrainConfig:
     """Steps, batch, AdamW, temperature; each audio view holds at most ``max_audio_tokens`` fragments, each
