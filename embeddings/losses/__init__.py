@@ -27,6 +27,7 @@ __all__ = [
     "tag_metrics",
 ]
 
+#: ``--loss`` name -> class, in :data:`embeddings.config.LOSS_NAMES` order (the torch-free list of names)
 LOSSES = {
     "infonce": InfoNCELoss,
     "soft-infonce": SoftInfoNCELoss,

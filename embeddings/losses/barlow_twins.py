@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from embeddings.errors import ConfigError
-from embeddings.losses.groups import check_batch, positive_mask
+from embeddings.losses.groups import GroupedLoss, check_batch, positive_mask
 
 
 def positive_pairs(group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,7 +32,7 @@ def redundancy_term(c: torch.Tensor) -> torch.Tensor:
     return off.pow(2).sum()
 
 
-class BarlowTwinsLoss(nn.Module):
+class BarlowTwinsLoss(GroupedLoss):
     """Multi-positive Barlow Twins.
 
     Every ordered pair ``(a, b)``, ``a != b``, of items in the same group is one "twin" pair (a group of
@@ -57,7 +56,14 @@ class BarlowTwinsLoss(nn.Module):
             raise ConfigError(f"BarlowTwinsLoss lambda_offdiag={lambda_offdiag} must be >= 0 (try 5.1e-3)")
         self.lambda_offdiag = lambda_offdiag
 
-    def forward(self, z: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        group_ids: torch.Tensor,
+        similarity: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """``z`` ``(N, D)``, ``group_ids`` ``(N,)`` -> scalar loss."""
         check_batch(z, group_ids, owner="BarlowTwinsLoss")
         a, b = positive_pairs(group_ids)

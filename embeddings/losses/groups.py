@@ -2,13 +2,32 @@
 
 A batch is ``z`` ``(N, D)`` plus ``group_ids`` ``(N,)``: items with equal ids are positives of each
 other (fragments of one track, tracks of one playlist, tracks sharing a tag), all others negatives.
+Every such loss is a :class:`GroupedLoss`, called the same way by the training loop.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
+from torch import nn
 
 from embeddings.errors import ConfigError
+
+
+class GroupedLoss(nn.Module):
+    """Base of the contrastive losses: one call signature for the training loop::
+
+        loss(z, group_ids, similarity=None, *, generator=None) -> scalar
+
+    ``z`` ``(N, D)`` projections; ``group_ids`` ``(N,)`` integers (equal ids: positives); ``similarity``
+    ``(N, N)`` in [0, 1], a known similarity of the items (shared tags, lyrics...) that a loss with
+    ``uses_similarity`` turns into per-pair negative weights (the loop computes it only for those);
+    ``generator`` seeds the losses that sample. A loss reads what it needs and ignores the rest.
+    """
+
+    #: whether ``forward`` needs ``similarity`` (the loop passes ``None`` otherwise)
+    uses_similarity: ClassVar[bool] = False
 
 
 def check_batch(z: torch.Tensor, group_ids: torch.Tensor, *, owner: str) -> None:

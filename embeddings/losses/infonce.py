@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from embeddings.errors import ConfigError
-from embeddings.losses.groups import check_batch, positive_mask, require_positives
+from embeddings.losses.groups import GroupedLoss, check_batch, positive_mask, require_positives
 
 
 def similarity_logits(z: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -22,7 +21,7 @@ def multi_positive_log_likelihood(log_prob: torch.Tensor, mask: torch.Tensor) ->
     return log_prob.masked_fill(~mask, 0.0).sum(dim=1) / mask.sum(dim=1)
 
 
-class InfoNCELoss(nn.Module):
+class InfoNCELoss(GroupedLoss):
     """Multi-positive InfoNCE (NT-Xent when every group holds exactly two views).
 
     With ``s_ij = cos(z_i, z_j) / tau``, ``P(i)`` the other members of ``i``'s group and ``A(i)`` every
@@ -45,7 +44,14 @@ class InfoNCELoss(nn.Module):
             raise ConfigError(f"InfoNCELoss temperature={temperature} must be > 0 (try 0.1)")
         self.temperature = temperature
 
-    def forward(self, z: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        group_ids: torch.Tensor,
+        similarity: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """``z`` ``(N, D)`` projections, ``group_ids`` ``(N,)`` -> scalar loss."""
         check_batch(z, group_ids, owner="InfoNCELoss")
         mask = positive_mask(group_ids)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from embeddings.errors import ConfigError
-from embeddings.losses.groups import check_batch, positive_mask
+from embeddings.losses.groups import GroupedLoss, check_batch, positive_mask
 
 
 def sample_negatives(
@@ -30,7 +29,7 @@ def pair_scores(z: torch.Tensor, i: torch.Tensor, j: torch.Tensor, temperature: 
     return (zn[i] * zn[j]).sum(dim=-1) / temperature
 
 
-class SkipGramLoss(nn.Module):
+class SkipGramLoss(GroupedLoss):
     """Skip-gram negative sampling: positives pulled together, ``k`` random negatives pushed apart.
 
     For every ordered positive pair ``(i, j)`` (same group, ``i != j``) and negatives ``n_1..n_k`` drawn
@@ -61,9 +60,10 @@ class SkipGramLoss(nn.Module):
         self,
         z: torch.Tensor,
         group_ids: torch.Tensor,
-        negatives: torch.Tensor | None = None,
+        similarity: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        negatives: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``z`` ``(N, D)``, ``group_ids`` ``(N,)``; ``negatives`` ``(P, k)`` indices for the ``P`` positive
         pairs in row-major order of the positive mask (drawn with ``generator`` when omitted)."""

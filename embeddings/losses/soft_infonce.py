@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from embeddings.errors import ConfigError
-from embeddings.losses.groups import check_batch, positive_mask, require_positives
+from embeddings.losses.groups import GroupedLoss, check_batch, positive_mask, require_positives
 from embeddings.losses.infonce import multi_positive_log_likelihood, similarity_logits
 
 
@@ -23,7 +22,7 @@ def negative_weights(similarity: torch.Tensor, negatives: torch.Tensor, beta: fl
     return torch.where(total > 0, raw * count / total.clamp_min(1e-12), uniform)
 
 
-class SoftInfoNCELoss(nn.Module):
+class SoftInfoNCELoss(GroupedLoss):
     """Multi-positive InfoNCE with soft negatives.
 
     A known similarity ``S_ij`` in [0, 1] between batch items (lyrics, tags, the same artist...) turns
@@ -46,6 +45,8 @@ class SoftInfoNCELoss(nn.Module):
         beta: in [0, 1], how strongly similarity down-weights a negative (0: plain InfoNCE).
     """
 
+    uses_similarity = True
+
     def __init__(self, temperature: float = 0.1, beta: float = 0.5) -> None:
         super().__init__()
         if not temperature > 0:
@@ -55,10 +56,19 @@ class SoftInfoNCELoss(nn.Module):
         self.temperature = temperature
         self.beta = beta
 
-    def forward(self, z: torch.Tensor, group_ids: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
-        """``z`` ``(N, D)``, ``group_ids`` ``(N,)``, ``similarity`` ``(N, N)`` in [0, 1] -> scalar loss."""
+    def forward(
+        self,
+        z: torch.Tensor,
+        group_ids: torch.Tensor,
+        similarity: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``z`` ``(N, D)``, ``group_ids`` ``(N,)``, ``similarity`` ``(N, N)`` in [0, 1] (required) -> scalar."""
         check_batch(z, group_ids, owner="SoftInfoNCELoss")
         n = z.shape[0]
+        if similarity is None:
+            raise ConfigError("SoftInfoNCELoss needs the (N, N) similarity of the batch items (e.g. shared tags)")
         if similarity.shape != (n, n):
             raise ConfigError(f"SoftInfoNCELoss: similarity must be ({n}, {n}), got {tuple(similarity.shape)}")
         similarity = similarity.to(device=z.device, dtype=torch.float32)

@@ -32,7 +32,7 @@ def test_matches_reference_loop(groups):
     anchors = torch.nonzero(g[:, None] == g[None, :])
     anchors = anchors[anchors[:, 0] != anchors[:, 1]][:, 0]
     negatives = sample_negatives(g, anchors, 4, generator=torch.Generator().manual_seed(1))
-    got = SkipGramLoss(k=4, temperature=0.5)(z, g, negatives)
+    got = SkipGramLoss(k=4, temperature=0.5)(z, g, negatives=negatives)
     assert got.item() == pytest.approx(_reference(z, groups, negatives.tolist(), 0.5), rel=1e-5)
 
 
@@ -61,7 +61,9 @@ def test_symmetric_in_the_two_views():
     perm = torch.tensor([2, 3, 0, 1])
     negatives_perm = torch.tensor([[1], [0], [3], [2]])  # the same negatives, renamed
     loss = SkipGramLoss(k=1)
-    assert loss(z, g, negatives).item() == pytest.approx(loss(z[perm], g[perm], negatives_perm).item(), rel=1e-6)
+    assert loss(z, g, negatives=negatives).item() == pytest.approx(
+        loss(z[perm], g[perm], negatives=negatives_perm).item(), rel=1e-6
+    )
 
 
 def test_bad_inputs_are_refused():
@@ -72,4 +74,4 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ConfigError, match="no item of another group"):
         SkipGramLoss()(torch.randn(3, 2), torch.tensor([0, 0, 0]))
     with pytest.raises(ConfigError, match=r"negatives must be \(2, k\)"):
-        SkipGramLoss()(torch.randn(3, 2), torch.tensor([0, 0, 1]), torch.zeros(3, 2, dtype=torch.long))
+        SkipGramLoss()(torch.randn(3, 2), torch.tensor([0, 0, 1]), negatives=torch.zeros(3, 2, dtype=torch.long))
