@@ -18,7 +18,6 @@ import os
 import platform
 import sys
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,14 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.cli._training_common import crop_frames, list_training_files  # noqa: E402
+from cluster_toolkit.cli._training_common import list_training_files  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_library, labels_for  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
-from embeddings.checkpoint import load_checkpoint  # noqa: E402
 from embeddings.collapse import collapse_report  # noqa: E402
-from embeddings.config import config_from_dict  # noqa: E402
-from embeddings.training import TrainConfig  # noqa: E402
 from embeddings.training.finetune import finetune  # noqa: E402
 
 
@@ -81,9 +77,6 @@ def main() -> None:
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     tag = args.tag or f"k{args.k}-w{args.weight:g}-e{args.epochs}"
-    base = load_checkpoint(args.model)
-    base_config = config_from_dict(TrainConfig, base.training)
-    crop = crop_frames(args.crop_seconds, base.fragments.n_seconds, base.audio)
     out = args.work / f"model-{args.model.name}-{tag}"
 
     print(f"base model {args.model}: embedding {args.heldout}", flush=True)
@@ -104,7 +97,7 @@ def main() -> None:
             weight=args.weight,
             epochs=args.epochs,
             lr=args.lr,
-            overrides={"augment": replace(base_config.augment, crop_frames=crop)},
+            crop_seconds=args.crop_seconds,
             source_dir=args.train,
         )
         train_collapse = result.collapse

@@ -16,71 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from embeddings.config import AugmentConfig
 from embeddings.errors import ConfigError
 
 _DB = 10.0 / math.log(10.0)  # dB per neper of power
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Probabilities and ranges of each augmentation (probabilities are per item).
-
-    ``crop_frames``: length of the random crop (``None``: the input length). Ranges: gain uniform in
-    ``+-gain_db``; the mixed-in track at ``mix_db`` dB (uniform between the two) relative to the item;
-    pitch shifts of up to ``pitch_bins`` mel bands either way; tempo factors in ``1 +- tempo``;
-    ``n_time_masks`` masks of up to ``time_mask_frames`` frames and ``n_freq_masks`` of up to
-    ``freq_mask_bins`` bands.
-    """
-
-    crop_frames: int | None = None
-    p_gain: float = 0.5
-    gain_db: float = 6.0
-    p_mix: float = 0.3
-    mix_db: tuple[float, float] = (-20.0, -10.0)
-    p_pitch: float = 0.3
-    pitch_bins: int = 2
-    p_tempo: float = 0.3
-    tempo: float = 0.08
-    p_time_mask: float = 0.5
-    n_time_masks: int = 2
-    time_mask_frames: int = 40
-    p_freq_mask: float = 0.5
-    n_freq_masks: int = 2
-    freq_mask_bins: int = 12
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mix_db", tuple(float(v) for v in self.mix_db))
-        for name in ("p_gain", "p_mix", "p_pitch", "p_tempo", "p_time_mask", "p_freq_mask"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name}={value} must be a probability in [0, 1]")
-        if self.crop_frames is not None and self.crop_frames < 1:
-            raise ConfigError(f"crop_frames={self.crop_frames} must be >= 1 (or None for the input length)")
-        if len(self.mix_db) != 2 or self.mix_db[0] > self.mix_db[1]:
-            raise ConfigError(f"mix_db={list(self.mix_db)} must be [low, high] with low <= high")
-        if not 0.0 <= self.tempo < 0.5:
-            raise ConfigError(f"tempo={self.tempo} must be in [0, 0.5)")
-        counts = {
-            "gain_db": self.gain_db,
-            "pitch_bins": self.pitch_bins,
-            "n_time_masks": self.n_time_masks,
-            "time_mask_frames": self.time_mask_frames,
-            "n_freq_masks": self.n_freq_masks,
-            "freq_mask_bins": self.freq_mask_bins,
-        }
-        bad = [f"{k}={v}" for k, v in counts.items() if v < 0]
-        if bad:
-            raise ConfigError(f"{', '.join(bad)} must be >= 0")
-
-    @classmethod
-    def none(cls, crop_frames: int | None = None) -> AugmentConfig:
-        """No augmentation at all (a plain crop when ``crop_frames`` is given)."""
-        return cls(crop_frames=crop_frames, p_gain=0, p_mix=0, p_pitch=0, p_tempo=0, p_time_mask=0, p_freq_mask=0)
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:

@@ -8,13 +8,15 @@ A checkpoint is a folder holding ``model.safetensors`` and ``model.json``::
       "contents": "encoder" | "full", # encoder only (exported) or encoder + heads (to resume)
       "encoder": {...EncoderConfig},   "n_tags": 0,
       "audio": {...AudioConfig},       "fragments": {...FragmentConfig},
-      "training": {...TrainConfig},    "data": {...summary of the training data},
+      "training": {...TrainConfig},    "data": {...summary of the training data},  # {} when untrained
       "step": 1200, "epoch": 3, "metrics": {...last validation},
       "weights_sha256": "..."          # of model.safetensors, checked on load
     }
 
 Everything needed to rebuild and run the model is in the folder, so ``ctk embed`` needs none of the
 training flags. Loading checks every part and raises :class:`CheckpointError` with a one-line message.
+A model is named by a *spec* (:func:`resolve_checkpoint_dir`): a bundled model's name (``ctk-small``), a
+checkpoint folder, or its ``model.json`` / ``model.safetensors`` file.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from embeddings.config import AudioConfig, FragmentConfig, config_from_dict
+from embeddings.config import AudioConfig, FragmentConfig, TrainConfig, config_from_dict
 from embeddings.errors import CheckpointError, CtkError
 from embeddings.models.config import EncoderConfig
 
@@ -40,6 +42,8 @@ VERSION = 1
 WEIGHTS = "model.safetensors"
 CONFIG = "model.json"
 CONTENTS = ("encoder", "full")
+#: models shipped inside the package, by the name a user gives (``--model ctk-small``)
+BUNDLED = {"ctk-small": Path(__file__).resolve().parent / "assets" / "ctk-small"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     weights_sha256: str
     n_tags: int = 0
-    training: dict[str, Any] = field(default_factory=dict)
+    training: TrainConfig | None = None  # None: the checkpoint records no training run
     data: dict[str, Any] = field(default_factory=dict)
     step: int = 0
     epoch: int = 0
@@ -77,12 +81,27 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolve_checkpoint_dir(path: str | Path) -> Path:
-    """The checkpoint folder for ``path``: the folder itself, or the folder of a ``model.json`` /
-    ``model.safetensors`` file named directly."""
-    path = Path(path)
+def resolve_checkpoint_dir(spec: str | Path, *, label: str = "") -> Path:
+    """The checkpoint folder a model spec names: a bundled model (``ctk-small``, see :data:`BUNDLED`), a
+    folder, or the folder of a ``model.json`` / ``model.safetensors`` file named directly.
+
+    Raises :class:`CheckpointError` (its message starting with ``label``, e.g. ``--model``) when there is
+    no such folder; whether it holds a valid checkpoint is :func:`load_checkpoint`'s to say.
+    """
+    prefix = f"{label} " if label else ""
+    if str(spec) in BUNDLED:
+        folder = BUNDLED[str(spec)]
+        if not (folder / CONFIG).is_file():
+            raise CheckpointError(
+                f"{prefix}the bundled model {spec} is not installed ({folder} is missing); "
+                "use --model features or train one with `ctk train`"
+            )
+        return folder
+    path = Path(spec).expanduser()
     if path.is_file() and path.name in (WEIGHTS, CONFIG):
         return path.parent
+    if not path.exists():
+        raise CheckpointError(f"{prefix}{spec}: no such checkpoint folder (train one with `ctk train`)")
     return path
 
 
@@ -96,7 +115,7 @@ def save_checkpoint(
     audio: AudioConfig,
     fragments: FragmentConfig,
     n_tags: int = 0,
-    training: dict[str, Any] | None = None,
+    training: TrainConfig | None = None,
     data: dict[str, Any] | None = None,
     step: int = 0,
     epoch: int = 0,
@@ -123,7 +142,7 @@ def save_checkpoint(
         "n_tags": n_tags,
         "audio": asdict(audio),
         "fragments": asdict(fragments),
-        "training": training or {},
+        "training": training.to_dict() if training is not None else {},
         "data": data or {},
         "step": int(step),
         "epoch": int(epoch),
@@ -147,11 +166,9 @@ def _config(cls: type, data: Any, what: str, where: Path) -> Any:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and validate the checkpoint in ``path`` (a folder, or its ``model.json``/``model.safetensors``)."""
+    """Read and validate the checkpoint a model spec names (see :func:`resolve_checkpoint_dir`)."""
     directory = resolve_checkpoint_dir(path)
     config_path, weights_path = directory / CONFIG, directory / WEIGHTS
-    if not directory.exists():
-        raise CheckpointError(f"{directory}: no such checkpoint folder")
     for needed in (config_path, weights_path):
         if not needed.is_file():
             raise CheckpointError(f"{directory}: not a ctk checkpoint (missing {needed.name})")
@@ -170,6 +187,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     encoder = _config(EncoderConfig, meta.get("encoder"), "encoder", config_path)
     audio = _config(AudioConfig, meta.get("audio"), "audio", config_path)
     fragments = _config(FragmentConfig, meta.get("fragments"), "fragments", config_path)
+    # every checkpoint so far wrote TrainConfig.to_dict() here, or {} when not trained by ctk train
+    training = _config(TrainConfig, meta["training"], "training", config_path) if meta.get("training") else None
     digest = _sha256(weights_path)
     if meta.get("weights_sha256") != digest:
         raise CheckpointError(
@@ -193,7 +212,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         state_dict=state,
         weights_sha256=digest,
         n_tags=n_tags,
-        training=dict(meta.get("training") or {}),
+        training=training,
         data=dict(meta.get("data") or {}),
         step=int(meta.get("step", 0)),
         epoch=int(meta.get("epoch", 0)),

@@ -1,12 +1,13 @@
-"""What the training commands (`ctk train`, `ctk finetune`) share: file listing, crop size, progress bar,
-result table."""
+"""What the training commands (`ctk train`, `ctk finetune`) share: file listing, the locked run with its
+progress bar, the result table and the Ctrl-C exit. Imports no torch (their ``--help`` stays fast)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,12 +19,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cluster_toolkit.cli._common import console
+from cluster_toolkit.cli._common import console, err_console, notice
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.scanning import content_hash, iter_audio_files
-from embeddings.backends.encoder import bundled_checkpoint
-from embeddings.config import AudioConfig
-from embeddings.training import TrainResult
+
+if TYPE_CHECKING:
+    from embeddings.training import TrainResult
 
 
 def training_columns() -> tuple:
@@ -46,6 +46,8 @@ def list_training_files(
     uses, so the train/validation split of a fragment is the same in training and in the store.
 
     ``on_file(done, total)`` is called after each file is hashed (the CLI draws a bar with it)."""
+    from cluster_toolkit.scanning import content_hash, iter_audio_files
+
     if not music_dir.is_dir():
         raise UsageError(f"{music_dir}: not a folder")
     paths = list(iter_audio_files(music_dir))
@@ -59,24 +61,17 @@ def list_training_files(
     return files
 
 
-def hash_training_files(music_dir: Path) -> list[tuple[Path, str]]:
-    """:func:`list_training_files` behind a progress bar on stderr (hashing a large folder takes a while)."""
-    from cluster_toolkit.cli._common import err_console
-
+def hash_training_files(music_dir: Path | None) -> list[tuple[Path, str]]:
+    """:func:`list_training_files` of the resolved ``music_dir`` behind a progress bar on stderr (hashing a
+    large folder takes a while)."""
+    if not music_dir or not Path(music_dir).is_dir():
+        raise UsageError(f"{music_dir or '(none saved)'}: not a folder; give MUSIC_DIR")
+    music_dir = Path(music_dir).resolve()
     with Progress(SpinnerColumn(), TextColumn("hashing the audio files under {task.fields[folder]}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
         task = progress.add_task("hashing", total=None, folder=str(music_dir))
         return list_training_files(music_dir, on_file=lambda done, total: progress.update(task, completed=done,
                                                                                             total=total))
-
-
-def crop_frames(crop_seconds: float | None, seconds: float, audio: AudioConfig) -> int | None:
-    """Frames of a ``--crop-seconds`` crop (``None``: train on whole fragments)."""
-    if crop_seconds is None:
-        return None
-    if not 0 < crop_seconds <= seconds:
-        raise UsageError(f"--crop-seconds {crop_seconds}: must be in (0, --seconds {seconds}]")
-    return 1 + int(round(crop_seconds * audio.sample_rate)) // audio.hop_length
 
 
 class TrainingProgressBar:
@@ -146,9 +141,20 @@ def print_result(result: TrainResult, *, command: str = "ctk train") -> None:
     console.print(table)
 
 
-def resolve_model(model: str, option: str = "--model") -> Path:
-    """``ctk-small`` (the bundled model) or a checkpoint folder; :class:`UsageError` when it is missing."""
-    path = bundled_checkpoint() if model == "ctk-small" else Path(model)
-    if not path.exists():
-        raise UsageError(f"{option} {model}: no such checkpoint folder (train one with `ctk train`)")
-    return path
+def run_locked(out: Path, start: Callable[[Any], TrainResult], bar: Callable[[Progress], Any]) -> TrainResult:
+    """``start(on_progress)`` with the run folder ``out`` locked (a second run into it would interleave
+    checkpoints) and ``bar(progress)`` drawing the progress events."""
+    from cluster_toolkit.store.library_store import this_command
+    from cluster_toolkit.store.lock import StoreLock
+
+    out.mkdir(parents=True, exist_ok=True)
+    with StoreLock(out, command=this_command(), what="run folder"), \
+            Progress(*training_columns(), console=err_console, transient=True) as progress:
+        return start(bar(progress))
+
+
+def exit_if_interrupted(result: TrainResult, resume_command: str) -> None:
+    """After Ctrl-C: say how to continue, exit 130."""
+    if result.status == "interrupted":
+        notice(f"interrupted at step {result.step}; checkpoint saved. Continue with: {resume_command}")
+        raise typer.Exit(130)

@@ -2,36 +2,31 @@
 
 Continues training a checkpoint with its contrastive loss plus ``--weight`` times a k-means term
 (centroids refitted each epoch on the training fragments' embeddings), and prints the collapse check
-(effective rank, uniformity) of the training embeddings before and after.
+(effective rank, uniformity) of the training embeddings before and after. A thin wrapper over
+:func:`embeddings.training.plan.plan_finetune` and ``train``; imports no torch until the command runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
-from cluster_toolkit.cli._common import console, err_console, notice
+from cluster_toolkit.cli._common import console, notice
 from cluster_toolkit.cli._training_common import (
     TrainingProgressBar,
-    crop_frames,
+    exit_if_interrupted,
     hash_training_files,
     print_result,
-    resolve_model,
-    training_columns,
+    run_locked,
 )
 from cluster_toolkit.errors import UsageError
-from cluster_toolkit.store.library_store import this_command
-from cluster_toolkit.store.lock import StoreLock
-from embeddings.checkpoint import load_checkpoint
-from embeddings.config import config_from_dict
-from embeddings.training import TrainConfig, TrainResult
-from embeddings.training.finetune import finetune
-from embeddings.training.train import LAST
+from embeddings.config import TrainConfig
+
+if TYPE_CHECKING:
+    from embeddings.training import TrainResult
 
 
 class _FinetuneBar(TrainingProgressBar):
@@ -112,50 +107,17 @@ def finetune_cli(
         raise UsageError(f"--k {k}: must be >= 2")
     if not weight > 0:
         raise UsageError(f"--weight {weight}: must be > 0 (the contrastive loss always stays, at weight 1)")
-    if resume:
-        if not (out / LAST).exists():
-            raise UsageError(f"--resume: {out} holds no fine-tuning run to continue")
-        model_dir = out
-        data: dict[str, Any] = load_checkpoint(out / LAST).data
-        music_dir = music_dir or (Path(data["music_dir"]) if data.get("music_dir") else None)
-    else:
-        model_dir = resolve_model(model)
-        if (out / LAST).exists():
-            raise UsageError(f"{out} already holds a training run; continue it with --resume or pick another --out")
-    if music_dir is None or not music_dir.is_dir():
-        raise UsageError(f"{music_dir or '(none given)'}: not a folder; give MUSIC_DIR")
+    from embeddings.training import train
+    from embeddings.training.plan import plan_finetune
+
     overrides: dict[str, Any] = {"seed": seed, "kmeans_fragments": kmeans_fragments}
-    if not resume:
-        base = load_checkpoint(model_dir)
-        base_config = config_from_dict(TrainConfig, base.training) if base.training else TrainConfig()
-        if crop_seconds is not None:
-            crop = crop_frames(crop_seconds, base.fragments.n_seconds, base.audio)
-            overrides["augment"] = replace(base_config.augment, crop_frames=crop)
-        if batch_size is not None:
-            overrides["batch_size"] = batch_size
-    music_dir = music_dir.resolve()
-    files = hash_training_files(music_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # one run per folder: a second run into the same --out would interleave checkpoints
-    with StoreLock(out, command=this_command(), what="run folder"), \
-            Progress(*training_columns(), console=err_console, transient=True) as progress:
-        result = finetune(
-            files,
-            model_dir=model_dir,
-            out_dir=out,
-            k=k,
-            weight=weight,
-            epochs=epochs,
-            lr=lr,
-            overrides=None if resume else overrides,
-            resume=resume,
-            source_dir=music_dir,
-            name=name,
-            device=device,
-            on_progress=_FinetuneBar(progress),
-        )
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    plan = plan_finetune(out, model=model, k=k, weight=weight, epochs=epochs, lr=lr, music_dir=music_dir,
+                         crop_seconds=crop_seconds, overrides=overrides, resume=resume)
+    files = hash_training_files(plan.music_dir)
+    result = run_locked(out, lambda on_progress: train(
+        files, **plan.kwargs(), name=name or out.name, device=device, on_progress=on_progress), _FinetuneBar)
     print_result(result, command="ctk finetune")
     print_collapse(result)
-    if result.status == "interrupted":
-        notice(f"interrupted at step {result.step}; checkpoint saved. Continue with: ctk finetune --resume --out {out}")
-        raise typer.Exit(130)
+    exit_if_interrupted(result, f"ctk finetune --resume --out {out}")

@@ -9,63 +9,24 @@ Because the boundary lives in the command group, ``CliRunner`` tests see exactly
 
 Start-up is kept short: command modules import only typer, rich and small config modules at the top
 and their heavy libraries (pandas, scikit-learn, torch...) inside the command, so ``ctk --help`` and a
-command's ``--help`` import none of them. ``train`` and ``finetune`` take their option defaults from the
-training configs, which import torch; they are registered by name (:data:`LAZY_COMMANDS`) and their
-modules are imported only when one of them is invoked (its ``--help`` included).
+command's ``--help`` import none of them (``train`` and ``finetune`` read their option defaults from the
+torch-free :mod:`embeddings.config`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import traceback
-from typing import Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code, sigterm_raises
 
-#: name -> (module, function, one-line help for ``ctk --help``) of the commands imported on use.
-LAZY_COMMANDS = {
-    "train": ("cluster_toolkit.cli.train", "train_cli",
-              "Train a contrastive encoder on MUSIC_DIR; no labels needed (fragments of a track are positives)."),
-    "finetune": ("cluster_toolkit.cli.finetune", "finetune_cli",
-                 "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
-                 "loss."),
-}
-
-
-class LazyCommand(TyperCommand):
-    """Stands for a command whose module is imported only when the command is invoked."""
-
-    def __init__(self, name: str, module: str, function: str, short_help: str) -> None:
-        super().__init__(name, help=short_help, short_help=short_help)
-        self.module, self.function = module, function
-
-    def load(self) -> TyperCommand:
-        """The real command, built by Typer from the imported function."""
-        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        single.command(self.name)(getattr(importlib.import_module(self.module), self.function))
-        return typer.main.get_command(single)
-
-    def make_context(self, info_name: str | None, args: list[str], parent: typer.Context | None = None,
-                     **extra: Any) -> typer.Context:
-        return self.load().make_context(info_name, args, parent=parent, **extra)
-
 
 class CtkGroup(TyperGroup):
-    def list_commands(self, ctx: typer.Context) -> list[str]:
-        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
-
-    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in LAZY_COMMANDS:
-            command = LazyCommand(cmd_name, *LAZY_COMMANDS[cmd_name])
-        return command
-
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             with sigterm_raises():
@@ -177,6 +138,12 @@ def _register() -> None:
     app.command("heatmap")(heatmap_cli)
     app.command("import-features")(import_features_cli)
     app.command("analyze-features")(analyze_features_cli)
+
+    from cluster_toolkit.cli.finetune import finetune_cli
+    from cluster_toolkit.cli.train import train_cli
+
+    app.command("train")(train_cli)
+    app.command("finetune")(finetune_cli)
 
     from cluster_toolkit.cli.config import config_cli
     from cluster_toolkit.cli.playlists import playlists_app

@@ -29,24 +29,19 @@ def load_backend(spec: str) -> EmbeddingBackend:
         from embeddings.backends.features import FeaturesBackend
 
         return FeaturesBackend()
+    from embeddings.checkpoint import BUNDLED, CONFIG, resolve_checkpoint_dir
+
     if spec == "hybrid" or spec.startswith("hybrid:"):
-        from embeddings.backends.encoder import bundled_checkpoint
         from embeddings.backends.hybrid import HybridBackend
 
-        target = spec.partition(":")[2] or "ctk-small"
-        folder = bundled_checkpoint() if target == "ctk-small" else Path(target).expanduser()
-        if not (folder / "model.json").is_file():
-            raise CheckpointError(f"hybrid: no checkpoint at {folder} (model.json missing)")
+        folder = resolve_checkpoint_dir(spec.partition(":")[2] or "ctk-small", label="hybrid:")
+        if not (folder / CONFIG).is_file():
+            raise CheckpointError(f"hybrid: no checkpoint at {folder} ({CONFIG} missing)")
         return HybridBackend.from_checkpoint(folder)
-    if spec == "ctk-small":
-        from embeddings.backends.encoder import EncoderBackend, bundled_checkpoint
-
-        return EncoderBackend.from_checkpoint(bundled_checkpoint())
-    path = Path(spec).expanduser()
-    if path.exists():
+    if spec in BUNDLED or Path(spec).expanduser().exists():
         from embeddings.backends.encoder import EncoderBackend
 
-        return EncoderBackend.from_checkpoint(path)
+        return EncoderBackend.from_checkpoint(spec)
     raise CheckpointError(
         f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid' or the path of a checkpoint made by "
         "`ctk train`"

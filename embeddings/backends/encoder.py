@@ -15,23 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from embeddings.checkpoint import Checkpoint, load_checkpoint, load_encoder
+from embeddings.checkpoint import BUNDLED, Checkpoint, load_checkpoint, load_encoder
 from embeddings.config import AudioConfig
-from embeddings.errors import CheckpointError, ConfigError
+from embeddings.errors import ConfigError
 from embeddings.melspec import log_mel
 from embeddings.models.config import LATER_FIELDS
 
-BUNDLED_DIR = Path(__file__).resolve().parent.parent / "assets" / "ctk-small"
-
-
-def bundled_checkpoint() -> Path:
-    """Folder of the bundled ``ctk-small`` checkpoint; :class:`CheckpointError` when it is not installed."""
-    if not (BUNDLED_DIR / "model.json").is_file():
-        raise CheckpointError(
-            f"the bundled model ctk-small is not installed ({BUNDLED_DIR} is missing); "
-            "use --model features or train one with `ctk train`"
-        )
-    return BUNDLED_DIR
+BUNDLED_DIR = BUNDLED["ctk-small"]
 
 
 class EncoderBackend:

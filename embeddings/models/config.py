@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from embeddings.config import require_positive
 from embeddings.errors import ConfigError
 
 ARCHITECTURES = ("transformer", "cnn-lstm")
@@ -71,28 +72,23 @@ class EncoderConfig:
             raise ConfigError(f"arch={self.arch!r} must be one of {', '.join(ARCHITECTURES)}")
         if self.input_norm not in INPUT_NORMS:
             raise ConfigError(f"input_norm={self.input_norm!r} must be one of {', '.join(INPUT_NORMS)}")
-        if self.input_std_db <= 0:
-            raise ConfigError(f"input_std_db={self.input_std_db} must be positive")
         if self.positional not in POSITIONALS:
             raise ConfigError(f"positional={self.positional!r} must be one of {', '.join(POSITIONALS)}")
-        positive = {
-            "n_mels": self.n_mels,
-            "n_frames": self.n_frames,
-            "patch_time": self.patch_time,
-            "patch_freq": self.patch_freq,
-            "stride_time": self.stride_time,
-            "stride_freq": self.stride_freq,
-            "d_model": self.d_model,
-            "n_layers": self.n_layers,
-            "n_heads": self.n_heads,
-            "embedding_dim": self.embedding_dim,
-            "lstm_hidden": self.lstm_hidden,
-        }
-        bad = [f"{name}={value}" for name, value in positive.items() if value <= 0]
-        if bad:
-            raise ConfigError(f"{', '.join(bad)} must be positive")
-        if self.mlp_ratio <= 0:
-            raise ConfigError(f"mlp_ratio={self.mlp_ratio} must be positive")
+        require_positive(
+            n_mels=self.n_mels,
+            n_frames=self.n_frames,
+            patch_time=self.patch_time,
+            patch_freq=self.patch_freq,
+            stride_time=self.stride_time,
+            stride_freq=self.stride_freq,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            embedding_dim=self.embedding_dim,
+            lstm_hidden=self.lstm_hidden,
+            mlp_ratio=self.mlp_ratio,
+            input_std_db=self.input_std_db,
+        )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout={self.dropout} must be in [0, 1)")
         if self.arch == "transformer":

@@ -50,10 +50,15 @@ def embed_items(
 
 
 class KMeansTerm:
-    """Centroids refitted each epoch plus the weighted :class:`KMeansLoss` against them."""
+    """Centroids refitted each epoch on the training fragments, plus :class:`KMeansLoss` against them.
 
-    def __init__(self, *, k: int, weight: float, max_fragments: int, seed: int) -> None:
+    ``n_train``: the number of train fragments of each track; up to ``max_fragments`` of them (a seeded
+    sample, the same for every refit) are embedded by :meth:`refit`.
+    """
+
+    def __init__(self, *, k: int, weight: float, max_fragments: int, seed: int, n_train: Sequence[int]) -> None:
         self.k, self.weight, self.max_fragments, self.seed = k, weight, max_fragments, seed
+        self.items = fragment_sample(n_train, max_fragments, seed=seed)
         self.loss_fn = KMeansLoss()
         self.centroids: torch.Tensor | None = None
         self.epoch = -1  # the epoch the centroids were fitted for
@@ -61,6 +66,13 @@ class KMeansTerm:
 
     def needs_refit(self, epoch: int) -> bool:
         return self.centroids is None or self.epoch != epoch
+
+    def refit(
+        self, model: nn.Module, cache: LogMelCache, *, epoch: int, batch_size: int, device: str
+    ) -> dict[str, Any]:
+        """Embed the sampled train fragments with ``model`` (eval mode) and :meth:`fit` the centroids on them."""
+        embedded = embed_items(model, cache, self.items, batch_size=batch_size, device=device)
+        return self.fit(embedded, epoch=epoch)
 
     def fit(self, embeddings: np.ndarray, *, epoch: int) -> dict[str, Any]:
         """Fit ``k`` centroids on the unit rows of ``embeddings`` ``(n, d)``; returns the log record fields."""

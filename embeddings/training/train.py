@@ -7,6 +7,11 @@ A run folder ``out_dir`` ends up holding::
     metrics.jsonl                   one JSON record per log step and per validation
     loss_curve.png                  train/validation loss and validation Recall@k against step
 
+The pieces, in the order ``train`` uses them: :func:`load_data` (tracks, batches, validation set, the
+data summary), :class:`TrainState` (model, optimiser, schedules, weight average, k-means term, sampler,
+random streams, counters; it saves and loads itself), then :func:`train_epoch` / :func:`train_step`,
+:func:`validate` and :func:`export` on a :class:`Run` (what a run keeps fixed: configs, data, loss, log).
+
 Library code: it never prints; progress goes to the ``on_progress`` callback (the CLI draws a bar).
 Fine-tuning: ``init_from`` starts from a trained checkpoint; ``TrainConfig.kmeans_weight > 0`` adds the
 k-means term of :mod:`embeddings.training.kmeans_term` (centroids refitted each epoch) to the loss.
@@ -20,7 +25,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +36,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from embeddings.augment import SpectrogramAugment
 from embeddings.checkpoint import load_checkpoint, save_checkpoint
-from embeddings.config import AudioConfig, FragmentConfig, config_from_dict
+from embeddings.config import AudioConfig, FragmentConfig, TrainConfig
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION
-from embeddings.losses import SkipGramLoss, SoftInfoNCELoss, TagHeadLoss, build_loss, tag_metrics
+from embeddings.losses import TagHeadLoss, build_loss, tag_metrics
+from embeddings.losses.groups import GroupedLoss
 from embeddings.models import ContrastiveModel
 from embeddings.models.config import EncoderConfig
 from embeddings.positives import (
@@ -47,19 +53,20 @@ from embeddings.positives import (
     track_positives,
 )
 from embeddings.retrieval import retrieval_scores
-from embeddings.training.config import TrainConfig
 from embeddings.training.data import (
+    Batch,
     BatchPlanner,
     BatchStream,
     LogMelCache,
     TrainTrack,
+    ValidationSet,
     build_validation_set,
     index_tracks,
 )
-from embeddings.training.kmeans_term import KMeansTerm, embed_items, fragment_sample
+from embeddings.training.kmeans_term import KMeansTerm
 from embeddings.training.metrics_log import MetricsLog, plot_loss_curve, read_metrics
+from embeddings.training.plan import LAST
 
-LAST = "last"
 STATE = "train_state.pt"
 #: TrainConfig fields a resumed run may change; anything else must match the saved run.
 RESUMABLE_CHANGES = ("epochs", "max_steps", "patience", "val_every", "checkpoint_every", "log_every", "logger")
@@ -139,8 +146,8 @@ def initial_weights(path: str | Path, encoder: EncoderConfig) -> tuple[dict[str,
         raise ConfigError(f"{path}: the checkpoint's encoder config differs from the one to train")
     state = {f"encoder.{k}": v for k, v in checkpoint.encoder_state_dict().items()}
     full = checkpoint
-    if checkpoint.contents != "full" and (Path(path) / LAST / "model.json").is_file():
-        full = load_checkpoint(Path(path) / LAST)
+    if checkpoint.contents != "full" and (checkpoint.path / LAST / "model.json").is_file():
+        full = load_checkpoint(checkpoint.path / LAST)
     if full.contents == "full" and full.encoder == encoder:
         state.update({k: v for k, v in full.state_dict.items() if k.startswith("head.")})
     return state, any(k.startswith("head.") for k in state)
@@ -152,11 +159,502 @@ def load_resume_configs(out_dir: str | Path) -> tuple[EncoderConfig, TrainConfig
     if not (last / STATE).is_file():
         raise CheckpointError(f"{out_dir}: nothing to resume (no {LAST}/{STATE}; was it a ctk train folder?)")
     checkpoint = load_checkpoint(last)
-    try:
-        config = config_from_dict(TrainConfig, checkpoint.training)
-    except (ConfigError, TypeError) as exc:
-        raise CheckpointError(f"{last}: invalid training config ({exc})") from exc
-    return checkpoint.encoder, config, checkpoint.audio, checkpoint.fragments, checkpoint.data
+    if checkpoint.training is None:
+        raise CheckpointError(f"{last}: the checkpoint records no training config")
+    return checkpoint.encoder, checkpoint.training, checkpoint.audio, checkpoint.fragments, checkpoint.data
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class TrainData:
+    """What the loop reads and never changes: the tracks, the sampler's groups, the log-mel cache, the
+    validation set, the tag targets, and the summary recorded in every checkpoint (``summary``).
+
+    ``similarity(item_tracks)`` gives the ``(N, N)`` known similarity of a batch's items that a
+    :class:`GroupedLoss` with ``uses_similarity`` weights negatives by (shared tags today); ``None`` when
+    the loss uses none.
+    """
+
+    tracks: list[TrainTrack]
+    n_train: list[int]
+    planner: BatchPlanner
+    cache: LogMelCache
+    val_set: ValidationSet | None
+    vocab: list[str]
+    tag_targets: torch.Tensor
+    summary: dict[str, Any]
+    similarity: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+def load_data(
+    files: Sequence[tuple[str | Path, str]],
+    *,
+    config: TrainConfig,
+    audio: AudioConfig,
+    fragments: FragmentConfig,
+    playlists_dir: str | Path | None,
+    emit: Callable[[dict[str, Any]], None],
+) -> TrainData:
+    """Index ``files``, group them into positives, plan the batches and decode the validation set."""
+    emit({"event": "indexing", "n_files": len(files)})
+    tracks, skipped = index_tracks(
+        files,
+        fragments=fragments,
+        with_tags=config.positives != "track" or config.tag_weight > 0 or config.loss == "soft-infonce",
+    )
+    if len(tracks) < 2:
+        raise ConfigError(f"need at least 2 usable tracks to train, found {len(tracks)} ({len(skipped)} skipped)")
+    positives = resolve_positives(config.positives, tracks, playlists_dir=playlists_dir)
+    n_train = [len(t.fragments(TRAIN)) for t in tracks]
+    planner = BatchPlanner(
+        positives.groups,
+        n_train,
+        groups_per_batch=config.groups_per_batch,
+        views=config.views,
+        pool_groups=config.pool_groups,
+        max_tracks_per_group=config.max_tracks_per_group,
+        seed=config.seed,
+    )
+    vocab = tag_vocabulary(tracks, config.max_tags) if config.tag_weight > 0 else []
+    tag_targets = torch.zeros(len(tracks), len(vocab))
+    for i, t in enumerate(tracks):
+        for tag in split_tags(t.genre):
+            if tag in vocab:
+                tag_targets[i, vocab.index(tag)] = 1.0
+    summary = {
+        "n_tracks": len(tracks),
+        "n_skipped": len(skipped),
+        "n_train_fragments": int(sum(n_train)),
+        "n_validation_fragments": int(sum(len(t.fragments(VALIDATION)) for t in tracks)),
+        "hours": round(sum(t.duration_s for t in tracks) / 3600, 3),
+        "positives": positives.summary(),
+        "tracks_digest": tracks_digest(tracks),
+        "tags": vocab,
+    }
+    emit({"event": "validation-set"})
+    val_set = build_validation_set(
+        tracks, audio=audio, fragments=fragments, max_tracks=config.val_tracks, seed=config.seed
+    )
+    summary["n_validation_tracks"] = 0 if val_set is None else int(val_set.tracks.unique().numel())
+
+    def tag_overlap(item_tracks: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(tag_similarity([tracks[int(t)].genre for t in item_tracks]))
+
+    return TrainData(
+        tracks=tracks,
+        n_train=n_train,
+        planner=planner,
+        cache=LogMelCache(tracks, audio=audio, fragments=fragments, capacity=config.cache_tracks),
+        val_set=val_set,
+        vocab=vocab,
+        tag_targets=tag_targets,
+        summary=summary,
+        similarity=tag_overlap,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- state
+
+
+class TrainState:
+    """Everything that changes while training and that a resumed run restores: the model and its
+    optimiser, the learning-rate schedules, the weight average, the k-means term, the batch sampler, the
+    random streams (augmentation, loss sampling, torch's global one), the step and the best validation.
+
+    :meth:`save` writes it into a run's ``last/`` folder (the full checkpoint plus ``train_state.pt``),
+    :meth:`load` reads it back. Throughput counters and the last validation are kept for the run at hand
+    only.
+    """
+
+    def __init__(
+        self, config: TrainConfig, model: ContrastiveModel, planner: BatchPlanner, *, n_train: Sequence[int]
+    ) -> None:
+        self.config, self.model, self.planner = config, model, planner
+        self.optimizer = torch.optim.AdamW(_decay_groups(model, config.weight_decay), lr=config.lr)
+        self.total_steps = config.max_steps or config.epochs * planner.steps_per_epoch()
+        self.warmup = min(config.warmup_steps, max(0, self.total_steps // 4)) if config.warmup_steps else 0
+        cosine = config.schedule == "cosine"
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda step: lr_factor(
+                step, warmup=self.warmup, total=self.total_steps, min_ratio=config.min_lr_ratio, cosine=cosine
+            ),
+        )
+        self.plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=0.5, patience=2)
+        self.aug_rng = torch.Generator().manual_seed(config.seed + 1)
+        self.loss_rng = torch.Generator().manual_seed(config.seed + 2)
+        self.ema = None
+        if config.ema_decay > 0:
+            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.kmeans = None
+        if config.kmeans_weight > 0:
+            self.kmeans = KMeansTerm(
+                k=config.kmeans_k,
+                weight=config.kmeans_weight,
+                max_fragments=config.kmeans_fragments,
+                seed=config.seed,
+                n_train=n_train,
+            )
+        self.step, self.best, self.bad_validations = 0, None, 0
+        self.snapshot = planner.state_dict()  # the sampler's state after the last batch trained on
+        self.last_val_step, self.latest = -1, None  # the last validation: its step and its record
+        self.items, self.train_time = 0, 0.0
+        self.started = self.tick = time.perf_counter()  # tick: end of the previous step (waits for data count)
+
+    @property
+    def scored(self) -> ContrastiveModel:
+        """The weights that are validated and exported: the moving average when there is one."""
+        return self.model if self.ema is None else self.ema.module
+
+    @property
+    def epoch(self) -> int:
+        return int(self.snapshot["epoch"])
+
+    @property
+    def rate(self) -> float:
+        """Training fragments per second of this session (data waits included)."""
+        return self.items / self.train_time if self.train_time > 0 else 0.0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "plateau": self.plateau.state_dict(),
+            "planner": self.snapshot,
+            "aug_rng": self.aug_rng.get_state(),
+            "loss_rng": self.loss_rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "best": self.best,
+            "bad_validations": self.bad_validations,
+            "kmeans": None if self.kmeans is None else self.kmeans.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], *, saved: TrainConfig) -> None:
+        """Restore ``state`` (of a run trained with ``saved``); a longer run recomputes its total steps."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.plateau.load_state_dict(state["plateau"])
+        self.planner.load_state_dict(state["planner"])
+        self.snapshot = self.planner.state_dict()
+        self.aug_rng.set_state(state["aug_rng"])
+        self.loss_rng.set_state(state["loss_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.best, self.bad_validations = state["step"], state["best"], state["bad_validations"]
+        if self.kmeans is not None:
+            self.kmeans.load_state_dict(state["kmeans"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        config = self.config
+        self.total_steps = state["total_steps"] if config.max_steps is None else config.max_steps
+        if config.epochs != saved.epochs and config.max_steps is None:
+            self.total_steps = config.epochs * self.planner.steps_per_epoch()
+
+    def save(self, directory: Path, *, extra: dict[str, Any], **checkpoint: Any) -> None:
+        """Write the full model (a checkpoint with ``checkpoint``'s fields) and the rest of the state."""
+        save_checkpoint(
+            directory, module=self.model, contents="full", step=self.step, epoch=self.epoch, **checkpoint
+        )
+        tmp = directory / f".{STATE}.tmp"
+        torch.save({**self.state_dict(), **extra}, tmp)
+        os.replace(tmp, directory / STATE)
+
+    @staticmethod
+    def read(directory: Path) -> dict[str, Any]:
+        """The state :meth:`save` wrote in ``directory`` (with its ``extra`` fields), not yet applied."""
+        return torch.load(directory / STATE, weights_only=False)
+
+    def load(self, directory: Path, state: dict[str, Any], *, saved: TrainConfig) -> None:
+        """Restore the model saved in ``directory`` and ``state`` (:meth:`read` from there)."""
+        self.model.load_state_dict(load_checkpoint(directory).state_dict)
+        self.load_state_dict(state, saved=saved)
+
+
+# ---------------------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class Run:
+    """What a run keeps fixed: where it writes, its configs and data, its losses, its log and callback."""
+
+    out_dir: Path
+    name: str
+    config: TrainConfig
+    encoder: EncoderConfig
+    audio: AudioConfig
+    fragments: FragmentConfig
+    data: TrainData
+    device: str
+    log: MetricsLog
+    emit: Callable[[dict[str, Any]], None]
+    loss_fn: GroupedLoss = field(init=False)
+    tag_loss: TagHeadLoss = field(init=False)
+    augment: SpectrogramAugment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loss_fn = build_loss(self.config.loss, **self.config.loss_params)
+        self.tag_loss = TagHeadLoss()
+        self.augment = SpectrogramAugment(replace(self.config.augment))
+
+    def autocast(self) -> torch.autocast:
+        """bfloat16 autocast on a GPU; plain float32 on a CPU."""
+        if self.device.startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        """The self-description every checkpoint of this run carries."""
+        return {
+            "name": self.name,
+            "encoder": self.encoder,
+            "audio": self.audio,
+            "fragments": self.fragments,
+            "training": self.config,
+            "data": self.data.summary,
+            "n_tags": len(self.data.vocab),
+        }
+
+    def write(self, record: dict[str, Any], event: str) -> None:
+        """A metrics record to the log and, as ``event``, to the progress callback."""
+        self.log.write(record)
+        self.emit({"event": event, **record})
+
+
+def contrastive_loss(
+    run: Run, z: torch.Tensor, group_ids: torch.Tensor, item_tracks: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """The run's grouped loss of projections ``z`` whose items come from tracks ``item_tracks``."""
+    similarity = run.data.similarity(item_tracks) if run.loss_fn.uses_similarity else None
+    return run.loss_fn(z, group_ids, similarity, generator=generator)
+
+
+def save_last(run: Run, state: TrainState) -> None:
+    """The resumable checkpoint in ``out_dir/last``."""
+    extra = {"tracks_digest": run.data.summary["tracks_digest"], "n_tracks": len(run.data.tracks)}
+    state.save(run.out_dir / LAST, extra=extra, **run.checkpoint_fields())
+
+
+def export(run: Run, state: TrainState, metrics: dict[str, Any] | None, epoch: int) -> None:
+    """The encoder alone (the moving average when there is one) in ``out_dir``: what ``ctk embed`` loads."""
+    save_checkpoint(
+        run.out_dir,
+        module=state.scored.encoder,
+        contents="encoder",
+        step=state.step,
+        epoch=epoch,
+        metrics=metrics,
+        **run.checkpoint_fields(),
+    )
+
+
+def refit_kmeans(run: Run, state: TrainState, kmeans: KMeansTerm, epoch: int, *, final: bool = False) -> dict:
+    """Refit the k-means term's centroids on the training embeddings (the collapse check comes with it)."""
+    run.emit({"event": "kmeans-fit", "epoch": epoch, "n_fragments": len(kmeans.items)})
+    report = kmeans.refit(
+        state.model, run.data.cache, epoch=epoch, batch_size=run.config.batch_size, device=run.device
+    )
+    record = {"kind": "kmeans", "step": state.step, "epoch": epoch, "final": final, **report}
+    run.write(record, "kmeans")
+    return record
+
+
+def validate(run: Run, state: TrainState, epoch: int) -> dict[str, Any] | None:
+    """Validation loss, same-track Recall@k and tag metrics of the held-out fragments (``None``: no set)."""
+    val_set, config = run.data.val_set, run.config
+    if val_set is None:
+        return None
+    net = state.scored
+    net.eval()
+    embeddings, projections = [], []
+    with torch.no_grad(), run.autocast():
+        for i in range(0, len(val_set), config.batch_size):
+            e, p = net(val_set.mels[i : i + config.batch_size].float().to(run.device))
+            embeddings.append(e.float().cpu())
+            projections.append(p.float().cpu())
+    emb, proj = torch.cat(embeddings), torch.cat(projections)
+    losses, generator = [], torch.Generator().manual_seed(config.seed)
+    labels = val_set.tracks
+    ends = torch.nonzero(torch.diff(labels)).flatten().add(1).tolist() + [len(labels)]  # track boundaries
+    start = 0
+    for end in ends:  # chunks of whole tracks, about one batch each
+        if end - start >= config.batch_size or end == len(labels):
+            chunk = slice(start, end)
+            if labels[chunk].unique().numel() >= 2:
+                losses.append(float(contrastive_loss(run, proj[chunk], labels[chunk], labels[chunk], generator)))
+            start = end
+    record: dict[str, Any] = {"kind": "val", "step": state.step, "epoch": epoch}
+    record["val_loss"] = config.contrastive_weight * float(np.mean(losses)) if losses else float("nan")
+    if state.kmeans is not None and state.kmeans.centroids is not None:
+        record["val_contrastive_loss"] = float(np.mean(losses)) if losses else float("nan")
+        record["val_kmeans_loss"] = float(state.kmeans.loss(emb))
+        record["val_loss"] += config.kmeans_weight * record["val_kmeans_loss"]
+    scores = retrieval_scores(emb.numpy(), labels.numpy(), ks=(1, 5, 10), queries=val_set.is_query.numpy())
+    record.update({k: v for k, v in scores.items() if k.startswith("recall@")})
+    if net.tag_head is not None:
+        with torch.no_grad():
+            logits = net.tag_head(emb.to(run.device)).float().cpu()
+        targets = run.data.tag_targets[labels]
+        tagged = targets.sum(dim=1) > 0
+        if bool(tagged.any()):
+            record.update({f"tag_{k}": v for k, v in tag_metrics(logits[tagged], targets[tagged]).items()})
+    state.model.train()
+    return record
+
+
+def after_validation(run: Run, state: TrainState, record: dict[str, Any] | None, epoch: int) -> bool:
+    """Log, export the best model, step the plateau schedule; True when early stopping says stop."""
+    state.last_val_step, state.latest = state.step, record
+    if record is None:
+        export(run, state, None, epoch)
+        return False
+    run.write(record, "validation")
+    config = run.config
+    if config.schedule == "plateau" and state.step >= state.warmup and math.isfinite(record["val_loss"]):
+        state.plateau.step(record["val_loss"])
+    best = state.best
+    if best is None or (math.isfinite(record["val_loss"]) and record["val_loss"] < best["val_loss"]):
+        state.best, state.bad_validations = record, 0
+        export(run, state, record, epoch)
+    else:
+        state.bad_validations += 1
+    return config.patience > 0 and state.bad_validations >= config.patience
+
+
+def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
+    """One optimiser step on ``batch``; returns the step's numbers (loss, its terms, gradient norm)."""
+    config, model, kmeans = run.config, state.model, state.kmeans
+    mels = run.augment.batch(batch.mels, generator=state.aug_rng, group_ids=batch.group_ids).to(run.device)
+    group_ids = batch.group_ids.to(run.device)
+    terms: dict[str, torch.Tensor] = {}
+    with run.autocast():
+        embeddings, projections = model(mels)
+        terms["contrastive_loss"] = contrastive_loss(run, projections.float(), group_ids, batch.tracks, state.loss_rng)
+        loss = config.contrastive_weight * terms["contrastive_loss"]
+        if kmeans is not None:
+            terms["kmeans_loss"] = kmeans.loss(embeddings.float())
+            loss = loss + config.kmeans_weight * terms["kmeans_loss"]
+        if model.tag_head is not None:
+            targets = run.data.tag_targets[batch.tracks].to(run.device)
+            tagged = targets.sum(dim=1) > 0
+            if bool(tagged.any()):
+                logits = model.tag_head(embeddings[tagged]).float()
+                loss = loss + config.tag_weight * run.tag_loss(logits, targets[tagged])
+    if not torch.isfinite(loss):
+        raise ConfigError(f"the loss became {float(loss)} at step {state.step}; lower --lr (now {config.lr})")
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+    state.optimizer.step()
+    if state.ema is not None:
+        state.ema.update_parameters(model)
+    if config.schedule == "cosine" or state.step < state.warmup:
+        state.scheduler.step()
+    state.step += 1
+    state.snapshot = batch.planner_state
+    state.items += len(batch.mels)
+    state.train_time += time.perf_counter() - state.tick
+    numbers = {"loss": float(loss.detach()), "grad_norm": float(grad_norm)}
+    if kmeans is not None:  # the terms are logged when there is more than one
+        numbers.update({k: float(v.detach()) for k, v in terms.items()})
+    return numbers
+
+
+def train_epoch(run: Run, state: TrainState, stream: BatchStream) -> str:
+    """Train until the end of the sampler's epoch: ``"next"``, or why the run stops (``"finished"`` at
+    ``max_steps``, ``"early-stopped"``). Logs, validates and checkpoints on the way."""
+    config = run.config
+    for batch in stream.epoch():
+        numbers = train_step(run, state, batch)
+        lr = state.optimizer.param_groups[0]["lr"]
+        progress = {"step": state.step, "epoch": batch.epoch, "loss": numbers["loss"], "lr": lr}
+        if state.step % config.log_every == 0:
+            record = {
+                "kind": "train",
+                **progress,
+                **numbers,
+                "fragments_per_s": state.rate,
+                "elapsed_s": time.perf_counter() - state.started,
+                "decoded_tracks": run.data.cache.decoded,
+            }
+            run.write(record, "log")
+        # after logging: a Ctrl-C here loses nothing
+        run.emit({"event": "step", **progress, "total_steps": state.total_steps, "fragments_per_s": state.rate})
+        stop = state.step % config.val_every == 0 and after_validation(
+            run, state, validate(run, state, batch.epoch), batch.epoch
+        )
+        if state.step % config.checkpoint_every == 0:
+            save_last(run, state)
+        if stop:
+            return "early-stopped"
+        if config.max_steps is not None and state.step >= config.max_steps:
+            return "finished"
+        state.tick = time.perf_counter()
+    state.snapshot = state.planner.state_dict()  # the stream finished the epoch: the planner moved on
+    ended = state.planner.epoch - 1
+    stop = state.step - state.last_val_step >= max(1, config.val_every // 2) and after_validation(
+        run, state, validate(run, state, ended), ended
+    )
+    state.tick = time.perf_counter()
+    return "early-stopped" if stop else "next"
+
+
+def finish(run: Run, state: TrainState, status: str) -> TrainResult:
+    """Validate and export the final model, save ``last/``, close the log and draw the loss curve."""
+    epoch = state.epoch
+    if status != "interrupted" and state.last_val_step != state.step:
+        after_validation(run, state, validate(run, state, epoch), epoch)
+    collapse, kmeans = None, state.kmeans
+    if kmeans is not None and status != "interrupted":
+        after = refit_kmeans(run, state, kmeans, epoch, final=True)
+        collapse = {
+            "before": kmeans.before,
+            "after": {k: v for k, v in after.items() if k not in ("kind", "final", "step", "epoch")},
+        }
+        kmeans.epoch = -1  # the final fit is no epoch's centroids: a longer resumed run refits
+        # validation losses of different epochs use different centroids: the fine-tuned model is the final one
+        export(run, state, state.latest, epoch)
+    save_last(run, state)
+    if run.data.val_set is None and status == "interrupted":
+        export(run, state, None, epoch)
+    run.log.close()
+    records = read_metrics(run.log.path)
+    if records:
+        plot_loss_curve(records, run.out_dir / "loss_curve.png")
+    run.emit({"event": "end", "status": status, "step": state.step})
+    return TrainResult(
+        out_dir=run.out_dir,
+        status=status,
+        step=state.step,
+        epoch=epoch,
+        best=state.best,
+        fragments_per_s=state.rate,
+        data=run.data.summary,
+        collapse=collapse,
+    )
+
+
+def _check_resume(
+    out_dir: Path, encoder: EncoderConfig, config: TrainConfig, audio: AudioConfig, fragments: FragmentConfig
+) -> TrainConfig:
+    """Refuse a resume whose configs differ from the saved run's (but for :data:`RESUMABLE_CHANGES`);
+    returns the saved run's training config."""
+    saved_encoder, saved_config, saved_audio, saved_fragments, _ = load_resume_configs(out_dir)
+    for label, ours, theirs in (
+        ("encoder", encoder, saved_encoder),
+        ("audio", audio, saved_audio),
+        ("fragments", fragments, saved_fragments),
+    ):
+        if ours != theirs:
+            raise ConfigError(f"--resume: the {label} config differs from the saved run in {out_dir}")
+    saved = asdict(saved_config)
+    changed = [k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and saved[k] != v]
+    if changed:
+        raise ConfigError(f"--resume: cannot change {', '.join(changed)} of the saved run in {out_dir}")
+    return saved_config
 
 
 def train(
@@ -181,398 +679,69 @@ def train(
     position and random states are restored, so the remaining steps are the ones an uninterrupted run
     would have taken. The encoder, audio and fragment configs must then match the saved ones.
     ``source_dir`` (the music folder) and ``playlists_dir`` are recorded in the checkpoint's data summary.
-    ``init_from`` (a checkpoint folder, see :func:`initial_weights`) replaces the random initialisation;
+    ``init_from`` (a model spec, see :func:`initial_weights`) replaces the random initialisation;
     a resumed run ignores it (its weights come from ``out_dir/last``).
     """
     out_dir = Path(out_dir)
-    encoder = encoder or EncoderConfig()
-    config = config or TrainConfig()
-    audio = audio or AudioConfig()
-    fragments = fragments or FragmentConfig()
-    name = name or out_dir.name or "encoder"
+    encoder, config = encoder or EncoderConfig(), config or TrainConfig()
+    audio, fragments = audio or AudioConfig(), fragments or FragmentConfig()
     if encoder.n_mels != audio.n_mels:
         raise ConfigError(f"encoder n_mels={encoder.n_mels} but the audio front end gives n_mels={audio.n_mels}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    saved_config = _check_resume(out_dir, encoder, config, audio, fragments) if resume else None
     emit = on_progress or (lambda event: None)
 
-    saved_state = None
-    if resume:
-        saved_encoder, saved_config, saved_audio, saved_fragments, _ = load_resume_configs(out_dir)
-        for label, ours, theirs in (
-            ("encoder", encoder, saved_encoder),
-            ("audio", audio, saved_audio),
-            ("fragments", fragments, saved_fragments),
-        ):
-            if ours != theirs:
-                raise ConfigError(f"--resume: the {label} config differs from the saved run in {out_dir}")
-        changed = [k for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES and asdict(saved_config)[k] != v]
-        if changed:
-            raise ConfigError(f"--resume: cannot change {', '.join(changed)} of the saved run in {out_dir}")
-        saved_state = torch.load(out_dir / LAST / STATE, weights_only=False)
-
-    # ------------------------------------------------------------------ data
-    emit({"event": "indexing", "n_files": len(files)})
-    tracks, skipped = index_tracks(
-        files,
-        fragments=fragments,
-        with_tags=config.positives != "track" or config.tag_weight > 0 or config.loss == "soft-infonce",
-    )
-    if len(tracks) < 2:
-        raise ConfigError(f"need at least 2 usable tracks to train, found {len(tracks)} ({len(skipped)} skipped)")
-    positives = resolve_positives(config.positives, tracks, playlists_dir=playlists_dir)
-    n_train = [len(t.fragments(TRAIN)) for t in tracks]
-    planner = BatchPlanner(
-        positives.groups,
-        n_train,
-        groups_per_batch=config.groups_per_batch,
-        views=config.views,
-        pool_groups=config.pool_groups,
-        max_tracks_per_group=config.max_tracks_per_group,
-        seed=config.seed,
-    )
-    cache = LogMelCache(tracks, audio=audio, fragments=fragments, capacity=config.cache_tracks)
-    vocab = tag_vocabulary(tracks, config.max_tags) if config.tag_weight > 0 else []
-    tag_targets = torch.zeros(len(tracks), len(vocab))
-    for i, t in enumerate(tracks):
-        for tag in split_tags(t.genre):
-            if tag in vocab:
-                tag_targets[i, vocab.index(tag)] = 1.0
-    data = {
-        "n_tracks": len(tracks),
-        "n_skipped": len(skipped),
-        "n_train_fragments": int(sum(n_train)),
-        "n_validation_fragments": int(sum(len(t.fragments(VALIDATION)) for t in tracks)),
-        "hours": round(sum(t.duration_s for t in tracks) / 3600, 3),
-        "positives": positives.summary(),
-        "tracks_digest": tracks_digest(tracks),
-        "tags": vocab,
-        "music_dir": str(source_dir) if source_dir is not None else None,
-        "playlists_dir": str(playlists_dir) if playlists_dir is not None else None,
-    }
+    data = load_data(files, config=config, audio=audio, fragments=fragments, playlists_dir=playlists_dir, emit=emit)
+    data.summary["music_dir"] = str(source_dir) if source_dir is not None else None
+    data.summary["playlists_dir"] = str(playlists_dir) if playlists_dir is not None else None
     if init_from is not None:
-        data["init_from"] = str(init_from)
-    if saved_state is not None and saved_state["tracks_digest"] != data["tracks_digest"]:
+        data.summary["init_from"] = str(init_from)
+
+    saved = TrainState.read(out_dir / LAST) if saved_config is not None else None
+    if saved is not None and saved["tracks_digest"] != data.summary["tracks_digest"]:
         raise ConfigError(
-            f"--resume: the training tracks changed since the run started ({saved_state['n_tracks']} then, "
-            f"{len(tracks)} now); start a new run with another --out"
+            f"--resume: the training tracks changed since the run started ({saved['n_tracks']} then, "
+            f"{len(data.tracks)} now); start a new run with another --out"
         )
-    emit({"event": "validation-set"})
-    val_set = build_validation_set(
-        tracks, audio=audio, fragments=fragments, max_tracks=config.val_tracks, seed=config.seed
-    )
-    data["n_validation_tracks"] = 0 if val_set is None else int(val_set.tracks.unique().numel())
 
-    # ------------------------------------------------------------------ model and optimiser
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
-    model = ContrastiveModel(encoder, n_tags=len(vocab)).to(device)
-    if init_from is not None and saved_state is None:
-        weights, data["init_head"] = initial_weights(init_from, encoder)
+    model = ContrastiveModel(encoder, n_tags=len(data.vocab)).to(device)
+    if init_from is not None and saved is None:
+        weights, data.summary["init_head"] = initial_weights(init_from, encoder)
         model.load_state_dict(weights, strict=False)
-    kmeans = (
-        KMeansTerm(
-            k=config.kmeans_k, weight=config.kmeans_weight, max_fragments=config.kmeans_fragments, seed=config.seed
-        )
-        if config.kmeans_weight > 0
-        else None
-    )
-    loss_fn = build_loss(config.loss, **config.loss_params)
-    tag_loss = TagHeadLoss()
-    optimizer = torch.optim.AdamW(_decay_groups(model, config.weight_decay), lr=config.lr)
-    total_steps = config.max_steps or config.epochs * planner.steps_per_epoch()
-    warmup = min(config.warmup_steps, max(0, total_steps // 4)) if config.warmup_steps else 0
-
-    def factor(step: int) -> float:
-        return lr_factor(
-            step, warmup=warmup, total=total_steps, min_ratio=config.min_lr_ratio, cosine=config.schedule == "cosine"
-        )
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
-    augment = SpectrogramAugment(replace(config.augment))
-    aug_generator = torch.Generator().manual_seed(config.seed + 1)
-    loss_generator = torch.Generator().manual_seed(config.seed + 2)
-    step, best, bad_validations = 0, None, 0
-    ema = None
-    if config.ema_decay > 0:  # built before any resume: its state is loaded below
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
-    if saved_state is not None:
-        checkpoint = load_checkpoint(out_dir / LAST)
-        model.load_state_dict(checkpoint.state_dict)
-        optimizer.load_state_dict(saved_state["optimizer"])
-        scheduler.load_state_dict(saved_state["scheduler"])
-        plateau.load_state_dict(saved_state["plateau"])
-        planner.load_state_dict(saved_state["planner"])
-        aug_generator.set_state(saved_state["aug_rng"])
-        loss_generator.set_state(saved_state["loss_rng"])
-        torch.set_rng_state(saved_state["torch_rng"])
-        step, best, bad_validations = saved_state["step"], saved_state["best"], saved_state["bad_validations"]
-        if kmeans is not None:
-            kmeans.load_state_dict(saved_state["kmeans"])
-        if ema is not None:
-            ema.load_state_dict(saved_state["ema"])
-        total_steps = saved_state["total_steps"] if config.max_steps is None else config.max_steps
-        if config.epochs != saved_config.epochs and config.max_steps is None:
-            total_steps = config.epochs * planner.steps_per_epoch()
+    state = TrainState(config, model, data.planner, n_train=data.n_train)
+    if saved is not None:
+        state.load(out_dir / LAST, saved, saved=saved_config)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     log = MetricsLog(out_dir / "metrics.jsonl", logger=config.logger, run_dir=out_dir, config=config.to_dict())
     if resume:
-        log.truncate_after(step)
+        log.truncate_after(state.step)
     else:
-        (out_dir / "metrics.jsonl").write_text("")
-    common = {
-        "name": name,
-        "encoder": encoder,
-        "audio": audio,
-        "fragments": fragments,
-        "training": config.to_dict(),
-        "data": data,
-        "n_tags": len(vocab),
-    }
-
-    def save_last(planner_state: dict[str, Any]) -> None:
-        directory = save_checkpoint(
-            out_dir / LAST, module=model, contents="full", step=step, epoch=planner_state["epoch"], **common
-        )
-        state = {
-            "step": step,
-            "total_steps": total_steps,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "plateau": plateau.state_dict(),
-            "planner": planner_state,
-            "aug_rng": aug_generator.get_state(),
-            "loss_rng": loss_generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "best": best,
-            "bad_validations": bad_validations,
-            "tracks_digest": data["tracks_digest"],
-            "n_tracks": len(tracks),
-            "kmeans": None if kmeans is None else kmeans.state_dict(),
-            "ema": None if ema is None else ema.state_dict(),
-        }
-        tmp = directory / f".{STATE}.tmp"
-        torch.save(state, tmp)
-        os.replace(tmp, directory / STATE)
-
-    def scored() -> ContrastiveModel:
-        """The weights that are validated and exported: the moving average when there is one."""
-        return model if ema is None else ema.module
-
-    def export(metrics: dict[str, Any] | None, epoch: int) -> None:
-        save_checkpoint(
-            out_dir, module=scored().encoder, contents="encoder", step=step, epoch=epoch, metrics=metrics, **common
-        )
-
-    def grouped_loss(z: torch.Tensor, group_ids: torch.Tensor, item_tracks: torch.Tensor, generator) -> torch.Tensor:
-        if isinstance(loss_fn, SoftInfoNCELoss):
-            similarity = torch.from_numpy(tag_similarity([tracks[int(t)].genre for t in item_tracks]))
-            return loss_fn(z, group_ids, similarity)
-        if isinstance(loss_fn, SkipGramLoss):
-            return loss_fn(z, group_ids, generator=generator)
-        return loss_fn(z, group_ids)
-
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.startswith("cuda")
-        else torch.autocast("cpu", enabled=False)
+        log.path.write_text("")
+    run = Run(
+        out_dir=out_dir,
+        name=name or out_dir.name or "encoder",
+        config=config,
+        encoder=encoder,
+        audio=audio,
+        fragments=fragments,
+        data=data,
+        device=device,
+        log=log,
+        emit=emit,
     )
 
-    def validate(epoch: int) -> dict[str, Any] | None:
-        if val_set is None:
-            return None
-        net = scored()
-        net.eval()
-        embeddings, projections = [], []
-        with torch.no_grad(), autocast:
-            for i in range(0, len(val_set), config.batch_size):
-                e, p = net(val_set.mels[i : i + config.batch_size].float().to(device))
-                embeddings.append(e.float().cpu())
-                projections.append(p.float().cpu())
-        emb, proj = torch.cat(embeddings), torch.cat(projections)
-        losses, generator = [], torch.Generator().manual_seed(config.seed)
-        labels = val_set.tracks
-        ends = torch.nonzero(torch.diff(labels)).flatten().add(1).tolist() + [len(labels)]  # track boundaries
-        start = 0
-        for end in ends:  # chunks of whole tracks, about one batch each
-            if end - start >= config.batch_size or end == len(labels):
-                chunk = slice(start, end)
-                if labels[chunk].unique().numel() >= 2:
-                    losses.append(float(grouped_loss(proj[chunk], labels[chunk], labels[chunk], generator)))
-                start = end
-        record: dict[str, Any] = {"kind": "val", "step": step, "epoch": epoch}
-        record["val_loss"] = config.contrastive_weight * float(np.mean(losses)) if losses else float("nan")
-        if kmeans is not None and kmeans.centroids is not None:
-            record["val_contrastive_loss"] = float(np.mean(losses)) if losses else float("nan")
-            record["val_kmeans_loss"] = float(kmeans.loss(emb))
-            record["val_loss"] += config.kmeans_weight * record["val_kmeans_loss"]
-        scores = retrieval_scores(emb.numpy(), labels.numpy(), ks=(1, 5, 10), queries=val_set.is_query.numpy())
-        record.update({k: v for k, v in scores.items() if k.startswith("recall@")})
-        if net.tag_head is not None:
-            with torch.no_grad():
-                logits = net.tag_head(emb.to(device)).float().cpu()
-            tagged = tag_targets[labels].sum(dim=1) > 0
-            if bool(tagged.any()):
-                record.update(
-                    {f"tag_{k}": v for k, v in tag_metrics(logits[tagged], tag_targets[labels][tagged]).items()}
-                )
-        model.train()
-        return record
-
-    # ------------------------------------------------------------------ the loop
     model.train()
-    stream = BatchStream(planner, cache, on_skip=lambda message: emit({"event": "skip", "message": message}))
-    status, snapshot = "finished", planner.state_dict()
-    total_items, train_time = 0, 0.0
-    tick = time.perf_counter()  # end of the previous step: step time includes waiting for data
-    last_val_step = -1
-    started = time.perf_counter()
-    emit({"event": "start", "step": step, "total_steps": total_steps, "data": data})
-    fit_items = fragment_sample(n_train, config.kmeans_fragments, seed=config.seed)
-
-    def refit_kmeans(epoch: int, *, final: bool = False) -> dict[str, Any]:
-        """Embed the sampled train fragments, refit the centroids (the collapse check comes with it)."""
-        emit({"event": "kmeans-fit", "epoch": epoch, "n_fragments": len(fit_items)})
-        embedded = embed_items(model, cache, fit_items, batch_size=config.batch_size, device=device)
-        report = kmeans.fit(embedded, epoch=epoch)
-        record = {"kind": "kmeans", "step": step, "epoch": epoch, "final": final, **report}
-        log.write(record)
-        emit({"event": "kmeans", **record})
-        return record
-
-    latest: dict[str, Any] | None = None  # the last validation record
-
-    def after_validation(record: dict[str, Any] | None, epoch: int) -> bool:
-        """Log, export the best model, step the plateau schedule; True when early stopping says stop."""
-        nonlocal best, bad_validations, last_val_step, latest
-        last_val_step, latest = step, record
-        if record is None:
-            export(None, epoch)
-            return False
-        log.write(record)
-        emit({"event": "validation", **record})
-        if config.schedule == "plateau" and step >= warmup and math.isfinite(record["val_loss"]):
-            plateau.step(record["val_loss"])
-        improved = best is None or (math.isfinite(record["val_loss"]) and record["val_loss"] < best["val_loss"])
-        if improved:
-            best, bad_validations = record, 0
-            export(record, epoch)
-        else:
-            bad_validations += 1
-        return config.patience > 0 and bad_validations >= config.patience
-
+    stream = BatchStream(data.planner, data.cache, on_skip=lambda message: emit({"event": "skip", "message": message}))
+    state.started = state.tick = time.perf_counter()
+    emit({"event": "start", "step": state.step, "total_steps": state.total_steps, "data": data.summary})
+    status = "next"
     try:
-        while planner.epoch < config.epochs and status == "finished":
-            if kmeans is not None and kmeans.needs_refit(planner.epoch):
-                refit_kmeans(planner.epoch)
-            for batch in stream.epoch():
-                mels = augment.batch(batch.mels, generator=aug_generator, group_ids=batch.group_ids).to(device)
-                group_ids = batch.group_ids.to(device)
-                with autocast:
-                    embeddings, projections = model(mels)
-                    contrastive = grouped_loss(projections.float(), group_ids, batch.tracks, loss_generator)
-                    loss = config.contrastive_weight * contrastive
-                    if kmeans is not None:
-                        kmeans_loss = kmeans.loss(embeddings.float())
-                        loss = loss + config.kmeans_weight * kmeans_loss
-                    if model.tag_head is not None:
-                        targets = tag_targets[batch.tracks].to(device)
-                        tagged = targets.sum(dim=1) > 0
-                        if bool(tagged.any()):
-                            logits = model.tag_head(embeddings[tagged]).float()
-                            loss = loss + config.tag_weight * tag_loss(logits, targets[tagged])
-                if not torch.isfinite(loss):
-                    raise ConfigError(f"the loss became {float(loss)} at step {step}; lower --lr (now {config.lr})")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
-                optimizer.step()
-                if ema is not None:
-                    ema.update_parameters(model)
-                if config.schedule == "cosine" or step < warmup:
-                    scheduler.step()
-                step += 1
-                snapshot = batch.planner_state
-                total_items += len(batch.mels)
-                train_time += time.perf_counter() - tick
-                lr = optimizer.param_groups[0]["lr"]
-                rate = total_items / max(train_time, 1e-9)
-                if step % config.log_every == 0:
-                    now = time.perf_counter()
-                    record = {
-                        "kind": "train",
-                        "step": step,
-                        "epoch": batch.epoch,
-                        "loss": float(loss.detach()),
-                        "lr": lr,
-                        "grad_norm": float(grad_norm),
-                        "fragments_per_s": rate,
-                        "elapsed_s": now - started,
-                        "decoded_tracks": cache.decoded,
-                    }
-                    if kmeans is not None:
-                        record["contrastive_loss"] = float(contrastive.detach())
-                        record["kmeans_loss"] = float(kmeans_loss.detach())
-                    log.write(record)
-                    emit({"event": "log", **record})
-                emit(
-                    {
-                        "event": "step",  # after logging: a Ctrl-C here loses nothing
-                        "step": step,
-                        "total_steps": total_steps,
-                        "epoch": batch.epoch,
-                        "loss": float(loss.detach()),
-                        "lr": lr,
-                        "fragments_per_s": rate,
-                    }
-                )
-                if step % config.val_every == 0 and after_validation(validate(batch.epoch), batch.epoch):
-                    status = "early-stopped"
-                if step % config.checkpoint_every == 0:
-                    save_last(snapshot)
-                if status != "finished" or (config.max_steps is not None and step >= config.max_steps):
-                    break
-                tick = time.perf_counter()
-            else:
-                snapshot = planner.state_dict()  # the stream finished the epoch: the planner moved on
-                if step - last_val_step >= max(1, config.val_every // 2) and after_validation(
-                    validate(planner.epoch - 1), planner.epoch - 1
-                ):
-                    status = "early-stopped"
-                tick = time.perf_counter()
-                continue
-            break
+        while status == "next" and data.planner.epoch < config.epochs:
+            if state.kmeans is not None and state.kmeans.needs_refit(data.planner.epoch):
+                refit_kmeans(run, state, state.kmeans, data.planner.epoch)
+            status = train_epoch(run, state, stream)
     except KeyboardInterrupt:
         status = "interrupted"
-    epoch = int(snapshot["epoch"])
-    if status != "interrupted" and last_val_step != step:
-        after_validation(validate(epoch), epoch)
-    collapse = None
-    if kmeans is not None and status != "interrupted":
-        after = refit_kmeans(epoch, final=True)
-        collapse = {
-            "before": kmeans.before,
-            "after": {k: v for k, v in after.items() if k not in ("kind", "final", "step", "epoch")},
-        }
-        kmeans.epoch = -1  # the final fit is no epoch's centroids: a longer resumed run refits
-        # validation losses of different epochs use different centroids: the fine-tuned model is the final one
-        export(latest, epoch)
-    save_last(snapshot)
-    if val_set is None and status == "interrupted":
-        export(None, epoch)
-    log.close()
-    records = read_metrics(log.path)
-    if records:
-        plot_loss_curve(records, out_dir / "loss_curve.png")
-    rate = total_items / train_time if train_time > 0 else 0.0
-    emit({"event": "end", "status": status, "step": step})
-    return TrainResult(
-        out_dir=out_dir,
-        status=status,
-        step=step,
-        epoch=epoch,
-        best=best,
-        fragments_per_s=rate,
-        data=data,
-        collapse=collapse,
-    )
+    return finish(run, state, "finished" if status == "next" else status)

@@ -4,8 +4,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from embeddings.checkpoint import load_checkpoint, load_encoder, resolve_checkpoint_dir, save_checkpoint
-from embeddings.config import AudioConfig, FragmentConfig
+from embeddings.checkpoint import BUNDLED, load_checkpoint, load_encoder, resolve_checkpoint_dir, save_checkpoint
+from embeddings.config import AudioConfig, AugmentConfig, FragmentConfig, TrainConfig
 from embeddings.errors import CheckpointError
 from embeddings.models import ContrastiveModel
 from tests.embeddings.tiny import TINY
@@ -25,7 +25,7 @@ def _save(tmp_path, contents="full", **kwargs):
         encoder=TINY,
         audio=AUDIO,
         fragments=FragmentConfig(),
-        training={"lr": 1e-3},
+        training=TrainConfig(lr=1e-3),
         data={"n_tracks": 3},
         step=7,
         epoch=1,
@@ -40,7 +40,7 @@ def test_round_trip_restores_configs_and_weights(tmp_path, contents):
     ckpt = load_checkpoint(path)
     assert (ckpt.name, ckpt.contents, ckpt.step, ckpt.epoch) == ("tiny", contents, 7, 1)
     assert ckpt.encoder == TINY and ckpt.audio == AUDIO and ckpt.fragments == FragmentConfig()
-    assert ckpt.training == {"lr": 1e-3} and ckpt.data == {"n_tracks": 3} and ckpt.metrics == {"val_loss": 1.5}
+    assert ckpt.training == TrainConfig(lr=1e-3) and ckpt.data == {"n_tracks": 3} and ckpt.metrics == {"val_loss": 1.5}
     encoder = load_encoder(ckpt)
     x = torch.randn(2, 16, 40)
     model.eval()
@@ -52,6 +52,34 @@ def test_files_can_be_named_directly(tmp_path):
     _, path = _save(tmp_path)
     assert resolve_checkpoint_dir(path / "model.json") == path
     assert load_checkpoint(path / "model.safetensors").step == 7
+
+
+def test_the_training_config_is_typed_and_old_dicts_still_load(tmp_path):
+    bundled = load_checkpoint("ctk-small")  # written as a plain dict before TrainConfig was stored typed
+    assert bundled.path == BUNDLED["ctk-small"] and isinstance(bundled.training, TrainConfig)
+    assert (bundled.training.positives, bundled.training.views, bundled.training.max_steps) == ("folder", 8, 600)
+    assert bundled.training.augment.crop_frames == 216 and bundled.training.augment.mix_db == (-20.0, -10.0)
+    _, path = _save(tmp_path)
+    meta = json.loads((path / "model.json").read_text())
+    assert meta["training"]["augment"]["mix_db"] == [-20.0, -10.0]  # the JSON holds plain lists
+    meta["training"] = {"lr": 0.002, "augment": {"p_mix": 0.0}}  # a run from before the newer fields
+    (path / "model.json").write_text(json.dumps(meta))
+    assert load_checkpoint(path).training == TrainConfig(lr=0.002, augment=AugmentConfig(p_mix=0.0))
+    meta["training"] = {}  # not trained by ctk train
+    (path / "model.json").write_text(json.dumps(meta))
+    assert load_checkpoint(path).training is None
+    meta["training"] = {"lr": 0.002, "momentum": 0.9}
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"invalid 'training' config \(unknown TrainConfig field\(s\): momentum"):
+        load_checkpoint(path)
+
+
+def test_one_resolver_for_bundled_names_folders_and_files(tmp_path):
+    _, path = _save(tmp_path)
+    assert resolve_checkpoint_dir("ctk-small") == BUNDLED["ctk-small"]
+    assert resolve_checkpoint_dir(path) == resolve_checkpoint_dir(path / "model.safetensors") == path
+    with pytest.raises(CheckpointError, match=r"^--init .*nope: no such checkpoint folder"):
+        resolve_checkpoint_dir(tmp_path / "nope", label="--init")
 
 
 def test_missing_folder_and_files(tmp_path):

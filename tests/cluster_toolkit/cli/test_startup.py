@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from cluster_toolkit.cli.main import LAZY_COMMANDS, app
+from cluster_toolkit.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("torch", "pandas", "sklearn", "scipy", "librosa", "matplotlib", "numpy", "pyarrow")
@@ -28,7 +28,7 @@ def test_help_of_ctk_and_of_every_light_command_imports_no_heavy_library():
 import json, sys
 import typer
 from typer.testing import CliRunner
-from cluster_toolkit.cli.main import LAZY_COMMANDS, app
+from cluster_toolkit.cli.main import app
 heavy = {HEAVY!r}
 after_import = [m for m in heavy if m in sys.modules]
 runner = CliRunner()
@@ -36,8 +36,6 @@ root = runner.invoke(app, ["--help"], env={{"COLUMNS": "200"}})
 group = typer.main.get_command(app)
 commands = []
 for name in group.list_commands(None):
-    if name in LAZY_COMMANDS:
-        continue
     command = group.get_command(None, name)
     subs = getattr(command, "list_commands", None)
     commands += [[name, sub] for sub in subs(None)] if subs else [[name]]
@@ -68,13 +66,22 @@ print(json.dumps({{"exit": result.exit_code, "output": result.output, "torch": "
     assert out["torch"] is False
 
 
-def test_a_lazy_command_shows_the_real_commands_help_and_runs_it():
-    runner = CliRunner()
-    for name, (module, function, short_help) in LAZY_COMMANDS.items():
-        real = getattr(__import__(module, fromlist=[function]), function)
-        assert real.__doc__.splitlines()[0].strip() == short_help  # `ctk --help` shows the command's own line
-        result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
-        assert result.exit_code == 0 and "--out" in result.output
-    # the error boundary covers a lazy command too: a usage error is one line and exit code 2
-    result = runner.invoke(app, ["train"])
+def test_train_and_finetune_help_show_the_config_defaults_without_torch():
+    out = _fresh("""
+import json, sys
+from typer.testing import CliRunner
+from cluster_toolkit.cli.main import app
+runner = CliRunner()
+helps = {name: runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}) for name in ("train", "finetune")}
+print(json.dumps({"exit": {k: v.exit_code for k, v in helps.items()}, "train": helps["train"].output,
+                  "finetune": helps["finetune"].output, "torch": "torch" in sys.modules}))
+""")
+    assert out["exit"] == {"train": 0, "finetune": 0}
+    assert out["torch"] is False
+    train_help = " ".join(out["train"].split())
+    assert "--batch-size <int> Fragments per batch. [default: 64]" in train_help  # TrainConfig.batch_size
+    assert "--d-model <int> Transformer width. [default: 192]" in train_help  # EncoderConfig.d_model
+    assert "[default: 4096]" in " ".join(out["finetune"].split())  # TrainConfig.kmeans_fragments
+    # the error boundary covers them: a usage error is one line and exit code 2
+    result = CliRunner().invoke(app, ["train"])
     assert result.exit_code == 2 and result.output.startswith("error: give MUSIC_DIR")

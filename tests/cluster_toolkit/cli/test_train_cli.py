@@ -117,7 +117,7 @@ def test_resume_of_a_non_run_or_corrupt_run(music, tmp_path):
 
 
 def test_ctrl_c_reports_the_checkpoint_and_exits_130(music, tmp_path, monkeypatch):
-    import cluster_toolkit.cli.train as train_module
+    import embeddings.training as training
     from embeddings.training import TrainResult
 
     def interrupted(files, *, out_dir, **kwargs):
@@ -125,7 +125,7 @@ def test_ctrl_c_reports_the_checkpoint_and_exits_130(music, tmp_path, monkeypatc
             out_dir=out_dir, status="interrupted", step=7, epoch=0, best=None, fragments_per_s=1.0, data={}
         )
 
-    monkeypatch.setattr(train_module, "train", interrupted)
+    monkeypatch.setattr(training, "train", interrupted)  # the command imports it when it runs
     result = _run(music, "--out", tmp_path / "run", *SMALL)
     assert result.exit_code == 130
     assert f"interrupted at step 7; checkpoint saved. Continue with: ctk train --resume {tmp_path / 'run'}" in (

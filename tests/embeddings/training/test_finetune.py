@@ -67,7 +67,7 @@ def test_finetune_lowers_kmeans_term_without_collapse(music, base_model, tmp_pat
     # the exported model starts from the base weights and differs from them
     tuned = load_checkpoint(tmp_path / "km")
     assert tuned.step == result.step  # the final model is exported (validation losses span different centroids)
-    assert tuned.training["kmeans_k"] == 2 and tuned.training["kmeans_weight"] == 1.0
+    assert tuned.training.kmeans_k == 2 and tuned.training.kmeans_weight == 1.0
     a, b = load_encoder(load_checkpoint(base_model)).state_dict(), load_encoder(tuned).state_dict()
     assert any(not torch.allclose(a[key], b[key]) for key in a)
 
