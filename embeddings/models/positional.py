@@ -86,29 +86,24 @@ class Positional(nn.Module):
         return None
 
 
-class ALiBi1D(Positional):
-    """Bias ``-m_h |t_i - t_j|`` by the distance in time patches; frequency rows are not told apart."""
+#: patch distances of the ALiBi variants, from the time and frequency differences ``(N, N)`` of two tokens
+ALIBI_DISTANCES = {
+    "time": lambda dt, df: dt.abs(),  # alibi1d: frequency rows are not told apart
+    "grid": lambda dt, df: torch.sqrt(dt**2 + df**2),  # alibi2d: Euclidean distance on the patch grid
+}
 
-    def __init__(self, n_heads: int) -> None:
+
+class ALiBi(Positional):
+    """Bias ``-m_h d(i, j)``: the patch distance ``d`` (:data:`ALIBI_DISTANCES`) times a per-head slope."""
+
+    def __init__(self, n_heads: int, distance: str) -> None:
         super().__init__()
-        self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)
-
-    def attention_bias(self, grid, *, time_offset=0, device=None):
-        time, _ = patch_positions(grid, time_offset=time_offset, device=self.slopes.device)
-        distance = (time[:, None] - time[None, :]).abs()
-        return -self.slopes[:, None, None] * distance
-
-
-class ALiBi2D(Positional):
-    """Bias ``-m_h sqrt((t_i - t_j)^2 + (f_i - f_j)^2)`` by the Euclidean distance on the patch grid."""
-
-    def __init__(self, n_heads: int) -> None:
-        super().__init__()
+        self.distance = ALIBI_DISTANCES[distance]
         self.register_buffer("slopes", alibi_slopes(n_heads), persistent=False)
 
     def attention_bias(self, grid, *, time_offset=0, device=None):
         time, freq = patch_positions(grid, time_offset=time_offset, device=self.slopes.device)
-        distance = torch.sqrt((time[:, None] - time[None, :]) ** 2 + (freq[:, None] - freq[None, :]) ** 2)
+        distance = self.distance(time[:, None] - time[None, :], freq[:, None] - freq[None, :])
         return -self.slopes[:, None, None] * distance
 
 
@@ -163,10 +158,8 @@ class LearnedPositional(Positional):
 def build_positional(config: EncoderConfig) -> Positional:
     """The positional module named by ``config.positional``."""
     kind = config.positional
-    if kind == "alibi1d":
-        return ALiBi1D(config.n_heads)
-    if kind == "alibi2d":
-        return ALiBi2D(config.n_heads)
+    if kind in ("alibi1d", "alibi2d"):
+        return ALiBi(config.n_heads, "time" if kind == "alibi1d" else "grid")
     if kind == "rope1d":
         return RoPE1D(config.head_dim)
     if kind == "rope2d":

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from embeddings.models.positional import (
-    ALiBi1D,
-    ALiBi2D,
+    ALiBi,
     LearnedPositional,
     RoPE1D,
     RoPE2D,
@@ -28,7 +27,7 @@ def test_alibi_slopes_follow_the_paper():
 
 
 def test_alibi1d_bias_is_minus_slope_times_time_distance():
-    bias = ALiBi1D(2).attention_bias((2, 3))
+    bias = ALiBi(2, "time").attention_bias((2, 3))
     slopes = alibi_slopes(2)
     time, _ = patch_positions((2, 3))
     for h in range(2):
@@ -38,7 +37,7 @@ def test_alibi1d_bias_is_minus_slope_times_time_distance():
 
 
 def test_alibi2d_bias_uses_euclidean_patch_distance():
-    bias = ALiBi2D(4).attention_bias((3, 4))
+    bias = ALiBi(4, "grid").attention_bias((3, 4))
     slopes = alibi_slopes(4)
     time, freq = patch_positions((3, 4))
     i, j = 1, 10  # (f=0, t=1) and (f=2, t=2)
@@ -48,7 +47,7 @@ def test_alibi2d_bias_uses_euclidean_patch_distance():
     assert torch.all(bias.diagonal(dim1=1, dim2=2) == 0)
 
 
-@pytest.mark.parametrize("module", [ALiBi1D(4), ALiBi2D(4)])
+@pytest.mark.parametrize("module", [ALiBi(4, "time"), ALiBi(4, "grid")])
 def test_alibi_bias_ignores_time_offset(module):
     assert torch.allclose(module.attention_bias((2, 5)), module.attention_bias((2, 5), time_offset=37))
 
@@ -92,8 +91,11 @@ def test_learned_table_is_interpolated_for_a_longer_grid():
 
 
 def test_build_positional_picks_the_variant(tiny):
-    kinds = {"alibi1d": ALiBi1D, "alibi2d": ALiBi2D, "rope1d": RoPE1D, "rope2d": RoPE2D, "learned": LearnedPositional}
+    kinds = {"alibi1d": ALiBi, "alibi2d": ALiBi, "rope1d": RoPE1D, "rope2d": RoPE2D, "learned": LearnedPositional}
     for name, cls in kinds.items():
         assert type(build_positional(tiny(positional=name))) is cls
+    # the two ALiBi variants differ by their distance only: along time, or Euclidean on the grid
+    time_only, grid = (build_positional(tiny(positional=k)).attention_bias((2, 2)) for k in ("alibi1d", "alibi2d"))
+    assert time_only[0, 0, 2] == 0 and grid[0, 0, 2] < 0  # tokens 0 and 2: same time, other frequency row
     none = build_positional(tiny(positional="none"))
     assert none.attention_bias((2, 2)) is None and none.rotary((2, 2)) is None
