@@ -2,11 +2,11 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
 from embeddings.backends import load_backend
+from tests.cluster_toolkit.cli._training_music import write_tones
 
 runner = CliRunner()
 SMALL = [
@@ -29,13 +29,7 @@ SMALL = [
 
 @pytest.fixture(scope="module")
 def music(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train-music")
-    sr = 22050
-    t = np.arange(7 * sr) / sr
-    for i in range(5):
-        y = 0.3 * np.sin(2 * np.pi * 220 * 1.4**i * t) * (0.6 + 0.4 * np.sign(np.sin(2 * np.pi * (i + 1) * t)))
-        sf.write(root / f"t{i}.wav", y.astype(np.float32), sr)
-    return root
+    return write_tones(tmp_path_factory.mktemp("train-music"), 5)
 
 
 def _run(*args):

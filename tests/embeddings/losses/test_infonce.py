@@ -66,8 +66,12 @@ def test_aligned_positives_give_lower_loss():
 
 def test_gradient_flows():
     z = torch.randn(6, 4, requires_grad=True)
-    InfoNCELoss()(z, torch.tensor([0, 0, 1, 1, 2, 2])).backward()
+    groups = torch.tensor([0, 0, 1, 1, 2, 2])
+    before = InfoNCELoss()(z, groups)
+    before.backward()
     assert torch.isfinite(z.grad).all() and z.grad.abs().sum() > 0
+    with torch.no_grad():  # a small step against the gradient lowers the loss
+        assert InfoNCELoss()(z - 0.1 * z.grad, groups) < before
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ import torch
 
 from embeddings.errors import ConfigError
 from embeddings.models import CnnLstmEncoder, ContrastiveModel, build_encoder
+from tests.embeddings.tiny import fit_two_views
 
 
 def test_cnn_lstm_embeds_any_length(tiny):
@@ -25,10 +26,12 @@ def test_cnn_lstm_is_a_conv1d_stack_over_mel_channels_then_an_lstm(tiny):
 
 
 def test_cnn_lstm_trains(tiny):
+    torch.manual_seed(0)
     model = ContrastiveModel(tiny(arch="cnn-lstm"))
-    _, proj = model(torch.randn(4, 32, 64))
-    proj.sum().backward()
-    assert all(p.grad is not None for p in model.parameters())
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    losses = fit_two_views(model, n_mels=32, n_frames=64)
+    assert losses[-1] < 0.5 * losses[0], losses  # the two views of each input find each other
+    assert [n for n, p in model.named_parameters() if torch.equal(p, before[n])] == []  # every weight moved
 
 
 def test_refuses_wrong_mels(tiny):

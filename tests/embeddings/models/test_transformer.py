@@ -6,6 +6,7 @@ from embeddings.errors import ConfigError
 from embeddings.models import ContrastiveModel, build_encoder
 from embeddings.models.config import POSITIONALS
 from embeddings.models.transformer import SpectrogramTransformer, normalise_input, standardize
+from tests.embeddings.tiny import fit_two_views
 
 
 def _mels(batch, frames, seed=0):
@@ -113,3 +114,10 @@ def test_gradients_reach_every_parameter(tiny):
         proj.square().sum().backward()
         missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
         assert missing == [], positional
+        assert [n for n, p in model.named_parameters() if not p.grad.abs().sum() > 0] == [], positional
+
+
+def test_transformer_trains(tiny):
+    torch.manual_seed(0)
+    losses = fit_two_views(ContrastiveModel(tiny()), n_mels=32, n_frames=64)
+    assert losses[-1] < 0.5 * losses[0], losses

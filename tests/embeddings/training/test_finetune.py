@@ -4,25 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from embeddings.augment import AugmentConfig
 from embeddings.checkpoint import load_checkpoint, load_encoder
 from embeddings.errors import ConfigError
 from embeddings.training import TrainConfig, train
 from embeddings.training.finetune import finetune, finetune_config
-
-FAST = dict(
-    batch_size=8,
-    views=2,
-    warmup_steps=2,
-    val_every=1000,
-    checkpoint_every=4,
-    log_every=1,
-    pool_groups=8,
-    cache_tracks=8,
-    val_tracks=8,
-    augment=AugmentConfig.none(),
-    seed=0,
-)
+from tests.embeddings.tiny import quick_train_config
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +19,7 @@ def base_model(music, tmp_path_factory, tiny_encoder, tiny_audio, tiny_fragments
         music,
         out_dir=out,
         encoder=tiny_encoder,
-        config=TrainConfig(epochs=4, lr=3e-3, **FAST),
+        config=quick_train_config(epochs=4, lr=3e-3),
         audio=tiny_audio,
         fragments=tiny_fragments,
     )
