@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from embeddings.errors import ConfigError
 from embeddings.losses.barlow_twins import BarlowTwinsLoss
+from embeddings.losses.groups import GroupedLoss
 from embeddings.losses.infonce import InfoNCELoss
 from embeddings.losses.kmeans_loss import KMeansLoss, assign_clusters
 from embeddings.losses.skipgram import SkipGramLoss
@@ -15,6 +14,7 @@ from embeddings.losses.tag_head import TagHeadLoss, exact_match, hamming_accurac
 __all__ = [
     "LOSSES",
     "BarlowTwinsLoss",
+    "GroupedLoss",
     "InfoNCELoss",
     "KMeansLoss",
     "SkipGramLoss",
@@ -36,7 +36,7 @@ LOSSES = {
 }
 
 
-def build_loss(name: str, **params: float) -> nn.Module:
+def build_loss(name: str, **params: float) -> GroupedLoss:
     """The grouped loss named ``name`` (``infonce``, ``soft-infonce``, ``barlow``, ``skipgram``)."""
     if name not in LOSSES:
         raise ConfigError(f"loss={name!r} must be one of {', '.join(LOSSES)}")

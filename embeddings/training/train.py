@@ -39,8 +39,7 @@ from embeddings.checkpoint import load_checkpoint, save_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig, TrainConfig
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION
-from embeddings.losses import TagHeadLoss, build_loss, tag_metrics
-from embeddings.losses.groups import GroupedLoss
+from embeddings.losses import GroupedLoss, TagHeadLoss, build_loss, tag_metrics
 from embeddings.models import ContrastiveModel
 from embeddings.models.config import EncoderConfig
 from embeddings.positives import (
@@ -169,12 +168,12 @@ def load_resume_configs(out_dir: str | Path) -> tuple[EncoderConfig, TrainConfig
 
 @dataclass
 class TrainData:
-    """What the loop reads and never changes: the tracks, the sampler's groups, the log-mel cache, the
-    validation set, the tag targets, and the summary recorded in every checkpoint (``summary``).
+    """What the loop reads: the tracks, the batch planner (its position is part of :class:`TrainState`), the
+    log-mel cache, the validation set, the tag targets, and the summary every checkpoint records.
 
-    ``similarity(item_tracks)`` gives the ``(N, N)`` known similarity of a batch's items that a
-    :class:`GroupedLoss` with ``uses_similarity`` weights negatives by (shared tags today); ``None`` when
-    the loss uses none.
+    ``similarity(item_tracks)``: the ``(N, N)`` known similarity in [0, 1] of a batch's items, from their
+    tracks; a :class:`GroupedLoss` with ``uses_similarity`` turns it into per-pair negative weights. Shared
+    tags today; another source (lyrics) plugs in here.
     """
 
     tracks: list[TrainTrack]
@@ -185,7 +184,7 @@ class TrainData:
     vocab: list[str]
     tag_targets: torch.Tensor
     summary: dict[str, Any]
-    similarity: Callable[[torch.Tensor], torch.Tensor] | None = None
+    similarity: Callable[[torch.Tensor], torch.Tensor]
 
 
 def load_data(
