@@ -20,6 +20,13 @@ def require_positive(**values: float | None) -> None:
         raise ConfigError(f"{', '.join(bad)} must be positive")
 
 
+def require_one_of(allowed: tuple[str, ...], **values: str) -> None:
+    """Raise :class:`ConfigError` for the first of ``values`` that is not one of ``allowed``."""
+    for name, value in values.items():
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} must be one of {', '.join(allowed)}")
+
+
 @dataclass(frozen=True)
 class AudioConfig:
     """Decoding and log-mel parameters (librosa vocabulary).
@@ -92,8 +99,7 @@ class CoverageConfig:
     n_fragments: int = 5
 
     def __post_init__(self) -> None:
-        if self.mode not in COVERAGES:
-            raise ConfigError(f"coverage={self.mode!r} must be one of {', '.join(COVERAGES)}")
+        require_one_of(COVERAGES, coverage=self.mode)
         if self.n_fragments < 1:
             raise ConfigError(f"n_fragments={self.n_fragments} must be at least 1")
 
@@ -241,14 +247,10 @@ class TrainConfig:
         if isinstance(self.augment, dict):
             object.__setattr__(self, "augment", AugmentConfig(**self.augment))
         object.__setattr__(self, "loss_params", dict(self.loss_params))
-        if self.loss not in LOSS_NAMES:
-            raise ConfigError(f"loss={self.loss!r} must be one of {', '.join(LOSS_NAMES)}")
-        if self.positives not in POSITIVES:
-            raise ConfigError(f"positives={self.positives!r} must be one of {', '.join(POSITIVES)}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule={self.schedule!r} must be one of {', '.join(SCHEDULES)}")
-        if self.logger not in LOGGERS:
-            raise ConfigError(f"logger={self.logger!r} must be one of {', '.join(LOGGERS)}")
+        require_one_of(LOSS_NAMES, loss=self.loss)
+        require_one_of(POSITIVES, positives=self.positives)
+        require_one_of(SCHEDULES, schedule=self.schedule)
+        require_one_of(LOGGERS, logger=self.logger)
         if self.views < 2:
             raise ConfigError(f"views={self.views} must be >= 2: a contrastive batch needs positives")
         if self.batch_size < 2 * self.views:

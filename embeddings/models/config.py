@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from embeddings.config import require_positive
+from embeddings.config import require_one_of, require_positive
 from embeddings.errors import ConfigError
 
 ARCHITECTURES = ("transformer", "cnn-lstm")
@@ -68,12 +68,9 @@ class EncoderConfig:
         # JSON round trips turn tuples into lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "projection_dims", tuple(int(d) for d in self.projection_dims))
         object.__setattr__(self, "cnn_channels", tuple(int(c) for c in self.cnn_channels))
-        if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"arch={self.arch!r} must be one of {', '.join(ARCHITECTURES)}")
-        if self.input_norm not in INPUT_NORMS:
-            raise ConfigError(f"input_norm={self.input_norm!r} must be one of {', '.join(INPUT_NORMS)}")
-        if self.positional not in POSITIONALS:
-            raise ConfigError(f"positional={self.positional!r} must be one of {', '.join(POSITIONALS)}")
+        require_one_of(ARCHITECTURES, arch=self.arch)
+        require_one_of(INPUT_NORMS, input_norm=self.input_norm)
+        require_one_of(POSITIONALS, positional=self.positional)
         require_positive(
             n_mels=self.n_mels,
             n_frames=self.n_frames,
