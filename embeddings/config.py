@@ -179,6 +179,8 @@ LOSS_NAMES = ("infonce", "soft-infonce", "barlow", "skipgram")
 POSITIVES = ("track", "playlist", "tag", "folder")
 SCHEDULES = ("cosine", "plateau")
 LOGGERS = ("none", "tensorboard", "wandb")
+#: what soft-infonce weighs negatives by: shared tags, lyric similarity, or nothing (plain InfoNCE)
+NEGATIVE_WEIGHTS = ("tags", "lyrics", "none")
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,11 @@ class TrainConfig:
     kmeans_weight * KMeansLoss`` on the embeddings, with ``kmeans_k`` centroids refitted at the start of
     every epoch on up to ``kmeans_fragments`` training fragments (see ``embeddings/training/kmeans_term.py``).
     The k-means term is never used alone: ``contrastive_weight`` must stay > 0.
+
+    Negative weights (``loss="soft-infonce"`` only): ``negative_weights`` names the similarity of two tracks
+    that down-weights one as the other's negative: ``"tags"`` (Jaccard overlap of their genre tags),
+    ``"lyrics"`` (clipped cosine of their lyric vectors, see :mod:`embeddings.lyrics.similarity`; tracks without
+    lyrics keep full weight) or ``"none"`` (every negative alike: plain InfoNCE).
     """
 
     loss: str = "infonce"
@@ -231,6 +238,7 @@ class TrainConfig:
     patience: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
+    negative_weights: str = "tags"
     tag_weight: float = 0.0
     max_tags: int = 50
     seed: int = 0
@@ -251,6 +259,12 @@ class TrainConfig:
         require_one_of(POSITIVES, positives=self.positives)
         require_one_of(SCHEDULES, schedule=self.schedule)
         require_one_of(LOGGERS, logger=self.logger)
+        require_one_of(NEGATIVE_WEIGHTS, negative_weights=self.negative_weights)
+        if self.negative_weights != "tags" and self.loss != "soft-infonce":
+            raise ConfigError(
+                f"negative_weights={self.negative_weights!r} needs loss='soft-infonce' (loss={self.loss!r} weighs "
+                "every negative alike)"
+            )
         if self.views < 2:
             raise ConfigError(f"views={self.views} must be >= 2: a contrastive batch needs positives")
         if self.batch_size < 2 * self.views:

@@ -20,7 +20,7 @@ from cluster_toolkit.cli._training_common import (
     run_locked,
 )
 from cluster_toolkit.errors import UsageError
-from embeddings.config import LOGGERS, LOSS_NAMES, POSITIVES, FragmentConfig, TrainConfig
+from embeddings.config import LOGGERS, LOSS_NAMES, NEGATIVE_WEIGHTS, POSITIVES, FragmentConfig, TrainConfig
 from embeddings.models.config import INPUT_NORMS, POSITIONALS, EncoderConfig
 
 
@@ -46,6 +46,11 @@ def train_cli(
     positives: Annotated[
         str, typer.Option(help="Positives: track (label-free), playlist, tag, folder.")
     ] = TrainConfig.positives,
+    negative_weights: Annotated[
+        str,
+        typer.Option(help="With --loss soft-infonce, negatives similar to the anchor count less: tags (shared "
+                     "genre tags), lyrics (lyric similarity; needs ctk[lyrics]), none (plain InfoNCE)."),
+    ] = TrainConfig.negative_weights,
     playlists: Annotated[Path | None, typer.Option(help="Folder of .m3u/.m3u8/MPD .json playlists.")] = None,
     arch: Annotated[str, typer.Option(help="Encoder: transformer or cnn-lstm.")] = EncoderConfig.arch,
     positional: Annotated[str, typer.Option(help=f"Positions: {', '.join(POSITIONALS)}.")] = EncoderConfig.positional,
@@ -99,7 +104,8 @@ def train_cli(
         if music_dir is None or out is None:
             raise UsageError("give MUSIC_DIR and --out DIR (or --resume DIR to continue a run)")
         for value, allowed, option in ((positives, POSITIVES, "--positives"), (loss, LOSS_NAMES, "--loss"),
-                                       (logger, LOGGERS, "--logger"), (input_norm, INPUT_NORMS, "--input-norm")):
+                                       (logger, LOGGERS, "--logger"), (input_norm, INPUT_NORMS, "--input-norm"),
+                                       (negative_weights, NEGATIVE_WEIGHTS, "--negative-weights")):
             _choice(value, allowed, option)
         plan = plan_new_run(
             out,
@@ -110,7 +116,8 @@ def train_cli(
             crop_seconds=crop_seconds,
             encoder=dict(arch=arch, positional=positional, d_model=d_model, n_layers=layers, n_heads=heads,
                          embedding_dim=embedding_dim, input_norm=input_norm),
-            training=dict(loss=loss, positives=positives, epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
+            training=dict(loss=loss, positives=positives, negative_weights=negative_weights,
+                          epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
                           batch_size=batch_size, views=views, lr=lr, schedule=schedule, tag_weight=tag_weight,
                           val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
                           ema_decay=ema_decay, logger=logger),

@@ -40,6 +40,7 @@ from embeddings.config import AudioConfig, FragmentConfig, TrainConfig
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION
 from embeddings.losses import GroupedLoss, TagHeadLoss, build_loss, tag_metrics
+from embeddings.lyrics.similarity import BatchLyricSimilarity
 from embeddings.models import ContrastiveModel
 from embeddings.models.config import EncoderConfig
 from embeddings.positives import (
@@ -173,7 +174,7 @@ class TrainData:
 
     ``similarity(item_tracks)``: the ``(N, N)`` known similarity in [0, 1] of a batch's items, from their
     tracks; a :class:`GroupedLoss` with ``uses_similarity`` turns it into per-pair negative weights. Shared
-    tags today; another source (lyrics) plugs in here.
+    tags, lyric similarity or none, by ``TrainConfig.negative_weights``.
     """
 
     tracks: list[TrainTrack]
@@ -241,6 +242,17 @@ def load_data(
     def tag_overlap(item_tracks: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(tag_similarity([tracks[int(t)].genre for t in item_tracks]))
 
+    def no_similarity(item_tracks: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(item_tracks), len(item_tracks))
+
+    similarity: Callable[[torch.Tensor], torch.Tensor] = tag_overlap
+    if config.loss == "soft-infonce" and config.negative_weights == "lyrics":
+        emit({"event": "lyrics", "n_tracks": len(tracks)})
+        similarity = BatchLyricSimilarity.from_paths([t.path for t in tracks])
+        summary["n_tracks_with_lyrics"] = similarity.n_with_lyrics
+    elif config.negative_weights == "none":
+        similarity = no_similarity
+
     return TrainData(
         tracks=tracks,
         n_train=n_train,
@@ -250,7 +262,7 @@ def load_data(
         vocab=vocab,
         tag_targets=tag_targets,
         summary=summary,
-        similarity=tag_overlap,
+        similarity=similarity,
     )
 
 
