@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from embeddings.config import require_one_of, require_positive
 from embeddings.errors import ConfigError
 
 __all__ = ["NEGATIVE_WEIGHTS", "FusionConfig", "FusionTrainConfig"]
@@ -30,9 +31,8 @@ class FusionConfig:
     embedding_dim: int = 128
 
     def __post_init__(self) -> None:
-        for name in ("audio_dim", "text_dim", "d_model", "n_heads", "n_layers", "embedding_dim"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"FusionConfig {name}={getattr(self, name)} must be >= 1")
+        require_positive(audio_dim=self.audio_dim, text_dim=self.text_dim, d_model=self.d_model, n_heads=self.n_heads,
+                         n_layers=self.n_layers, embedding_dim=self.embedding_dim)
         if self.d_model % self.n_heads:
             raise ConfigError(f"FusionConfig d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
         if not 0.0 <= self.dropout < 1.0:
@@ -59,12 +59,10 @@ class FusionTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 2:
-            raise ConfigError(f"steps={self.steps} must be >= 1 and batch_size={self.batch_size} >= 2")
-        if self.max_audio_tokens < 1 or not 0 <= self.lyric_dropout < 1:
+        require_positive(steps=self.steps, lr=self.lr, temperature=self.temperature,
+                         max_audio_tokens=self.max_audio_tokens)
+        require_one_of(NEGATIVE_WEIGHTS, negative_weights=self.negative_weights)
+        if self.batch_size < 2 or not 0 <= self.lyric_dropout < 1:
             raise ConfigError(
-                f"max_audio_tokens={self.max_audio_tokens} must be >= 1, lyric_dropout={self.lyric_dropout} in [0, 1)"
+                f"batch_size={self.batch_size} must be >= 2, lyric_dropout={self.lyric_dropout} in [0, 1)"
             )
-        if self.negative_weights not in NEGATIVE_WEIGHTS:
-            choices = ", ".join(NEGATIVE_WEIGHTS)
-            raise ConfigError(f"negative_weights={self.negative_weights!r} must be one of {choices}")
