@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from embeddings.m3u import file_key
 from playlists.rules import recording_key
 
 HOW = ("track_id", "path", "content", "tags")
@@ -29,10 +30,6 @@ HOW = ("track_id", "path", "content", "tags")
 
 def _norm(path: str) -> str:
     return os.path.normcase(os.path.abspath(os.path.expanduser(path)))
-
-
-def _real(path: str) -> str:
-    return os.path.normcase(os.path.realpath(os.path.expanduser(path)))
 
 
 @dataclass(frozen=True)
@@ -107,8 +104,8 @@ class TrackLocator:
             hit = self.by_path.get(_norm(entry.path))
             if hit is None:
                 if self.by_real is None:
-                    self.by_real = {_real(p): t for p, t in self._paths if p}
-                hit = self.by_real.get(_real(entry.path))
+                    self.by_real = {file_key(p): t for p, t in self._paths if p}
+                hit = self.by_real.get(file_key(entry.path))
             if hit is not None:
                 return hit, "path"
             if os.path.isfile(entry.path):

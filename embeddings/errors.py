@@ -27,3 +27,7 @@ class CheckpointError(CtkError):
     """A model checkpoint is missing, corrupt or of the wrong kind."""
 
     exit_code = 2
+
+
+class PlaylistFileError(CtkError):
+    """A playlist file cannot be read (missing, unreadable, binary, not text)."""

@@ -4,8 +4,9 @@ A :class:`PositiveGroups` is a list of groups of track indices (into the trainin
 Items sampled from one group are positives, items from different groups negatives:
 
 - ``track`` (default, label-free): each track is its own group; positives are fragments of one track.
-- ``playlist``: each playlist is a group; read from M3U/M3U8 files (paths, relative to the playlist)
-  and Million Playlist Dataset JSON slices (matched to the library by artist and title).
+- ``playlist``: each playlist is a group; read from M3U/M3U8 files (:mod:`embeddings.m3u`; matched to the
+  library by path) and Million Playlist Dataset JSON slices (matched by artist and title, normalised by
+  :func:`embeddings.tags.normalise_text`).
 - ``tag``: each tag (genre) with at least ``min_size`` tracks is a group.
 - ``folder``: each folder holding at least ``min_size`` tracks is a group: in a library laid out as
   ``Artist/Album/track``, the tracks of one album (one production) are positives. No tags needed.
@@ -17,17 +18,16 @@ the same batch.
 from __future__ import annotations
 
 import json
-import os
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 
 from embeddings.errors import ConfigError
+from embeddings.m3u import file_key, read_m3u_entries
+from embeddings.tags import normalise_text
 
 PLAYLIST_EXTENSIONS = (".m3u", ".m3u8", ".json")
 
@@ -109,43 +109,6 @@ def tag_similarity(genres: Sequence[str]) -> np.ndarray:
     return out
 
 
-def read_m3u(path: str | Path) -> list[Path]:
-    """The entries of an M3U/M3U8 playlist as absolute paths (comments and URLs other than
-    ``file://`` skipped; relative entries resolved against the playlist's folder)."""
-    path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        if path.suffix.lower() == ".m3u8":
-            raise ConfigError(f"{path}: an .m3u8 playlist must be UTF-8") from None
-        text = raw.decode("latin-1")  # classic .m3u is in the system code page
-    entries = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "://" in line:
-            url = urlparse(line)
-            if url.scheme != "file":
-                continue
-            line = unquote(url.path)
-        entry = Path(line.replace("\\", "/")).expanduser()
-        if not entry.is_absolute():
-            entry = path.parent / entry
-        entries.append(Path(_normpath(entry)))
-    return entries
-
-
-def _normpath(path: Path) -> str:
-    return os.path.normcase(os.path.normpath(str(path)))
-
-
-def _normalise_name(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
-
-
 def read_mpd_slice(path: str | Path) -> list[tuple[str, list[tuple[str, str]]]]:
     """Playlists of a Million Playlist Dataset slice: ``[(name, [(artist, title), ...]), ...]``."""
     path = Path(path)
@@ -184,11 +147,11 @@ def playlist_positives(
     root = Path(playlists_dir)
     if not root.is_dir():
         raise ConfigError(f"--playlists {root}: not a folder")
-    by_path = {_normpath(Path(p).resolve()): i for i, p in enumerate(track_paths)}
+    by_path = {file_key(p): i for i, p in enumerate(track_paths)}
     by_name: dict[tuple[str, str], int] = {}
     if artists is not None and titles is not None:
         for i, (a, t) in enumerate(zip(artists, titles, strict=True)):
-            by_name.setdefault((_normalise_name(a), _normalise_name(t)), i)
+            by_name.setdefault((normalise_text(a), normalise_text(t)), i)
     groups: list[tuple[int, ...]] = []
     names: list[str] = []
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in PLAYLIST_EXTENSIONS and p.is_file())
@@ -197,12 +160,12 @@ def playlist_positives(
     for file in files:
         if file.suffix.lower() == ".json":
             found = [
-                (name, [by_name.get((_normalise_name(a), _normalise_name(t))) for a, t in tracks])
+                (name, [by_name.get((normalise_text(a), normalise_text(t))) for a, t in tracks])
                 for name, tracks in read_mpd_slice(file)
             ]
         else:
-            resolved = [_normpath(Path(e).resolve()) if Path(e).exists() else _normpath(e) for e in read_m3u(file)]
-            found = [(file.stem, [by_path.get(e) for e in resolved])]
+            entries = read_m3u_entries(file)
+            found = [(file.stem, [by_path.get(file_key(e.path)) for e in entries if not e.is_url])]
         for name, indices in found:
             members = tuple(dict.fromkeys(i for i in indices if i is not None))
             if len(members) >= min_size:

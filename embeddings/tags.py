@@ -1,12 +1,16 @@
-"""Reading tags (title, artist, album, ISRC, genre, lyrics, duration) with mutagen.
+"""Reading tags (title, artist, album, ISRC, genre, lyrics, duration) with mutagen, and tag text for comparison.
 
 Tags are best effort: a file whose tags cannot be read still gets analysed, with empty
 tag fields. Lyrics come from :func:`embeddings.lyrics.read_lyrics`: a sidecar ``.lrc`` (timestamps
 stripped) or ``.txt`` with the same stem, else the embedded tag; "" for none or an instrumental.
+:func:`normalise_text` is the one normaliser of names (artists, titles) that two sources must agree on:
+playlists matched to a library, near-duplicate recordings.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,34 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "isrc": ("isrc", "tsrc"),
     "genre": ("genre", "tcon", "\xa9gen"),
 }
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def _missing(value: object) -> bool:
+    """None, NaN or pandas' NA: a value that is not equal to itself."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA: its comparisons are NA, which has no truth value
+        return True
+
+
+def normalise_text(text: object) -> str:
+    """Case-folded, accent-free, punctuation-free text (``&`` read as ``and``); ``""`` for missing values.
+
+    Letters of every script are kept (a Japanese title is not reduced to nothing).
+
+    >>> normalise_text("Beyoncé  — Halo!")
+    'beyonce halo'
+    """
+    if _missing(text):
+        return ""
+    s = unicodedata.normalize("NFKD", str(text))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
+    s = s.replace("&", " and ").replace("'", "").replace("\u2019", "")
+    return " ".join(_NON_WORD.sub(" ", s).split())
 
 
 def _text(value: Any) -> list[str]:

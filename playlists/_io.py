@@ -33,15 +33,6 @@ def present(value: object) -> bool:
     return str(value) != ""
 
 
-def file_key(path: str | os.PathLike) -> str:
-    """What makes two paths the same file: absolute, symlinks resolved, case folded where the OS folds it.
-
-    A track reached through a symlinked folder, a relative path or ``~`` has one key everywhere (the
-    store's paths, M3U entries, ``--seeds``); the file need not exist (then the path is normalised as text).
-    """
-    return os.path.normcase(os.path.realpath(os.path.expanduser(str(path))))
-
-
 def entry_path(track_path: str, playlist_path: Path | None, *, relative: bool) -> str:
     """The path to write for a track: relative to the playlist's folder when asked and possible.
 

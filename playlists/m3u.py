@@ -1,4 +1,4 @@
-"""Extended M3U8 playlists: write (text first, for ``--dry-run``) and read.
+"""Extended M3U8 playlists: write (text first, for ``--dry-run``); :mod:`embeddings.m3u` reads them.
 
 The written format, UTF-8 with ``\\n`` line ends::
 
@@ -10,8 +10,9 @@ The written format, UTF-8 with ``\\n`` line ends::
 ``#EXTINF`` carries the duration in whole seconds (``-1`` when unknown) and
 ``artist - title`` (the file name when both are missing). Paths are relative to the
 playlist file's folder by default, so a music folder and its playlists can move together.
-A path with a line break in it (legal on Linux, fatal to a line-based format) is written as an
-absolute ``file://`` URI with the break percent-encoded; readers turn it back into the path.
+A path with a line break in it (legal on Linux, fatal to a line-based format) or a backslash (which
+readers take for a Windows folder separator) is written as an absolute ``file://`` URI with the
+character percent-encoded; readers turn it back into the path.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
@@ -72,7 +71,7 @@ def m3u8_text(
         shown = [_one_line(v) for v in (artist, title) if present(v)]
         label = " - ".join(shown) if shown else Path(path).stem
         lines.append(f"#EXTINF:{_duration(getattr(row, 'duration_s', None))},{label}")
-        if "\n" in path or "\r" in path:
+        if "\n" in path or "\r" in path or "\\" in path:
             lines.append(Path(os.path.abspath(path)).as_uri())
         else:
             lines.append(entry_path(path, playlist_path, relative=relative))
@@ -82,77 +81,3 @@ def m3u8_text(
 def write_m3u8(text: str, path: Path) -> Path:
     """Write M3U8 ``text`` (from :func:`m3u8_text`) to ``path`` atomically."""
     return write_text_atomic(Path(path), text)
-
-
-@dataclass(frozen=True)
-class M3UEntry:
-    """One entry of an M3U file: its path (absolute) or URL, and what its ``#EXTINF`` line said."""
-
-    path: str
-    duration_s: float | None = None
-    label: str | None = None  # "artist - title" as written after the comma
-
-
-def parse_m3u_entries(text: str, base_dir: Path) -> list[M3UEntry]:
-    """The entries of an M3U/M3U8 text, in order, with their ``#EXTINF`` duration and label.
-
-    Comment and directive lines (``#...``) and blank lines are skipped; relative entries are
-    resolved against ``base_dir``; ``file://`` URLs are turned into paths. Other URLs are
-    kept as they are.
-    """
-    out = []
-    info: tuple[float | None, str | None] = (None, None)
-    for raw in text.lstrip("\ufeff").splitlines():
-        line = raw.strip()
-        if line.upper().startswith("#EXTINF:"):
-            seconds, _, label = line[len("#EXTINF:"):].partition(",")
-            try:
-                duration = float(seconds.split()[0]) if seconds.split() else None
-            except ValueError:
-                duration = None
-            info = (duration if duration is not None and duration >= 0 else None, label.strip() or None)
-            continue
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("file://"):
-            line = unquote(urlparse(line).path)
-        elif "://" in line:
-            out.append(M3UEntry(line, *info))
-            info = (None, None)
-            continue
-        p = Path(line).expanduser()
-        out.append(M3UEntry(str((p if p.is_absolute() else Path(base_dir) / p).resolve()), *info))
-        info = (None, None)
-    return out
-
-
-def parse_m3u(text: str, base_dir: Path) -> list[str]:
-    """Absolute paths (or URLs) of an M3U/M3U8 text's entries, in order (see :func:`parse_m3u_entries`)."""
-    return [entry.path for entry in parse_m3u_entries(text, base_dir)]
-
-
-def read_m3u_entries(path: Path) -> list[M3UEntry]:
-    """:func:`parse_m3u_entries` of a file (UTF-8, else Latin-1; ExportError when unreadable)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ExportError(f"cannot read playlist {path}: {exc}") from exc
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            text = raw.decode("utf-16")  # Windows tools write UTF-16 with a byte-order mark
-        except UnicodeDecodeError as exc:
-            raise ExportError(f"{path}: not a text playlist (bad UTF-16: {exc.reason})") from exc
-    else:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")  # plain .m3u files are often Latin-1
-    if "\x00" in text:
-        raise ExportError(f"{path}: not a text playlist (it holds NUL bytes; binary file or unmarked UTF-16?)")
-    return parse_m3u_entries(text, path.parent)
-
-
-def read_m3u(path: Path) -> list[str]:
-    """Entries of an M3U/M3U8 file as absolute paths (ExportError when unreadable)."""
-    return [entry.path for entry in read_m3u_entries(path)]

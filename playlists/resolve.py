@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from playlists._io import file_key
+from embeddings.m3u import file_key
+from embeddings.tags import normalise_text
 from playlists.errors import PlaylistError
-from playlists.rules import normalise_artist, normalise_text, normalise_title
+from playlists.rules import normalise_artist, normalise_title
 
 _MIN_PREFIX = 6
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from embeddings.errors import ConfigError
+from embeddings.tags import normalise_text
 
 # Suffixes that name the same recording: "(Remastered 2011)", "- 2009 Remaster", "[Radio Edit]"...
 _SAME_RECORDING = re.compile(
@@ -32,7 +32,6 @@ _SAME_RECORDING = re.compile(
     re.IGNORECASE,
 )
 _FEATURING = re.compile(r"[\(\[]?\s*\b(feat|ft|featuring)\b\.?.*$", re.IGNORECASE)
-_NON_WORD = re.compile(r"[^\w]+")
 
 
 @dataclass(frozen=True)
@@ -59,20 +58,6 @@ class PlaylistRules:
             )
         if self.artist_window < 0:
             raise ConfigError(f"artist_window={self.artist_window} must be >= 0")
-
-
-def normalise_text(text: object) -> str:
-    """Case-folded, accent-free, punctuation-free text; ``""`` for missing values.
-
-    >>> normalise_text("Beyoncé  — Halo!")
-    'beyonce halo'
-    """
-    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
-        return ""
-    s = unicodedata.normalize("NFKD", str(text))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch)).casefold()
-    s = s.replace("&", " and ").replace("'", "").replace("\u2019", "")
-    return " ".join(_NON_WORD.sub(" ", s).split())
 
 
 def clean_title(title: object) -> str:

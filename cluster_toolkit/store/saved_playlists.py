@@ -22,9 +22,9 @@ from cluster_toolkit.errors import StoreError, UsageError
 from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import LABELS_TABLE, resolve_run_id
 from cluster_toolkit.track_lookup import PlaylistEntry, PlaylistLookup, TrackLocator
+from embeddings.m3u import read_m3u_entries
 from playlists.json_export import to_jsonable
 from playlists.library import Library
-from playlists.m3u import read_m3u_entries
 from playlists.playlist import Playlist
 from playlists.quality import playlist_metrics
 from playlists.resolve import resolve_seed

@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +7,6 @@ from embeddings.errors import ConfigError
 from embeddings.positives import (
     folder_positives,
     playlist_positives,
-    read_m3u,
     read_mpd_slice,
     split_tags,
     tag_positives,
@@ -36,20 +34,6 @@ def test_tag_similarity_is_jaccard():
     assert s[0, 1] == pytest.approx(0.5) and s[1, 0] == pytest.approx(0.5)
     assert s[0, 3] == 0 and s[2, 2] == 0 and s[0, 0] == 1
     assert np.allclose(s, s.T)
-
-
-def test_read_m3u_resolves_relative_entries_and_skips_comments(tmp_path):
-    (tmp_path / "lists").mkdir()
-    m3u = tmp_path / "lists" / "mix.m3u8"
-    m3u.write_text("#EXTM3U\n#EXTINF:123,Artist - Title\n../music/a.flac\n\nhttp://radio/stream\n/abs/b.mp3\n")
-    entries = read_m3u(m3u)
-    assert entries == [tmp_path / "music" / "a.flac", Path("/abs/b.mp3")]
-
-
-def test_read_m3u_latin1(tmp_path):
-    m3u = tmp_path / "old.m3u"
-    m3u.write_bytes("Caf\xe9.wav\n".encode("latin-1"))
-    assert read_m3u(m3u) == [tmp_path / "Café.wav"]
 
 
 def test_playlist_positives_from_m3u_and_mpd(tmp_path):
@@ -81,6 +65,28 @@ def test_playlist_positives_from_m3u_and_mpd(tmp_path):
         paths, lists, artists=["x", "Björk", "y", "DAFT PUNK"], titles=["a", "Jóga", "c", "One more time"]
     )
     assert dict(zip(p.names, p.groups, strict=True)) == {"road [7]": (1, 3), "one": (0, 1)}
+
+
+def test_playlist_positives_match_links_urls_and_names_of_every_script(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    for n in "abcd":
+        (real / f"{n}.wav").write_bytes(b"x")
+    (tmp_path / "music").symlink_to(real)
+    paths = [tmp_path / "music" / f"{n}.wav" for n in "abcd"]  # the library reaches the files through a link
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "mixed.m3u8").write_text(
+        f"#EXTM3U\n#EXTINF:1,A\n{real / 'a.wav'}\nhttp://radio/stream\nfile://{real / 'b.wav'}\n..\\music\\c.wav\n"
+    )
+    mpd = {"playlists": [{"name": "jp", "pid": 1, "tracks": [
+        {"artist_name": "椎名林檎", "track_name": "First Love"},  # not 宇多田ヒカル, though the titles agree
+        {"artist_name": "Simon & Garfunkel", "track_name": "The Boxer"},
+    ]}]}  # fmt: skip
+    (lists / "mpd.json").write_text(json.dumps(mpd, ensure_ascii=False))
+    p = playlist_positives(paths, lists, artists=["宇多田ヒカル", "椎名林檎", "Simon and Garfunkel", "x"],
+                           titles=["First Love", "First Love", "The Boxer", "y"])  # fmt: skip
+    assert dict(zip(p.names, p.groups, strict=True)) == {"jp [1]": (1, 2), "mixed": (0, 1, 2)}
 
 
 def test_playlist_errors(tmp_path):

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3, TCON, TIT2, TPE1, TSRC, USLT
 
-from embeddings.tags import read_tags
+from embeddings.tags import normalise_text, read_tags
 from tests.conftest import synth, write_audio
 
 
@@ -53,3 +55,13 @@ def test_unreadable_tags_do_not_raise(tmp_path):
     path.write_bytes(b"not an mp3 at all" * 10)
     tags = read_tags(path)
     assert tags["title"] == "junk" and math.isnan(tags["duration_s"])
+
+
+def test_normalise_text():
+    assert normalise_text("Beyoncé  — Halo!") == "beyonce halo"
+    assert normalise_text("Simon & Garfunkel") == "simon and garfunkel"
+    assert normalise_text("Guns N’ Roses") == normalise_text("GUNS N' ROSES") == "guns n roses"
+    assert normalise_text("Straße") == "strasse"  # case-folded, not only lower-cased
+    assert normalise_text("宇多田ヒカル") == "宇多田ヒカル"  # every script's letters are kept
+    for missing in (None, float("nan"), np.float32("nan"), pd.NA):
+        assert normalise_text(missing) == ""

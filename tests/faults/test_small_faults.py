@@ -21,8 +21,9 @@ from cluster_toolkit.errors import StoreError
 from cluster_toolkit.ingest import EmbedConfig, embed_library
 from cluster_toolkit.store.tabular import read_feature_table
 from embeddings.config import FragmentConfig
+from embeddings.m3u import read_m3u
 from playlists.errors import ExportError
-from playlists.m3u import m3u8_text, read_m3u, write_m3u8
+from playlists.m3u import m3u8_text, write_m3u8
 from playlists.spotify import SpotifySettings
 from playlists.spotify.client import make_auth_manager, make_session
 from tests.cluster_toolkit.cli._playlist_cli_store import build_store

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
 from cluster_toolkit.store.saved_playlists import list_playlists
-from playlists.m3u import read_m3u
+from embeddings.m3u import read_m3u
 from tests.cluster_toolkit.cli._playlist_cli_store import PER, RUN_ID, build_store
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cluster_toolkit.cli.main import app
 from cluster_toolkit.ingest import content_hash
 from cluster_toolkit.store import LibraryStore
-from playlists.m3u import read_m3u
+from embeddings.m3u import read_m3u
 
 runner = CliRunner()
 N = 8

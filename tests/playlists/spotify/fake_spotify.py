@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode
 
 from werkzeug import Request, Response
 
-from playlists.rules import normalise_text
+from embeddings.tags import normalise_text
 
 
 def _error(status: int, message: str, headers: dict | None = None) -> Response:

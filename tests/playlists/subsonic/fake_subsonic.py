@@ -17,7 +17,7 @@ import re
 
 from werkzeug import Request, Response
 
-from playlists.rules import normalise_text
+from embeddings.tags import normalise_text
 
 VERSION = "1.16.1"
 
