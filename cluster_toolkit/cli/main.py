@@ -15,7 +15,6 @@ torch-free :mod:`embeddings.config`).
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 
@@ -25,6 +24,10 @@ from typer.core import TyperGroup
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code, sigterm_raises
 
+#: Where ``--verbose`` is kept: the Click context's ``meta``, shared by the group and its commands for one
+#: invocation (not the environment, which would leak into the next ``CliRunner`` call and child processes).
+VERBOSE_KEY = "ctk.verbose"
+
 
 class CtkGroup(TyperGroup):
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
@@ -32,7 +35,7 @@ class CtkGroup(TyperGroup):
             with sigterm_raises():
                 return super().invoke(ctx)
         except CtkError as exc:
-            if os.environ.get("CTK_VERBOSE"):
+            if ctx.meta.get(VERBOSE_KEY):
                 traceback.print_exc()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
@@ -90,10 +93,7 @@ def _root(
     from cluster_toolkit.cli._common import err_console
     from cluster_toolkit.config import load_config
 
-    if verbose:
-        os.environ["CTK_VERBOSE"] = "1"
-    else:
-        os.environ.pop("CTK_VERBOSE", None)
+    ctx.meta[VERBOSE_KEY] = verbose
     err_console.quiet = quiet
     settings = load_config().defaults()
     name = ctx.invoked_subcommand

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 
 from typer.testing import CliRunner
@@ -47,6 +48,9 @@ def test_verbose_adds_the_traceback(tmp_path):
     result = _run("--verbose", "embed", str(tmp_path / "nope"), "--library", str(tmp_path / "lib"))
     assert result.exit_code == 2
     assert "Traceback" in result.output and "no such folder" in result.output
+    again = _run("embed", str(tmp_path / "nope"), "--library", str(tmp_path / "lib"))  # --verbose does not stick
+    assert again.exit_code == 2 and "Traceback" not in again.output and "no such folder" in again.output
+    assert not any(key.startswith("CTK_VERBOSE") for key in os.environ)  # nor travel through the environment
 
 
 def test_unwritable_library_is_exit_2(music_dir, tmp_path):
