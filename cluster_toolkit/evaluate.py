@@ -37,8 +37,6 @@ from embeddings.errors import ConfigError
 from embeddings.positives import playlist_positives
 from embeddings.retrieval import retrieval_scores
 
-LABEL_SOURCES = ("folder", "genre", "tag", "playlist", "csv:PATH")
-
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -52,10 +52,6 @@ class AudioConfig:
                 f"need 0 <= fmin={self.fmin} < fmax={self.fmax} <= sample_rate/2={self.sample_rate / 2}"
             )
 
-    @property
-    def frames_per_second(self) -> float:
-        return self.sample_rate / self.hop_length
-
 
 @dataclass(frozen=True)
 class FragmentConfig:
@@ -111,10 +107,6 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
     return cls(**data)
-
-
-def config_to_dict(config: Any) -> dict[str, Any]:
-    return asdict(config)
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,3 @@ def resolve_seed(spec: str, tracks: pd.DataFrame) -> str:
         f"no track in the library ({len(tracks)} tracks) matches seed {spec!r}{hint}. "
         "Give 'artist - title', a path or a track id"
     )
-
-
-def resolve_seeds(specs: Sequence[str], tracks: pd.DataFrame) -> list[str]:
-    """:func:`resolve_seed` for each spec, in order."""
-    return [resolve_seed(spec, tracks) for spec in specs]

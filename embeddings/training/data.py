@@ -36,7 +36,6 @@ from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.errors import AudioDecodeError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION, FragmentPlan, fragment_samples, plan_fragments
 from embeddings.melspec import log_mel
-from embeddings.positives import PositiveGroups
 
 
 @dataclass(frozen=True)
@@ -445,7 +444,3 @@ def build_validation_set(
         tracks=torch.tensor(labels, dtype=torch.long),
         is_query=torch.tensor(queries, dtype=torch.bool),
     )
-
-
-def group_lists(positives: PositiveGroups) -> list[list[int]]:
-    return [list(g) for g in positives.groups]

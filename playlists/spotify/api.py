@@ -89,7 +89,6 @@ class SpotifyApi:
         self.client = client
         self.policy = policy
         self.sleep = sleep
-        self.waited_s = 0.0
 
     # ------------------------------------------------------------------ plumbing
     def _refresh(self) -> bool:
@@ -155,7 +154,6 @@ class SpotifyApi:
                 )
             self.sleep(wait)
             waited += wait
-            self.waited_s += wait
             backoff *= 2
         raise ExportError(f"Spotify kept refusing {what}")  # not reached: the loop returns or raises
 

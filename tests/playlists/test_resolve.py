@@ -3,7 +3,7 @@ import os
 import pytest
 
 from playlists.errors import PlaylistError
-from playlists.resolve import resolve_seed, resolve_seeds
+from playlists.resolve import resolve_seed
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_by_artist_and_title_after_normalisation(tracks):
     assert resolve_seed("Beatles - Yesterday", tracks) == "id0001"
     assert resolve_seed("Sonic - Youth - Teen Age Riot", tracks) == "id0002"  # " - " inside the artist
     assert resolve_seed("hyperballad", tracks) == "id0003"  # a unique title alone
-    assert resolve_seeds(["id0000", "Björk - Hyperballad"], tracks) == ["id0000", "id0003"]
+    assert [resolve_seed(s, tracks) for s in ["id0000", "Björk - Hyperballad"]] == ["id0000", "id0003"]
 
 
 def test_unknown_seed_lists_close_matches(tracks):
