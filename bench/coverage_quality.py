@@ -7,7 +7,7 @@ one real sampled run (`--check N`, spans decoded by seeking) confirms that its t
 (cosine printed). Scores: `ctk evaluate --labels folder`'s metrics, NMI over 10 k-means seeds (mean,
 sd) and a paired bootstrap over the queries of the Recall@10 difference sampled - full.
 
-    python bench/coverage_quality.py --heldout /work/corpus/heldout --models ctk-small features \
+    python bench/coverage_quality.py --heldout $CORPUS/heldout --models ctk-small features \
         --budgets 2 4 6 8 12 --check 8
 """
 
@@ -33,6 +33,8 @@ from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.config import CoverageConfig  # noqa: E402
 from embeddings.fragments import FragmentPlan, spread_fragments  # noqa: E402
 from embeddings.retrieval import recall_hits  # noqa: E402
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 
 def sampled_vectors(frags, matrix: np.ndarray, track_ids: list[str], n: int | None) -> np.ndarray:
@@ -72,7 +74,8 @@ def paired_recall_diff(a: np.ndarray, b: np.ndarray, labels: np.ndarray, *, k: i
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--heldout", type=Path, default=Path("/work/corpus/heldout"))
+    ap.add_argument("--heldout", type=Path, default=CORPUS and Path(CORPUS, "heldout"),
+                    required=not CORPUS, help="default: $CORPUS/heldout")
     ap.add_argument("--models", nargs="+", default=["ctk-small", "features"])
     ap.add_argument("--budgets", nargs="+", type=int, default=[2, 4, 6, 8, 12])
     ap.add_argument("--check", type=int, default=8, help="also embed for real with this budget (0: skip)")

@@ -5,7 +5,7 @@ Stages: decode (whole track, or only the sampled spans by seeking), resample (so
 (torch.stft + mel), the backend's forward (fragments of one track per call, or batches of 32 fragments across
 tracks), and the per-file extras (tags with mutagen, the content hash).
 
-    python bench/decode_levers.py --corpus /work/corpus --n-tracks 24 --model ctk-small
+    python bench/decode_levers.py --corpus $CORPUS --n-tracks 24 --model ctk-small
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 from vs_bliss import pick_tracks
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,7 +49,7 @@ def source_rate_spans(path: str, choose) -> tuple[int, list[np.ndarray]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    ap.add_argument("--corpus", type=Path, default=CORPUS, required=not CORPUS, help="default: $CORPUS")
     ap.add_argument("--n-tracks", type=int, default=24)
     ap.add_argument("--model", default="ctk-small")
     ap.add_argument("--fragments", type=int, default=6, help="the sampled budget")

@@ -7,7 +7,7 @@ decode (soundfile + soxr to 22.05 kHz mono), log-mel (fragmenting + torch.stft +
 fresh store: tracks/s, CPU time of the whole process tree, and peak memory (RSS of the main
 process; proportional set size of the whole process tree, which counts shared library pages once).
 
-    .venv/bin/python bench/embed_throughput.py --corpus /work/corpus --limit 60 --model features
+    .venv/bin/python bench/embed_throughput.py --corpus $CORPUS --limit 60 --model features
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -162,7 +164,7 @@ print(json.dumps(dict(analysed=s.analysed, failed=len(s.failed), wall_s=wall, au
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    ap.add_argument("--corpus", type=Path, default=CORPUS, required=not CORPUS, help="default: $CORPUS")
     ap.add_argument("--limit", type=int, default=60)
     ap.add_argument("--stage-limit", type=int, default=20)
     ap.add_argument("--min-seconds", type=float, default=150.0)

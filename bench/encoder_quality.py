@@ -51,6 +51,8 @@ from embeddings.config import CoverageConfig  # noqa: E402
 from embeddings.models import build_encoder  # noqa: E402
 from embeddings.retrieval import recall_hits, retrieval_scores  # noqa: E402
 
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
+
 METRICS = ("recall@1", "recall@10", "map@10", "nmi", "ami", "ari", "probe_acc", "same_vs_random")
 #: held-out sources whose manifest artists are meaningful (several artists with >= 2 tracks)
 ARTIST_MIN_TRACKS = 2
@@ -198,7 +200,8 @@ def main() -> None:
     ap.add_argument("--model", required=True, help="[NAME=]checkpoint folder: the reference trained model "
                     "(its architecture gives the random-init twin)")
     ap.add_argument("--extra", nargs="*", default=[], help="more [NAME=]checkpoint folders to compare")
-    ap.add_argument("--heldout", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")) / "heldout")
+    ap.add_argument("--heldout", type=Path, default=CORPUS and Path(CORPUS, "heldout"),
+                    required=not CORPUS, help="default: $CORPUS/heldout")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="keep stores already embedded by the same model "

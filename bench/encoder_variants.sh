@@ -8,8 +8,8 @@
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/variants}
-TRAIN=${TRAIN:-/work/corpus/train}
-HELDOUT=${HELDOUT:-/work/corpus/heldout}
+TRAIN=${TRAIN:-$CORPUS/train}
+HELDOUT=${HELDOUT:-$CORPUS/heldout}
 STEPS=${STEPS:-400}
 mkdir -p "$OUT"
 recipe="--positives folder --views 8 --batch-size 64 --d-model 128 --layers 3 --heads 4 --crop-seconds 5

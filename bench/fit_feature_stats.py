@@ -5,7 +5,7 @@ backend's sample rate, 10-second fragments every 10 s, batched log-mel), then th
 all fragments give one mean and one standard deviation per dimension, written as JSON:
 
     .venv/bin/python bench/fit_feature_stats.py demo/music                      # -> embeddings/assets/
-    .venv/bin/python bench/fit_feature_stats.py /work/corpus --out /tmp/stats.json --workers 2
+    .venv/bin/python bench/fit_feature_stats.py $CORPUS --out /tmp/stats.json --workers 2
 
 Files that fail to decode are skipped and counted. Refitting changes every features vector: a
 library store embedded with the old statistics records their hash and must be re-embedded.

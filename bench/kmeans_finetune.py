@@ -7,7 +7,7 @@ folder (other sources, never seen) with both models into fresh stores and scores
 AMI, ARI; Recall@10). NMI is also given as mean +- std over 5 k-means seeds, and the effective rank and
 uniformity of the held-out track embeddings before and after.
 
-    .venv/bin/python bench/kmeans_finetune.py --model /work/runs/ctk-small-40 --k 9 --weight 0.1 --epochs 3
+    .venv/bin/python bench/kmeans_finetune.py --model runs/ctk-small-40 --k 9 --weight 0.1 --epochs 3
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.collapse import collapse_report  # noqa: E402
 from embeddings.training.finetune import finetune  # noqa: E402
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 
 def heldout_scores(model: Path, heldout: Path, lib: Path, workers: int) -> dict:
@@ -64,9 +66,11 @@ def heldout_scores(model: Path, heldout: Path, lib: Path, workers: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, required=True, help="base checkpoint folder (a ctk train run)")
-    ap.add_argument("--train", type=Path, default=Path("/work/corpus/train"))
-    ap.add_argument("--heldout", type=Path, default=Path("/work/corpus/heldout"))
-    ap.add_argument("--work", type=Path, default=Path("/work/runs/finetune"))
+    ap.add_argument("--train", type=Path, default=CORPUS and Path(CORPUS, "train"),
+                    required=not CORPUS, help="default: $CORPUS/train")
+    ap.add_argument("--heldout", type=Path, default=CORPUS and Path(CORPUS, "heldout"),
+                    required=not CORPUS, help="default: $CORPUS/heldout")
+    ap.add_argument("--work", type=Path, default=Path("runs/finetune"))
     ap.add_argument("--k", type=int, default=9)
     ap.add_argument("--weight", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=3)

@@ -11,7 +11,7 @@ few files per length the fixed start-up would dominate, so ctk's cost per track 
 loading the model) still counts there. `--per-track` measures instead, in this process with one torch
 thread, the work `ctk embed` does for each file: content hash + decode + embed (`analyse_file`) + tags.
 
-    python bench/length_scaling.py --corpus /work/corpus --work /work/scratch/speed/lengths
+    python bench/length_scaling.py --corpus $CORPUS --work $SCRATCH/lengths
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from vs_bliss import run_bliss, run_ctk
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 44100
@@ -66,8 +68,8 @@ def make_long_track(sources: list[str], start: int, minutes: float, out: Path, f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
-    ap.add_argument("--work", type=Path, default=Path("/work/scratch/speed/lengths"))
+    ap.add_argument("--corpus", type=Path, default=CORPUS, required=not CORPUS, help="default: $CORPUS")
+    ap.add_argument("--work", type=Path, required=True, help="scratch folder for the long files")
     ap.add_argument("--minutes", nargs="+", type=float, default=[1, 4, 20, 60])
     ap.add_argument("--copies", type=int, default=2, help="files per length and format")
     ap.add_argument("--formats", nargs="+", default=["flac", "ogg"], choices=list(FORMATS))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import subprocess
 import sys
 from datetime import date
@@ -38,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.near_duplicates import write_calibration  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 AUDIO = (".ogg", ".flac", ".wav", ".mp3", ".opus")
 VARIANTS = {
@@ -127,7 +130,8 @@ def library_pairs(path: str) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="ctk-small")
-    parser.add_argument("--corpus", default="/work/corpus/heldout", type=Path)
+    parser.add_argument("--corpus", type=Path, default=CORPUS and Path(CORPUS, "heldout"),
+                        required=not CORPUS, help="default: $CORPUS/heldout")
     parser.add_argument("--work", required=True, type=Path, help="scratch folder for the copies and the store")
     parser.add_argument("--per-source", type=int, default=4)
     parser.add_argument("--library", help="store of the whole corpus, same model: its within-folder pairs are the "

@@ -13,7 +13,7 @@ HELDOUT is chosen once and never trained on: the 6 soundtracks held out since th
 (so the previous ``ctk-small`` can be scored on them fairly) plus 7 more, for >= 8 sources and >= 200
 tracks, with several sources that have artist labels (Wesnoth, Widelands, Blob Wars, Starfighter).
 
-    python bench/split_corpus.py --corpus /work/corpus
+    python bench/split_corpus.py --corpus $CORPUS
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import re
 import shutil
 from collections import Counter
 from pathlib import Path
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 HELDOUT = (
     # held out since the first ctk-small (2026-11-25)
@@ -70,7 +72,7 @@ def split(corpus: Path) -> Counter:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    ap.add_argument("--corpus", type=Path, default=CORPUS, required=not CORPUS, help="default: $CORPUS")
     args = ap.parse_args()
     counts = split(args.corpus)
     for part in ("train", "heldout"):

@@ -16,7 +16,7 @@ page cache, then both sides on the first `--warmup-tracks` files, not counted) i
 rounds whose order alternates
 (ctk first, then bliss first, ...). The load average is recorded before and after every run.
 
-    python bench/vs_bliss.py --corpus /work/corpus --n-tracks 120 --rounds 3 --model ctk-small
+    python bench/vs_bliss.py --corpus $CORPUS --n-tracks 120 --rounds 3 --model ctk-small
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from embeddings.audio import DECODABLE_EXTENSIONS  # noqa: E402
+
+CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 BLISS_CODE = """
 import sys, time
@@ -120,7 +122,7 @@ def summarise(runs: list[dict], n: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=Path(os.environ.get("CORPUS", "/work/corpus")))
+    ap.add_argument("--corpus", type=Path, default=CORPUS, required=not CORPUS, help="default: $CORPUS")
     ap.add_argument("--n-tracks", type=int, default=120)
     ap.add_argument("--min-seconds", type=float, default=0.0)
     ap.add_argument("--rounds", type=int, default=3)
