@@ -4,8 +4,11 @@ import pytest
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_embeddings, cluster_library
 from cluster_toolkit.errors import ClusteringError
 from cluster_toolkit.store.runs import run_dir
+from tests.pictures import assert_drawn
 
-PNG = b"\x89PNG\r\n\x1a\n"
+# what each picture must show: the curve and the chosen k or eps; the three clusters' links and the cut
+COLOURS = {"k curve": ("#3a6ea5", "#d1495b"), "k-distance knee": ("#3a6ea5", "#d1495b"),
+           "dendrogram": ("C1", "C2", "C3", "#555555")}
 
 
 @pytest.mark.parametrize(
@@ -22,8 +25,9 @@ def test_every_method_recovers_the_genres_and_writes_its_pictures(library, optio
     assert out.saved and out.run.n_clusters == 3
     assert out.run.metrics["external"]["ari"] > 0.9
     assert set(out.pictures) == pictures
-    for path in out.pictures.values():
-        assert path.read_bytes()[:8] == PNG and path.parent == run_dir(library, out.run.run_id)
+    for name, path in out.pictures.items():
+        assert path.parent == run_dir(library, out.run.run_id)
+        assert_drawn(path, colours=COLOURS[name])
     if options.method == "hdbscan":
         assert (run_dir(library, out.run.run_id) / "hdbscan.pkl").is_file()
         used = out.run.params["used"]

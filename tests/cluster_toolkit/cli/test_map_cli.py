@@ -1,5 +1,6 @@
 import json
 
+import matplotlib
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
 from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
+from tests.pictures import assert_drawn, colour_share
 
 runner = CliRunner()
 
@@ -93,7 +95,10 @@ def test_heatmap_cli(mapped, tmp_path):
     result = ctk("heatmap", "jazz000", "Metal song 1", "techno00", "-L", str(store.root), "--out", str(out))
     assert result.exit_code == 0, result.output
     # 1 + 'Metal song 1' matches song 1 and songs 10-19 (11) + 'techno00' matches techno000..techno009 (10)
-    assert "22 tracks" in result.flat and out.read_bytes()[:4] == b"\x89PNG"
+    assert "22 tracks" in result.flat
+    # a 22 x 22 grid whose diagonal (similarity 1, the top of the scale) has magma's last colour
+    image = assert_drawn(out, colours=(matplotlib.colormaps["magma"](1.0),))
+    assert colour_share(image, matplotlib.colormaps["magma"](1.0)) > 0.3 * 22 / 22**2
     missing = ctk("heatmap", "nothing-like-this", "jazz000", "-L", str(store.root), "--out", str(out))
     assert missing.exit_code == 2 and "no track matches 'nothing-like-this'" in missing.flat
     one = ctk("heatmap", "jazz000", "-L", str(store.root), "--out", str(out))

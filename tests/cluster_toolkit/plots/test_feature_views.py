@@ -1,10 +1,12 @@
 # ruff: noqa: E501
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 
 from cluster_toolkit.errors import ClusteringError
 from cluster_toolkit.plots.feature_views import features_by_cluster, plot_correlation, plot_distributions
+from tests.pictures import assert_drawn, colour_share
 
 
 def test_features_by_cluster_mean_z_scores_by_hand():
@@ -20,9 +22,16 @@ def test_features_by_cluster_mean_z_scores_by_hand():
 
 def test_distribution_and_correlation_pngs(tmp_path):
     rng = np.random.default_rng(0)
-    features = pd.DataFrame({"track_id": [str(i) for i in range(50)], "a": rng.normal(size=50), "b": rng.normal(size=50),
-                             "c": rng.normal(size=50)})  # fmt: skip
-    assert plot_distributions(features, tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
-    assert plot_correlation(features, tmp_path / "c.png").stat().st_size > 5_000
+    a = rng.normal(size=50)
+    features = pd.DataFrame({"track_id": [str(i) for i in range(50)], "a": a, "b": 2 * a + 1, "c": -a})
+    # one row of 3 histograms, 3.2 x 2.4 inches each at 120 dpi, bars in the one blue
+    assert_drawn(plot_distributions(features, tmp_path / "d.png"), size=(288, 1152), colours=("#3a6ea5",),
+                 min_share=0.03)
+    # r = +1 in 5 cells (a-a, b-b, c-c, a-b, b-a), -1 in 4 (a-c, c-a, b-c, c-b): 5 red cells to 4 blue ones
+    coolwarm = matplotlib.colormaps["coolwarm"]
+    image = assert_drawn(plot_correlation(features, tmp_path / "c.png"), size=(456, 576),
+                         colours=(coolwarm(1.0), coolwarm(0.0)))
+    red, blue = colour_share(image, coolwarm(1.0)), colour_share(image, coolwarm(0.0))
+    assert red / blue == pytest.approx(5 / 4, rel=0.1)
     with pytest.raises(ClusteringError, match="no numeric feature columns"):
         plot_distributions(pd.DataFrame({"track_id": ["x"]}), tmp_path / "x.png")

@@ -1,4 +1,5 @@
 # ruff: noqa: E501
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +8,7 @@ from cluster_toolkit.cluster_library import ClusterOptions, cluster_library
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.store import LibraryStore
 from cluster_toolkit.store.tabular import analyze_features, import_features, read_feature_table
+from tests.pictures import assert_drawn, colour_share
 
 KAGGLE = """,track_id,artists,album_name,track_name,popularity,duration_ms,explicit,danceability,energy,key,loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,time_signature,track_genre
 0,5SuOikwiRyPMVoIQDJUgSV,Gen Hoshino,Comedy,Comedy,73,230666,False,0.676,0.461,1,-6.746,0,0.143,0.0322,1.01e-06,0.358,0.715,87.917,4,acoustic
@@ -117,7 +119,12 @@ def test_import_then_cluster_and_analyze(tmp_path):
     assert out.run.params["requested"]["normalize"] is False
     views = analyze_features(store, tmp_path / "views", run_id=out.run.run_id)
     assert set(views) == {"distributions", "correlation", "features by cluster"}
-    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in views.values())
+    coolwarm, rdbu = matplotlib.colormaps["coolwarm"], matplotlib.colormaps["RdBu_r"]
+    assert_drawn(views["distributions"], colours=("#3a6ea5",), min_share=0.03)  # the histograms' bars
+    assert_drawn(views["correlation"], colours=(coolwarm(1.0), coolwarm(0.0)))  # r = 1 on the diagonal; energy
+    by_cluster = assert_drawn(views["features by cluster"])  # vs acousticness: r near -1
+    # the colour scale ends at the largest |mean z-score|: some cell has one end's colour
+    assert max(colour_share(by_cluster, rdbu(0.0)), colour_share(by_cluster, rdbu(1.0))) > 0.005
 
 
 def test_analyze_needs_a_tabular_library(library, tmp_path):
