@@ -20,6 +20,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from embeddings.collapse import collapse_report
+from embeddings.errors import CtkError
 from embeddings.losses import KMeansLoss
 from embeddings.training.data import LogMelCache
 
@@ -94,7 +95,8 @@ class KMeansTerm:
 
     def loss(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Unweighted k-means loss of ``embeddings`` ``(B, D)`` against the current centroids."""
-        assert self.centroids is not None, "fit() before loss()"
+        if self.centroids is None:
+            raise CtkError(f"k-means term (k={self.k}): loss() called before fit(); no centroids yet")
         return self.loss_fn(embeddings, self.centroids.to(embeddings.device))
 
     def state_dict(self) -> dict[str, Any]:
