@@ -24,8 +24,7 @@ from cluster_toolkit.reference_labels import reference_labels
 from cluster_toolkit.reports import cluster_names, track_name
 from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import load_run
-
-FEATURES_TABLE = "features"
+from cluster_toolkit.store.tabular import FEATURES_TABLE
 
 
 @dataclass(frozen=True)
