@@ -1,10 +1,12 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from embeddings.errors import ConfigError
 from embeddings.training.metrics_log import MetricsLog, plot_loss_curve, read_metrics
+from tests.pictures import assert_drawn, colour_mask
 
 
 def test_records_are_json_lines_and_resume_truncates(tmp_path):
@@ -22,8 +24,12 @@ def test_records_are_json_lines_and_resume_truncates(tmp_path):
 def test_loss_curve_is_a_png(tmp_path):
     records = [{"kind": "train", "step": s, "loss": 3 - 0.1 * s} for s in range(1, 20)]
     records += [{"kind": "val", "step": 10, "val_loss": 2.0, "recall@1": 0.3, "recall@10": 0.8}]
-    out = plot_loss_curve(records, tmp_path / "curve.png")
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = assert_drawn(plot_loss_curve(records, tmp_path / "curve.png"), size=(400, 1100),
+                         colours=("tab:blue", "tab:orange", "tab:green", "tab:red"), min_share=1e-4)
+    half = image.shape[1] // 2
+    for colour, panel in (("tab:blue", "left"), ("tab:orange", "left"), ("tab:green", "right"), ("tab:red", "right")):
+        columns = np.flatnonzero(colour_mask(image, colour).any(axis=0))  # losses left, recalls right
+        assert (columns < half).all() if panel == "left" else (columns >= half).all(), colour
 
 
 @pytest.mark.parametrize(("logger", "module"), [("tensorboard", "torch.utils.tensorboard"), ("wandb", "wandb")])
