@@ -24,11 +24,6 @@ from typer.core import TyperGroup
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code, sigterm_raises
 
-#: Where ``--verbose`` is kept: the Click context's ``meta``, shared by the group and its commands for one
-#: invocation (not the environment, which would leak into the next ``CliRunner`` call and child processes).
-VERBOSE_KEY = "ctk.verbose"
-
-
 class CtkGroup(TyperGroup):
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
@@ -54,6 +49,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+#: Where ``--verbose`` is kept: the Click context's ``meta``, shared by the group and its commands for one
+#: invocation (not the environment, which would leak into the next ``CliRunner`` call and child processes).
+VERBOSE_KEY = "ctk.verbose"
 
 # config-file settings -> the commands whose option they are the default of (None: every command that has it)
 _CONFIG_OPTIONS = {"library": None, "model": ("embed",), "workers": ("embed",)}
