@@ -129,7 +129,6 @@ class LibraryStore:
         self.root = root
         self.meta = meta
         self._lock: StoreLock | None = None
-        self._lock_depth = 0
 
     # ------------------------------------------------------------------ the writer's lock
     @contextmanager
@@ -140,22 +139,18 @@ class LibraryStore:
         (after ``wait_s`` seconds of waiting), or when the library is not writable. On entry
         ``store.json`` is read again, so that the block sees what the previous writer left.
         """
-        if self._lock is not None:
-            self._lock_depth += 1
-            try:
-                yield self
-            finally:
-                self._lock_depth -= 1
+        if self._lock is not None:  # already held by this object: the outer block releases it
+            yield self
             return
         lock = StoreLock(self.root, command=command or this_command(), wait_s=wait_s)
         lock.acquire()
-        self._lock, self._lock_depth = lock, 1
+        self._lock = lock
         try:
             self.check_writable()  # the lock file may be writable in a folder that is not
             self._reload_meta()
             yield self
         finally:
-            self._lock, self._lock_depth = None, 0
+            self._lock = None
             lock.release()
 
     def _reload_meta(self) -> None:

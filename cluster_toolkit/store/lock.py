@@ -80,10 +80,6 @@ class StoreLock:
         self.wait_s = max(0.0, float(wait_s))
         self._fd: int | None = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def acquire(self) -> None:
         if self._fd is not None:
             raise StoreError(f"{self.path}: already held by this process")

@@ -169,3 +169,17 @@ def test_empty_store_reads_as_empty(tmp_path):
     assert len(tracks) == 0 and matrix.shape == (0, 0)
     frags, fmat = store.fragment_embeddings()
     assert len(frags) == 0 and fmat.shape == (0, 0)
+
+
+def test_writing_is_reentrant_and_releases_once_at_the_outer_block(tmp_path):
+    from cluster_toolkit.store.lock import StoreLock
+
+    store = LibraryStore.open(tmp_path / "lib", create=True)
+    other = StoreLock(store.root, command="another writer")
+    with store.writing("outer"):
+        with store.writing("inner"):
+            pass
+        with pytest.raises(StoreError, match="locked by `outer`"):  # still held after the inner block
+            other.acquire()
+    other.acquire()  # released by the outer block
+    other.release()
