@@ -1,7 +1,7 @@
 """Typo-tolerant search over title, artist and album together, ranked and paged.
 
 Each track is one search text, ``artist title album`` normalised the way playlist seeds are
-(:func:`playlists.rules.normalise_text`: case, accents, punctuation). A query is normalised the same way
+(:func:`embeddings.tags.normalise_text`: case, accents, punctuation). A query is normalised the same way
 and scored with rapidfuzz's ``WRatio`` (the best of whole-string, partial and token-set ratios, so word
 order, missing words and a typo or two cost little); texts scoring at least ``cutoff`` match. Ties are
 broken by how well the query matches one field on its own (``ratio``, so "halo" ranks the title "Halo"
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from playlists.rules import normalise_text
+from embeddings.tags import normalise_text
 
 FIELDS = ("artist", "title", "album")
 DEFAULT_CUTOFF = 60.0
