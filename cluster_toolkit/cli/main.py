@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code, sigterm_raises
 
+
 class CtkGroup(TyperGroup):
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
