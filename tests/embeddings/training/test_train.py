@@ -150,13 +150,18 @@ def test_every_loss_learns_the_toy_set(music, tmp_path, tiny_encoder, tiny_audio
 
 @pytest.mark.parametrize("positives", ["tag", "folder"])
 def test_tag_and_folder_positives_train(music, tmp_path, tiny_encoder, tiny_audio, tiny_fragments, tagged, positives):
-    config = _config(max_steps=3, positives=positives, tag_weight=0.5 if positives == "tag" else 0.0)
+    steps = 32 if positives == "tag" else 3
+    config = _config(max_steps=steps, epochs=100, positives=positives, tag_weight=0.5 if positives == "tag" else 0.0)
     result = _run(music, tmp_path / positives, tiny_encoder, tiny_audio, tiny_fragments, config=config)
-    assert result.step == 3
+    assert result.step == steps
     assert all(np.isfinite(_train_losses(tmp_path / positives)))
     if positives == "tag":
         assert result.data["positives"]["n_groups"] == 3 and result.data["tags"] == ["tone", "high", "low"]
-        assert 0 <= result.best["tag_hamming_accuracy"] <= 1
+        # every track is "tone" and one of "high"/"low" (told apart by pitch): a constant guess gets at most 2/3
+        # of the tag bits right and a 50/50 guess has BCE ln 2; the tag head learns past both (measured at 32
+        # steps: Hamming 0.72, BCE 0.65; at 3 steps 0.31 and 0.74)
+        assert result.best["tag_hamming_accuracy"] > 2 / 3
+        assert result.best["tag_bce"] < np.log(2)
     if positives == "folder":  # the fixture's two folders, four tracks each
         assert result.data["positives"] == {
             "kind": "folder", "n_groups": 2, "tracks_covered": 8, "median_group_size": 4.0
