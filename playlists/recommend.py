@@ -129,13 +129,14 @@ def recommend(
     liked = [int(i) for i in dict.fromkeys(library.indices(liked_ids).tolist())]
     liked_set = set(library.ids(liked))
     frag_tracks = fragments["track_id"].astype(str).to_numpy()
-    vectors = l2_normalise(frag)
     sample = sample_fragments(frag_tracks, library.ids(liked), sample_size=sample_size, seed=seed)
     if sample.size == 0:
         raise PlaylistError(f"the {len(liked)} liked songs have no fragments in the store: {sorted(liked_set)[:5]}")
-    query = vectors[sample].sum(axis=0)
+    # only the rows this call reads are normalised: with a ready index (a library of 160k fragments, every
+    # request of `ctk serve`) normalising the whole matrix per call was most of the call's time
+    query = l2_normalise(frag[sample]).sum(axis=0)
     if index is None:
-        index = NeighbourIndex(vectors, index_config)
+        index = NeighbourIndex(l2_normalise(frag), index_config)
     elif index.ntotal != len(fragments):
         raise PlaylistError(f"the index holds {index.ntotal} vectors, the fragment table {len(fragments)}")
 
@@ -171,17 +172,19 @@ def recommend(
     picks_idx = arranged[:n]
 
     liked_rows = np.flatnonzero(np.isin(frag_tracks, list(liked_set)))
+    liked_vectors = l2_normalise(frag[liked_rows])
     records = []
     for rank, idx in enumerate(picks_idx, start=1):
         row = best_row[idx]
-        sims = vectors[liked_rows] @ vectors[row]
+        vector = l2_normalise(frag[[row]])[0]
+        sims = liked_vectors @ vector
         closest = int(liked_rows[int(np.argmax(sims))])
         closest_idx = position[frag_tracks[closest]]
         record = {"rank": rank, "track_id": library.ids([idx])[0]}
         for tag in TAGS:
             record[tag] = library.column(tag, [idx])[0]
         record.update(
-            distance=float(1.0 - vectors[row] @ query / sample.size),
+            distance=float(1.0 - vector @ query / sample.size),
             fragment_index=int(fragments["fragment_index"].iat[row]) if "fragment_index" in fragments else 0,
             fragment_start_s=float(fragments["start_s"].iat[row]) if "start_s" in fragments else float("nan"),
             closest_liked_id=frag_tracks[closest],
