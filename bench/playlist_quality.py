@@ -12,7 +12,7 @@ with the store's model's calibrated near-duplicate distance, :mod:`cluster_toolk
 * **hull walk**: :func:`playlists.hull.hull_walk` as ``ctk playlist --hull`` runs it (the default hull space);
 * **hull, 3-d PCA**: the former default, the hull in a 3-d PCA of the whole library (``space="projection"``);
 * **onion walk**: the cluster of the default clustering (k-means, k auto) holding most seeds, walked from its
-  edge to its core (:func:`playlists.hull.onion_walk`);
+  edge to its core (:func:`playlists.onion.onion_walk`);
 * **path**: :func:`playlists.path.song_path` from the first seed to the second;
 * **recommend**: :func:`playlists.recommend.recommend` with the seeds as liked songs (fragment scoring);
 * **centroid k-NN**: the seeds, then the tracks nearest the seeds' mean direction, by similarity;
@@ -40,8 +40,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playlists.hull import hull_walk, onion_walk  # noqa: E402
+from playlists.hull import hull_walk  # noqa: E402
 from playlists.library import Library  # noqa: E402
+from playlists.onion import onion_walk  # noqa: E402
 from playlists.path import song_path  # noqa: E402
 from playlists.quality import playlist_metrics  # noqa: E402
 from playlists.recommend import recommend  # noqa: E402

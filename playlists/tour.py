@@ -22,6 +22,11 @@ def _check(dist: np.ndarray, start: int) -> np.ndarray:
     return d
 
 
+def cosine_distances(embeddings: np.ndarray) -> np.ndarray:
+    """Pairwise cosine distances of L2-normalised rows, clipped to ``[0, 2]``. ``(m, dim) -> (m, m)``."""
+    return np.clip(1.0 - (embeddings @ embeddings.T).astype(np.float64), 0.0, 2.0)
+
+
 def path_length(order: np.ndarray, dist: np.ndarray) -> float:
     """Sum of the step distances ``dist[order[k], order[k + 1]]`` of an open path."""
     order = np.asarray(order, dtype=np.int64)

@@ -43,7 +43,8 @@ def make_playlist(
 ) -> Playlist:
     """Validate the option combination and run the generator it names."""
     from cluster_toolkit.store.saved_playlists import cluster_members, resolve_track
-    from playlists.hull import hull_walk, onion_walk
+    from playlists.hull import hull_walk
+    from playlists.onion import onion_walk
     from playlists.path import song_path
 
     if hull == (path is not None):
@@ -75,7 +76,7 @@ def per_cluster_playlists(
     """One onion walk per cluster of run ``run_spec`` (noise left out): ``(label, cluster name, playlist)``."""
     from cluster_toolkit.reports import cluster_names
     from cluster_toolkit.store.runs import load_run
-    from playlists.hull import onion_walk
+    from playlists.onion import onion_walk
 
     run = load_run(store, run_spec)
     rows = run.labels[run.labels["track_id"].astype(str).isin(set(library.track_ids))]
