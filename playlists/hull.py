@@ -35,7 +35,7 @@ from playlists.errors import PlaylistError
 from playlists.library import Library
 from playlists.playlist import Playlist
 from playlists.projection import ProjectionConfig, project
-from playlists.rules import PlaylistRules, RuleChecker
+from playlists.rules import PlaylistRules, RuleChecker, Selection
 from playlists.tour import cosine_distances, tour
 
 _EXACT_DISTANCES = 20_000  # above this many tracks, exact hull distances only for the nearest
@@ -140,9 +140,9 @@ _MAX_SPAN_DIMS = 8  # Qhull stays exact and fast up to here; more seeds span the
 
 
 def seed_span_distances(
-    embeddings: np.ndarray, seeds: Sequence[int]
+    embeddings: np.ndarray, seeds: Sequence[int], *, shrink: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, dict, list[str]]:
-    """Distances to the hull of the seeds built in the seeds' own affine span.
+    """Distances to the hull of the seeds built in the seeds' own affine span (or to its core).
 
     ``k`` seeds span ``k - 1`` dimensions (at most 8): there they are the vertices of a real hull (a segment,
     a triangle, a tetrahedron...), whatever the embedding's dimension. Every track is split into its
@@ -151,14 +151,21 @@ def seed_span_distances(
     in the span (0 inside; non-negative least squares, :func:`distance_to_convex_set`). That is the exact
     full-space distance to the seeds' convex set, so no projection of the library bends it.
 
+    With ``shrink < 1`` the distances are to the hull's **core**: the hull scaled by ``shrink`` about the
+    seeds' centroid (vertices ``c + shrink (s_i - c)``; 0 leaves the centroid alone, so the ranking is
+    nearest-to-centroid).
+
     Args:
         embeddings: ``(n, dim)`` L2-normalised library.
         seeds: row indices of the seeds (at least one).
+        shrink: size of the core relative to the hull, in ``[0, 1]``.
 
     Returns:
         ``(distances (n,), coords (n, r), info, notices)``: ``coords`` are the tracks in the span, ``info``
         says which space was used (``dims``, ``of``, ``vertices``: the seeds Qhull finds on the hull).
     """
+    if not 0.0 <= shrink <= 1.0:
+        raise ConfigError(f"shrink={shrink} must be in [0, 1] (1 = the whole hull, 0 = the seeds' centroid)")
     x = np.asarray(embeddings, dtype=np.float64)
     seed_pts = x[list(seeds)]
     k = len(seed_pts)
@@ -179,12 +186,14 @@ def seed_span_distances(
         outside = np.zeros(n)
         vertices = [0]
     else:
-        lower = np.clip(np.linalg.norm(coords, axis=1) - np.linalg.norm(seed_coords, axis=1).max(), 0.0, None)
+        core = shrink * seed_coords  # the span's origin is the seeds' centroid
+        lower = np.clip(np.linalg.norm(coords, axis=1) - np.linalg.norm(core, axis=1).max(), 0.0, None)
         outside = lower.copy()
         rows = np.arange(n)
         if n > _EXACT_DISTANCES:  # the others keep the lower bound
             rows = np.argsort(lower + residual, kind="stable")[:_EXACT_DISTANCES]
-        outside[rows] = distance_to_convex_set(coords[rows], seed_coords)
+        if shrink > 0:  # a zero core is the centroid itself: the lower bound is exact
+            outside[rows] = distance_to_convex_set(coords[rows], core)
         vertices = _hull_vertices(seed_coords)
     info = {"space": "seeds", "dims": int(r), "of": int(x.shape[1]), "vertices": len(vertices)}
     shape = {0: "a point", 1: "a segment", 2: "a triangle", 3: "a tetrahedron"}.get(r, f"a {r}-dimensional simplex")
@@ -228,6 +237,41 @@ def _representatives(points: np.ndarray, pool: np.ndarray, k: int, seed: int) ->
     return np.array(chosen, dtype=np.int64)
 
 
+def count_within_hull(embeddings: np.ndarray, seeds: Sequence[int], coords: np.ndarray, radius: float) -> int:
+    """How many tracks lie within ``radius`` of the seeds' hull itself (full-space distance).
+
+    ``coords`` are the tracks in the seeds' span (:func:`seed_span_distances`). Only a track whose residual
+    off the span is at most ``radius`` can qualify, so the exact distance is computed for those alone (in a
+    high-dimensional embedding hardly any but the seeds)."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    centred = x - x[list(seeds)].mean(axis=0)
+    residual = np.sqrt(np.clip((centred**2).sum(axis=1) - (coords**2).sum(axis=1), 0.0, None))
+    rows = np.flatnonzero(residual <= radius)
+    if coords.shape[1] == 0 or rows.size == 0:
+        return int(rows.size)
+    outside = distance_to_convex_set(coords[rows], coords[list(seeds)])
+    return int(np.count_nonzero(np.hypot(outside, residual[rows]) <= radius))
+
+
+def _admit(selection: Selection, candidates: Sequence[int], reasons: Counter, *, limit: int | None = None) -> int:
+    """Add ``candidates`` in order while the rules allow (up to ``limit`` members); the number examined."""
+    examined = 0
+    for i in candidates:
+        if limit is not None and len(selection) >= limit:
+            break
+        examined += 1
+        reason = selection.reason(i)
+        if reason is None:
+            selection.add(i)
+        else:
+            reasons[reason] += 1
+    return examined
+
+
+SELECTIONS = ("core", "cover")
+CORE = 0.3  # the default size of the hull's core, chosen on the held-out stores (docs/BENCHMARKS.md)
+
+
 def hull_walk(
     library: Library,
     seed_ids: Sequence[str],
@@ -239,29 +283,47 @@ def hull_walk(
     points: np.ndarray | None = None,
     seed: int = 0,
     space: str | None = None,
+    selection: str | None = None,
+    core: float = CORE,
 ) -> Playlist:
-    """A playlist from the tracks inside the seeds' hull, walked in small steps.
+    """A playlist from the seeds' hull, walked in small steps from the first seed.
 
     Args:
         library: tracks and embeddings.
         seed_ids: the seed tracks (at least one); the walk starts at the first.
         length: number of tracks wanted (seeds included).
         projection: how to project the library before computing the hull (``space="projection"``).
-        margin: how far outside the hull a track may lie, as a fraction of the library's RMS
-            radius (:func:`library_scale`) in the space the hull lives in.
+        margin: how far outside the hull a track may lie and still count as inside it, as a fraction of
+            the library's RMS radius (:func:`library_scale`) in the space the hull lives in.
         rules: duplicate / near-duplicate / artist-window rules.
         points: a precomputed ``(n, d)`` projection of the library (skips ``projection``).
-        seed: random seed of the k-means selection.
+        seed: random seed of the k-means selection (``selection="cover"``).
         space: ``"seeds"`` (the default unless ``points`` are given): the hull of the seeds in
             their own span, distances in the full space (:func:`seed_span_distances`; k seeds
             always make a real hull); ``"projection"``:
             the hull in a ``d``-dimensional projection of the whole library (``projection`` or
             ``points``; fewer than ``d + 1`` seeds fall back to a ball/capsule there).
+        selection: ``"core"`` (the default in the seeds' span): the tracks nearest the hull's core, the
+            hull shrunk to ``core`` of its size about the seeds' centroid; ``"cover"`` (the former
+            default, and the only one in a projection): the tracks inside the hull grown by ``margin``,
+            k-means representatives of them when they are too many, the tracks nearest the hull when
+            too few.
+        core: size of the core relative to the hull, in ``[0, 1]`` (1: rank by the distance to the hull
+            itself; 0: by the distance to the seeds' centroid, i.e. nearest-to-centroid).
     """
     if space is None:
         space = "projection" if points is not None else "seeds"
     if space not in SPACES:
         raise ConfigError(f"space={space!r} must be one of {SPACES}")
+    if selection is None:
+        selection = "core" if space == "seeds" else "cover"
+    if selection not in SELECTIONS:
+        raise ConfigError(f"selection={selection!r} must be one of {SELECTIONS}")
+    if selection == "core" and space != "seeds":
+        raise ConfigError("selection='core' needs the hull in the seeds' span (space='seeds'); "
+                          "use selection='cover' with a projection")
+    if not 0.0 <= core <= 1.0:
+        raise ConfigError(f"core={core} must be in [0, 1] (1 = the whole hull, 0 = the seeds' centroid)")
     if length < 1:
         raise ConfigError(f"length={length} must be at least 1")
     if margin < 0:
@@ -273,7 +335,8 @@ def hull_walk(
     if len(seeds) < len(seed_ids):
         notices.append(f"{len(seed_ids) - len(seeds)} repeated seeds ignored")
     if space == "seeds":
-        dist, _, info, hull_notices = seed_span_distances(library.embeddings, seeds)
+        shrink = core if selection == "core" else 1.0
+        dist, coords, info, hull_notices = seed_span_distances(library.embeddings, seeds, shrink=shrink)
         points = library.embeddings
         method_used = "seed span"
     else:
@@ -293,60 +356,58 @@ def hull_walk(
     notices.extend(hull_notices)
     margin_abs = margin * library_scale(points)
     checker = RuleChecker(library.tracks, library.embeddings, rules)
+    all_seeds = seeds
     if len(seeds) > length:
         notices.append(f"{len(seeds)} seeds but length {length}: keeping the first {length} seeds")
         seeds = seeds[:length]
-    # candidates best first: inside the hull (nearest its interior first), then outside by distance
-    by_distance = np.argsort(dist, kind="stable")
     seed_set = set(seeds)
-    inside_sorted = by_distance[dist[by_distance] <= margin_abs]
-    inside = [int(i) for i in inside_sorted if int(i) not in seed_set]
-    outside = [int(i) for i in by_distance[dist[by_distance] > margin_abs] if int(i) not in seed_set]
-    n_inside = len(seeds) + len(inside)
+    by_distance = [int(i) for i in np.argsort(dist, kind="stable") if int(i) not in seed_set]
     reasons: Counter = Counter()
-    if n_inside > length:
-        # k-means representatives; near-duplicates among them are replaced later from the spare ones
-        reps = _representatives(points, np.array(inside, dtype=np.int64), length - len(seeds), seed).tolist()
-        chosen = set(reps)
-        selected = seeds + reps
-        spare = [i for i in inside if i not in chosen] + outside
+    if selection == "core":
+        # best first: nearest the core; the walk below orders them across the hull
+        n_inside = count_within_hull(library.embeddings, all_seeds, coords, margin_abs)
+        chosen = checker.selection(seeds)
+        examined = _admit(chosen, by_distance, reasons, limit=length)
+        selected, spare = list(chosen.members), by_distance[examined:]
+        notices.append(
+            f"selection: the tracks nearest the hull's core (the seed hull shrunk to {core:g} of its size about "
+            f"the seeds' centre); {n_inside} library tracks lie within the margin of the hull itself"
+        )
     else:
-        # few candidates: admit all that the rules allow, then the nearest tracks outside the hull
-        selection = checker.selection(seeds)
-        for i in inside:
-            reason = selection.reason(i)
-            if reason is None:
-                selection.add(i)
-            else:
-                reasons[reason] += 1
-        admissible = len(selection)
-        examined = 0
-        for i in outside:
-            if len(selection) >= length:
-                break
-            examined += 1
-            reason = selection.reason(i)
-            if reason is None:
-                selection.add(i)
-            else:
-                reasons[reason] += 1
-        selected = list(selection.members)
-        spare = outside[examined:]
-        if len(selected) > admissible:
-            notices.append(
-                f"only {admissible} tracks inside the seed hull (margin {margin}); added the "
-                f"{len(selected) - admissible} nearest tracks outside it"
-            )
+        # inside the hull (nearest its interior first), then outside by distance
+        inside = [i for i in by_distance if dist[i] <= margin_abs]
+        outside = [i for i in by_distance if dist[i] > margin_abs]
+        n_inside = len(seeds) + len(inside)
+        if n_inside > length:
+            # k-means representatives; near-duplicates among them are replaced later from the spare ones
+            reps = _representatives(points, np.array(inside, dtype=np.int64), length - len(seeds), seed).tolist()
+            selected, picked = seeds + reps, set(reps)
+            spare = [i for i in inside if i not in picked] + outside
+        else:
+            # few candidates: admit all that the rules allow, then the nearest tracks outside the hull
+            chosen = checker.selection(seeds)
+            _admit(chosen, inside, reasons)
+            admissible = len(chosen)
+            examined = _admit(chosen, outside, reasons, limit=length)
+            selected, spare = list(chosen.members), outside[examined:]
+            if len(selected) > admissible:
+                notices.append(
+                    f"only {admissible} tracks inside the seed hull (margin {margin}); added the "
+                    f"{len(selected) - admissible} nearest tracks outside it"
+                )
     emb = library.embeddings[selected]
     order = [selected[i] for i in tour(cosine_distances(emb), 0)]
     params = {
         "seeds": [str(s) for s in seed_ids],
         "margin": margin,
+        "selection": selection,
         "projection": method_used,
         "n_components": int(info["dims"]),
         "hull_space": info,
         "inside_hull": n_inside,
     }
+    if selection == "core":
+        params["core"] = core
     return finish_playlist(
         library, order, checker=checker, length=length, seeds=seeds, method="hull", params=params,
         notices=notices, spare=spare, reasons=reasons,

@@ -40,10 +40,12 @@ def make_playlist(
     margin: float,
     rules: PlaylistRules,
     hull_space: str = "seeds",
+    hull_select: str | None = None,
+    core: float | None = None,
 ) -> Playlist:
     """Validate the option combination and run the generator it names."""
     from cluster_toolkit.store.saved_playlists import cluster_members, resolve_track
-    from playlists.hull import hull_walk
+    from playlists.hull import CORE, hull_walk
     from playlists.onion import onion_walk
     from playlists.path import song_path
 
@@ -65,8 +67,15 @@ def make_playlist(
                           rules=rules, label=label)
     if outward:
         raise UsageError("--outward applies to --cluster walks only")
+    if hull_select not in (None, "core", "cover"):
+        raise UsageError(f"--hull-select {hull_select!r}: give core or cover")
+    if hull_space != "seeds" and (hull_select == "core" or core is not None):
+        raise UsageError("--core and --hull-select core need --hull-space seeds")
+    if hull_select == "cover" and core is not None:
+        raise UsageError("--core applies to --hull-select core only")
     return hull_walk(library, [resolve_track(s, library) for s in seeds], length=length, projection=projection,
-                     margin=margin, rules=rules, space=hull_space)
+                     margin=margin, rules=rules, space=hull_space, selection=hull_select,
+                     core=CORE if core is None else core)
 
 
 def per_cluster_playlists(
@@ -128,7 +137,18 @@ def playlist_cli(
                                       "and --hull-space projection.")] = 3,
     projection: Annotated[str, typer.Option("--projection", help="pca or umap.")] = "pca",
     margin: Annotated[float, typer.Option("--margin", min=0.0, help="Seed hull margin (fraction of the "
-                                          "library's radius).")] = 0.05,
+                                          "library's radius): how far outside the hull a track counts as "
+                                          "inside (--hull-select cover).")] = 0.05,
+    hull_select: Annotated[
+        str | None, typer.Option("--hull-select", help="Seed hulls: 'core' (the tracks nearest the hull's core; "
+                                 "the default in the seeds' span) or 'cover' (the tracks inside the hull and "
+                                 "--margin, spread over it; the former default).")
+    ] = None,
+    core: Annotated[
+        float | None, typer.Option("--core", min=0.0, max=1.0, help="Seed hulls, --hull-select core: the core's "
+                                   "size relative to the hull (1 = the whole hull, 0 = the seeds' centre; "
+                                   "default 0.3).")
+    ] = None,
     *,
     opts: PlaylistOptions,
 ) -> None:
@@ -162,7 +182,7 @@ def playlist_cli(
         playlist = make_playlist(
             store, lib, hull=hull, seeds=list(seeds or []), cluster=cluster, outward=outward, path=path,
             length=length, projection=ProjectionConfig(method=projection, n_components=dims), margin=margin,
-            rules=opts.rules(store), hull_space=hull_space,
+            rules=opts.rules(store), hull_space=hull_space, hull_select=hull_select, core=core,
         )
     title = name or (out.stem if out else f"{playlist.method} playlist")
     if not opts.json_out:

@@ -4,6 +4,7 @@ import pytest
 from embeddings.errors import ConfigError
 from playlists.errors import PlaylistError
 from playlists.hull import (
+    count_within_hull,
     distance_to_convex_set,
     hull_walk,
     library_scale,
@@ -95,6 +96,50 @@ def test_three_seeds_make_a_triangle_hull_and_only_its_inside_has_distance_zero(
     assert dist[29] == pytest.approx(0.7, abs=1e-6)
 
 
+def test_the_core_is_the_hull_shrunk_about_the_seeds_centroid():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    normal = rng.normal(size=16)
+    normal -= normal @ (b - a) / ((b - a) @ (b - a)) * (b - a)
+    normal /= np.linalg.norm(normal)
+    length = np.linalg.norm(b - a)
+    pts = np.vstack([a, b, 0.3 * a + 0.7 * b, a + 1.5 * (b - a), 0.5 * (a + b) + 2.0 * normal])
+    half, _, _, _ = seed_span_distances(pts, [0, 1], shrink=0.5)  # the middle half of the segment
+    assert half.tolist() == pytest.approx([0.25 * length, 0.25 * length, 0, 0.75 * length, 2.0], abs=1e-6)
+    centre, _, _, _ = seed_span_distances(pts, [0, 1], shrink=0.0)  # the midpoint alone
+    assert centre.tolist() == pytest.approx(np.linalg.norm(pts - 0.5 * (a + b), axis=1).tolist(), abs=1e-6)
+    with pytest.raises(ConfigError, match="shrink=1.5"):
+        seed_span_distances(pts, [0, 1], shrink=1.5)
+
+
+def test_count_within_hull_matches_the_exact_distances():
+    rng = np.random.default_rng(1)
+    tri = rng.normal(size=(3, 32))
+    inside = rng.dirichlet(np.ones(3), size=10) @ tri
+    others = tri.mean(axis=0) + rng.normal(size=(20, 32)) * np.linspace(0.01, 1.0, 20)[:, None]
+    pts = np.vstack([tri, inside, others])
+    dist, coords, _, _ = seed_span_distances(pts, [0, 1, 2])
+    for radius in (1e-6, 0.1, 0.5, 2.0):
+        assert count_within_hull(pts, [0, 1, 2], coords, radius) == np.count_nonzero(dist <= radius)
+
+
+def test_a_two_seed_hull_walk_walks_the_segment_not_a_ball(library_of):
+    a, b = np.zeros(12), np.zeros(12)
+    a[0], b[1] = 1.0, 1.0
+    along = [(1 - t) * a + t * b for t in (0.8, 0.2, 0.6, 0.4, 0.5)]  # on the segment, shuffled
+    mid = 0.5 * (a + b)
+    off = [mid + 0.5 * np.eye(12)[i] for i in range(2, 8)]  # beside its middle, 0.5 off the line
+    lib = library_of(np.vstack([a, b, *along, *off]) + np.r_[np.zeros(11), 4.0])
+    pl = hull_walk(lib, lib.track_ids[:2], length=7, rules=TOY)
+    ids = lib.track_ids
+    # the five tracks on the segment, walked from the first seed to the second in order along it
+    assert pl.track_ids == [ids[0], ids[3], ids[5], ids[6], ids[4], ids[2], ids[1]]  # t = 0, .2, .4, .5, .6, .8, 1
+    assert pl.params["hull_space"] == {"space": "seeds", "dims": 1, "of": 12, "vertices": 2}
+    assert pl.params["selection"] == "core" and pl.params["core"] == 0.3
+    assert any("the 2 seeds form a segment" in n for n in pl.notices)
+    assert not any("ball" in n or "capsule" in n for n in pl.notices)
+
+
 def test_a_three_seed_hull_walk_selects_the_triangle_not_a_ball(library_of):
     rng = np.random.default_rng(2)
     tri = np.eye(24)[:3] * 5 + 1.0  # three directions on the unit sphere after normalisation
@@ -142,6 +187,54 @@ def test_too_few_inside_fills_with_the_nearest_outside(library_of):
     added = set(pl.track_ids) - set(lib.track_ids[:9])
     assert added == {lib.track_ids[12], lib.track_ids[9]}
     assert any("only 9 tracks inside the seed hull" in n for n in pl.notices)
+
+
+def stretched_triangle(height: float = 50.0):
+    """Two seeds close together and a third far out (the hull is stretched toward it); six tracks beside
+    the seeds' centre, 0.6 off their plane; six tracks inside the hull but near the far seed; four far away."""
+
+    def pt(x, y, off=(0.0, 0.0)):
+        return [height, x, y, *off, 0.0]
+
+    seeds = [pt(-1, 0), pt(1, 0), pt(0, 8)]
+    near_centre = [pt(x, 2.0, off) for x in (-0.5, 0.0, 0.5) for off in ((0.6, 0.0), (0.0, 0.6))]
+    far_tip = [pt(x, y) for x in (-0.3, 0.3) for y in (6.0, 6.5, 7.0)]
+    far = [pt(6, -6), pt(-6, -6), pt(0, -9), pt(9, 3)]
+    return np.array(seeds + near_centre + far_tip + far)
+
+
+def test_core_selection_keeps_the_tracks_near_the_seeds_centre_over_far_ones_inside_a_stretched_hull(
+    library_of,
+):
+    height = 50.0
+    lib = library_of(stretched_triangle(height))
+    ids = lib.track_ids
+    near_centre, far_tip = set(ids[3:9]), set(ids[9:15])
+    # in the input's units: the hull itself holds the far tip (its tracks bend off the plane by < 0.2 once
+    # normalised); its core (shrunk to 0.3 about the centroid (0, 8/3)) is nearer the tracks at the centre
+    hull = seed_span_distances(lib.embeddings, [0, 1, 2])[0] * height
+    core = seed_span_distances(lib.embeddings, [0, 1, 2], shrink=0.3)[0] * height
+    assert hull[3:9] == pytest.approx([0.61] * 6, abs=0.01) and hull[9:15].max() < 0.2
+    assert core[3:9].max() < 0.65 and core[9:15].min() > 1.75
+    margin = 0.35 / height / library_scale(lib.embeddings)  # admits the tip, not the tracks 0.6 off the plane
+    picked = hull_walk(lib, ids[:3], length=9, margin=margin, rules=TOY)
+    assert set(picked.track_ids) == set(ids[:3]) | near_centre  # precision 6/6 against the centre's group
+    assert picked.params["inside_hull"] == 9  # the seeds and the far tip lie within the margin of the hull
+    assert any("nearest the hull's core (the seed hull shrunk to 0.3" in n for n in picked.notices)
+    former = hull_walk(lib, ids[:3], length=9, margin=margin, rules=TOY, selection="cover")
+    assert set(former.track_ids) == set(ids[:3]) | far_tip  # 0/6: everything inside the stretched hull
+    assert picked.track_ids[0] == former.track_ids[0] == ids[0]
+    whole = hull_walk(lib, ids[:3], length=9, margin=margin, rules=TOY, core=1.0)  # nearest the hull itself
+    assert set(whole.track_ids) == set(ids[:3]) | far_tip
+
+
+def test_a_zero_core_ranks_like_nearest_to_centroid(clustered_library):
+    lib, _ = clustered_library
+    seeds = [0, 1, 45]
+    centre = lib.embeddings[seeds].mean(axis=0)
+    nearest = [i for i in np.argsort(-(lib.embeddings @ centre), kind="stable") if i not in seeds][:12]
+    pl = hull_walk(lib, lib.ids(seeds), length=15, core=0.0, rules=PlaylistRules(near_duplicate_distance=0.0))
+    assert set(pl.track_ids) == set(lib.ids(seeds + nearest))
 
 
 def test_more_candidates_than_length_keeps_the_seeds_and_spans_the_hull(clustered_library):
@@ -215,3 +308,9 @@ def test_bad_arguments(library_of):
         hull_walk(lib, [], length=3)
     with pytest.raises(PlaylistError, match="not in the library"):
         hull_walk(lib, ["nope"], length=3)
+    with pytest.raises(ConfigError, match="core=1.5"):
+        hull_walk(lib, lib.track_ids[:2], length=3, core=1.5)
+    with pytest.raises(ConfigError, match="selection='middle'"):
+        hull_walk(lib, lib.track_ids[:2], length=3, selection="middle")
+    with pytest.raises(ConfigError, match="needs the hull in the seeds' span"):
+        hull_walk(lib, lib.track_ids[:2], length=3, points=lib.embeddings[:, :3], selection="core")

@@ -67,6 +67,18 @@ def test_cluster_onion_walk_in_both_directions(lib):
     assert sorted(outward) == sorted(f"metal{i:03d}" for i in range(PER))
 
 
+def test_hull_selection_and_core_are_recorded(lib):
+    store, _ = lib
+    seeds = ["--seeds", "jazz000", "--seeds", "jazz002", "--seeds", "metal001"]
+    res = run("playlist", "--hull", *seeds, "--length", 6, "--core", 0, "--library", store.root)
+    assert res.exit_code == 0, res.output
+    assert "nearest the hull's core (the seed hull shrunk to 0 of its size" in " ".join(res.output.split())
+    res = run("playlist", "--hull", *seeds, "--length", 6, "--hull-select", "cover", "--library", store.root)
+    assert res.exit_code == 0, res.output
+    params = [json.loads(p) for p in list_playlists(store)["params"]]
+    assert [(p["selection"], p.get("core")) for p in params] == [("core", 0.0), ("cover", None)]
+
+
 def test_song_path(lib):
     store, tmp = lib
     res = run("playlist", "--path", "jazz000", "Techno Band 3 - Techno Song 11", "--length", 7,
@@ -89,6 +101,9 @@ def test_song_path(lib):
         (["--hull", "--cluster", "latest:7"], "has no cluster 7; its clusters are [0, 1, 2]"),
         (["--hull", "--cluster", "nope:1"], "no cluster run 'nope'"),
         (["--hull", "--seeds", "jazz000", "--out", "x.txt"], "unknown playlist format '.txt'"),
+        (["--hull", "--seeds", "jazz000", "--hull-select", "middle"], "give core or cover"),
+        (["--hull", "--seeds", "jazz000", "--hull-space", "projection", "--core", 0.5], "need --hull-space seeds"),
+        (["--hull", "--seeds", "jazz000", "--hull-select", "cover", "--core", 0.5], "--core applies to"),
     ],
 )
 def test_usage_errors_exit_2(lib, args, message):
