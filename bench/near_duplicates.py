@@ -6,7 +6,9 @@
 For ``--per-source`` tracks of each source folder of ``--corpus`` (default: the held-out sources), ffmpeg
 makes three other files of the same recording: MP3 at 128 kb/s, Ogg Vorbis at quality 2 (about 96 kb/s),
 and FLAC with 1.5 s of silence added in front (a rip that kept the leading silence; the original is its
-trimmed copy). Everything is embedded with ``--model`` by ``ctk embed``'s own code into ``WORK/<model>.ctk``.
+trimmed copy). Everything is embedded with ``--model`` by ``ctk embed``'s own code into
+``WORK/<model>-<coverage>.ctk``, with ``--coverage`` (default ``sampled``, as ``ctk embed`` does: a user's
+store; give the coverage ``--library`` was embedded with, so both sides match).
 
 * **same recording**: the cosine distance between each original and each of its copies;
 * **distinct, same source**: every pair of different tracks of one source (one soundtrack or composer: the
@@ -138,8 +140,9 @@ def main() -> None:
                         "distinct pairs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--coverage", default="full", choices=("full", "sampled"),
-                        help="how the tracks are embedded (the 2026-12-02 calibration used full coverage)")
+    parser.add_argument("--coverage", default="sampled", choices=("full", "sampled"),
+                        help="how the copies are embedded: sampled (ctk embed's default) or full; give the "
+                        "coverage the --library store was embedded with")
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
     args = parser.parse_args()
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
@@ -179,6 +182,7 @@ def main() -> None:
             "tracks_losing_nearest": float(np.mean(nearest < threshold)) if nearest is not None else None,
             "distinct_flagged": float(np.mean(distinct < threshold)),
             "corpus": str(args.corpus), "per_source": args.per_source, "date": str(date.today()),
+            "coverage": args.coverage,
             "distinct_from": args.library or "the originals",
         })
         print(f"written to {path}")

@@ -1,7 +1,7 @@
 """Playlist generators against baselines on held-out real music: do they stay in the seeds' source?
 
     python bench/playlist_quality.py --library heldout-small.ctk            # held-out store, labels = folder
-    python bench/playlist_quality.py --library heldout-small.ctk --per-source 8 --length 10
+    python bench/playlist_quality.py --library heldout-small.ctk --per-source 8 --length 10 --seed 1
     python bench/playlist_quality.py --synthetic                            # clustered synthetic embeddings
     python bench/playlist_quality.py --library heldout-small.ctk --sweep    # ...and the hull walk per core size
 
@@ -251,7 +251,7 @@ def main() -> None:
     parser.add_argument("--library", help="library store (e.g. a held-out store embedded with ctk embed)")
     parser.add_argument("--labels", default="folder", help="what a source is: folder, genre, csv:PATH, column")
     parser.add_argument("--synthetic", action="store_true", help="8 clusters x 40 tracks, dim 64")
-    parser.add_argument("--per-source", type=int, default=8, help="seed sets per source (2, 3, 4, 5 seeds, ...)")
+    parser.add_argument("--per-source", type=int, default=16, help="seed sets per source (2, 3, 4, 5 seeds, ...)")
     parser.add_argument("--min-source", type=int, default=8, help="sources with fewer tracks are skipped")
     parser.add_argument("--length", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)

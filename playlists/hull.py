@@ -1,23 +1,25 @@
 """The seed hull walk: a playlist from the region a few seed songs span.
 
-It works in a low-dimensional projection of the embeddings (:mod:`playlists.projection`)
-where Qhull (``scipy.spatial.ConvexHull``) is tractable; the walk itself is ordered with
-full-dimensional cosine distances (:mod:`playlists.tour`). The cluster onion walk is :mod:`playlists.onion`.
+**Hull space.** By default the hull is built in the seeds' own affine span (:func:`seed_span_distances`):
+k seeds are the vertices of a real hull there (a segment, a triangle...), and a track's distance to it is
+its exact full-space distance to the seeds' convex set. ``space="projection"`` builds it instead in a
+low-dimensional projection of the whole library (:mod:`playlists.projection`), where Qhull
+(``scipy.spatial.ConvexHull``) gives facets: a track is inside when ``n.x + b <= margin`` for every facet
+(unit outward normal ``n``); fewer seeds than ``d + 1``, or flat seeds, fall back to the distance to the
+seeds' convex set (non-negative least squares): one seed gives a ball, two a capsule.
 
-**Seed hull.** The convex hull of the seed tracks, grown by a margin, selects the candidate
-tracks: a track is inside when, for every facet ``n.x + b = 0`` of the seeds' hull (unit
-outward normal ``n``), ``n.x + b <= margin``. When there are more candidates than the
-playlist length, k-means on the candidates picks representatives that cover the hull
-evenly (every seed is kept); the playlist then walks them from the first seed with a
-nearest-neighbour tour improved by 2-opt.
+**Selection.** ``selection="core"`` (the default in the seeds' span): the tracks nearest the hull's core,
+the hull shrunk to ``core`` of its size about the seeds' centroid. In a high-dimensional embedding no track
+but the seeds lies within any useful margin of the hull, so the distance to the hull is in practice the
+distance to its nearest point, often beside one seed at the edge of the seeds' region; the core keeps the
+tracks nearest the middle of that region first (``core=1``: the hull itself; ``core=0``: the centroid,
+i.e. nearest-to-centroid). ``selection="cover"`` (the former default): the tracks inside the hull grown by
+the margin, k-means representatives of them when there are more than the length (every seed is kept),
+then the tracks nearest the hull.
 
-Fallbacks (each with a notice, never an exception):
-
-* fewer seeds than ``d + 1``, or seeds that are collinear/coplanar (their hull is flat):
-  a track is inside when its Euclidean distance to the seeds' convex set (points
-  ``sum w_i s_i``, ``w >= 0``, ``sum w = 1``, found by non-negative least squares) is at
-  most the margin; one seed gives a ball, two a capsule;
-* fewer candidates than the length: the tracks nearest to the hull are added.
+**Order.** The chosen tracks are walked from the first seed, through every seed, with a nearest-neighbour
+tour improved by 2-opt on full-dimensional cosine distances (:mod:`playlists.tour`). Every fallback is a
+notice, never an exception. The cluster onion walk is :mod:`playlists.onion`.
 """
 
 from __future__ import annotations
