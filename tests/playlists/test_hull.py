@@ -68,14 +68,19 @@ def test_distance_to_a_triangle_in_3d_matches_dense_sampling():
     assert np.allclose(exact, sampled, atol=0.03)
 
 
-def test_two_seeds_make_a_segment_hull_in_their_own_span():
+def segment_and_probes():
+    """Two seeds a, b in 16-d and probes: on the segment at 0.7, on its line at 1.5, 2.0 beside its middle."""
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=16), rng.normal(size=16)
     normal = rng.normal(size=16)
     normal -= normal @ (b - a) / ((b - a) @ (b - a)) * (b - a)
     normal /= np.linalg.norm(normal)
-    length = np.linalg.norm(b - a)
     pts = np.vstack([a, b, 0.3 * a + 0.7 * b, a + 1.5 * (b - a), 0.5 * (a + b) + 2.0 * normal])
+    return pts, np.linalg.norm(b - a)
+
+
+def test_two_seeds_make_a_segment_hull_in_their_own_span():
+    pts, length = segment_and_probes()
     dist, coords, info, notices = seed_span_distances(pts, [0, 1])
     assert info == {"space": "seeds", "dims": 1, "of": 16, "vertices": 2}
     assert dist.tolist() == pytest.approx([0, 0, 0, 0.5 * length, 2.0], abs=1e-6)
@@ -97,17 +102,11 @@ def test_three_seeds_make_a_triangle_hull_and_only_its_inside_has_distance_zero(
 
 
 def test_the_core_is_the_hull_shrunk_about_the_seeds_centroid():
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=16), rng.normal(size=16)
-    normal = rng.normal(size=16)
-    normal -= normal @ (b - a) / ((b - a) @ (b - a)) * (b - a)
-    normal /= np.linalg.norm(normal)
-    length = np.linalg.norm(b - a)
-    pts = np.vstack([a, b, 0.3 * a + 0.7 * b, a + 1.5 * (b - a), 0.5 * (a + b) + 2.0 * normal])
+    pts, length = segment_and_probes()
     half, _, _, _ = seed_span_distances(pts, [0, 1], shrink=0.5)  # the middle half of the segment
     assert half.tolist() == pytest.approx([0.25 * length, 0.25 * length, 0, 0.75 * length, 2.0], abs=1e-6)
     centre, _, _, _ = seed_span_distances(pts, [0, 1], shrink=0.0)  # the midpoint alone
-    assert centre.tolist() == pytest.approx(np.linalg.norm(pts - 0.5 * (a + b), axis=1).tolist(), abs=1e-6)
+    assert centre.tolist() == pytest.approx(np.linalg.norm(pts - pts[:2].mean(axis=0), axis=1).tolist(), abs=1e-6)
     with pytest.raises(ConfigError, match="shrink=1.5"):
         seed_span_distances(pts, [0, 1], shrink=1.5)
 
