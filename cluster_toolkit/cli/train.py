@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cluster_toolkit.cli._common import console
+from cluster_toolkit.cli._common import console, notice
 from cluster_toolkit.cli._training_common import (
     TrainingProgressBar,
     exit_if_interrupted,
@@ -28,6 +28,12 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     if value not in allowed:
         raise UsageError(f"{option} {value!r}: expected one of {', '.join(allowed)}")
     return value
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def train_cli(
@@ -90,6 +96,12 @@ def train_cli(
     seed: Annotated[int, typer.Option(help="Random seed.")] = TrainConfig.seed,
     logger: Annotated[str, typer.Option(help="Also log to: none, tensorboard, wandb.")] = TrainConfig.logger,
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1... [default: cuda if present].")] = None,
+    devices: Annotated[
+        int,
+        typer.Option(help="Train on N processes, one per GPU (or N CPU processes without GPUs), under "
+                     "DistributedDataParallel; --batch-size stays the global batch. Same as: torchrun "
+                     "--nproc-per-node N -m cluster_toolkit.cli.main train ...", min=1),
+    ] = 1,
     name: Annotated[str | None, typer.Option(help="Model name stored with the embeddings [default: --out].")] = None,
     dry_run: Annotated[bool, typer.Option(help="Show what would be trained, write nothing.")] = False,
 ) -> None:
@@ -133,11 +145,22 @@ def train_cli(
         )
         return
     from embeddings.training import train
+    from embeddings.training.distributed import launch, launched, process_group
 
     def bar(progress):
         return TrainingProgressBar(progress, val_every=plan.config.val_every)
 
-    result = run_locked(plan.out_dir, lambda on_progress: train(
-        files, **plan.kwargs(), name=name, device=device, on_progress=on_progress), bar)
+    kwargs = {**plan.kwargs(), "name": name, "device": device}
+    if launched():  # one process of a torchrun job: rank 0 locks the folder, reports and writes
+        with process_group() as world:
+            if not world.main:
+                train(files, **kwargs)
+                return
+            result = run_locked(plan.out_dir, lambda on_progress: train(files, **kwargs, on_progress=on_progress), bar)
+    elif devices > 1:
+        notice(f"training on {devices} processes ({'GPUs' if _has_cuda() else 'CPU, gloo'}); rank 0 writes")
+        result = run_locked(plan.out_dir, lambda on_progress: launch(devices, train, files, **kwargs), bar)
+    else:
+        result = run_locked(plan.out_dir, lambda on_progress: train(files, **kwargs, on_progress=on_progress), bar)
     print_result(result)
     exit_if_interrupted(result, f"ctk train --resume {plan.out_dir}")

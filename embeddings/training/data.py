@@ -36,6 +36,7 @@ from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.errors import AudioDecodeError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION, FragmentPlan, fragment_samples, plan_fragments
 from embeddings.melspec import log_mel
+from embeddings.training.distributed import World, shard
 
 
 @dataclass(frozen=True)
@@ -316,19 +317,33 @@ class Batch:
 
 
 class BatchStream:
-    """Iterate :class:`Batch` es of one epoch, prepared one batch ahead in a background thread."""
+    """Iterate :class:`Batch` es of one epoch, prepared one batch ahead in a background thread.
+
+    In a job of several processes (``world``) every process plans the same global batch and assembles
+    only its contiguous share (:func:`~embeddings.training.distributed.shard`) of the planned items."""
 
     def __init__(
-        self, planner: BatchPlanner, cache: LogMelCache, *, prefetch: int = 2, on_skip: Any = None
+        self,
+        planner: BatchPlanner,
+        cache: LogMelCache,
+        *,
+        prefetch: int = 2,
+        on_skip: Any = None,
+        world: World | None = None,
     ) -> None:
         self.planner, self.cache, self.prefetch = planner, cache, prefetch
+        self.world = world or World()
         self.on_skip = on_skip if on_skip is not None else (lambda message: None)
         self.reported: set[int] = set()
 
     def _assemble(self, items: list[tuple[int, int]], slots: list[int]) -> Batch:
         """Decode the planned items. An item whose track fails to decode is replaced by another item of
         its group (a second augmented view of it), and a group left with none is dropped, so one bad file
-        costs a few fragments, not the run; it is reported once (``on_skip``) and never decoded again."""
+        costs a few fragments, not the run; it is reported once (``on_skip``) and never decoded again.
+        With several processes, only this process's share is decoded (a replacement comes from the share;
+        the loss checks the global batch for positives)."""
+        part = shard(len(items), self.world)
+        items, slots = items[part], slots[part]
         decoded: dict[int, torch.Tensor] = {}
         for i, (t, f) in enumerate(items):
             try:
@@ -345,7 +360,7 @@ class BatchStream:
             same = [j for j, s in enumerate(slots) if s == slot and j in decoded]
             if same:
                 keep.append(same[len(keep) % len(same)])
-        if len({slots[i] for i in keep}) < 2:
+        if self.world.size == 1 and len({slots[i] for i in keep}) < 2:
             raise ConfigError("fewer than 2 groups of this batch could be decoded; see the errors above")
         mels = torch.stack([decoded[i] for i in keep]).float()
         return Batch(

@@ -16,6 +16,8 @@ Library code: it never prints; progress goes to the ``on_progress`` callback (th
 Fine-tuning: ``init_from`` starts from a trained checkpoint; ``TrainConfig.kmeans_weight > 0`` adds the
 k-means term of :mod:`embeddings.training.kmeans_term` (centroids refitted each epoch) to the loss.
 Ctrl-C saves ``last/`` and returns with ``status="interrupted"``.
+Several devices: run inside a process group (``torchrun``, ``ctk train --devices N``), ``train`` trains one
+share of each global batch under DistributedDataParallel; :mod:`embeddings.training.distributed` says how.
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ from embeddings.training.data import (
     ValidationSet,
     build_validation_set,
     index_tracks,
+)
+from embeddings.training.distributed import (
+    CrossDeviceLoss,
+    World,
+    agree,
+    current_world,
+    device_for,
+    gather_objects,
+    mean_over_processes,
+    rank_seed,
+    wrap_model,
 )
 from embeddings.training.kmeans_term import KMeansTerm
 from embeddings.training.metrics_log import MetricsLog, plot_loss_curve, read_metrics
@@ -283,6 +296,7 @@ class TrainState:
         self, config: TrainConfig, model: ContrastiveModel, planner: BatchPlanner, *, n_train: Sequence[int]
     ) -> None:
         self.config, self.model, self.planner = config, model, planner
+        self.net: nn.Module = model  # what the training forward goes through (DistributedDataParallel(model))
         self.optimizer = torch.optim.AdamW(_decay_groups(model, config.weight_decay), lr=config.lr)
         self.total_steps = config.max_steps or config.epochs * planner.steps_per_epoch()
         self.warmup = min(config.warmup_steps, max(0, self.total_steps // 4)) if config.warmup_steps else 0
@@ -402,12 +416,15 @@ class Run:
     device: str
     log: MetricsLog
     emit: Callable[[dict[str, Any]], None]
+    world: World = field(default_factory=World)
     loss_fn: GroupedLoss = field(init=False)
+    cross_loss: CrossDeviceLoss = field(init=False)  # the loss of the global batch (several processes)
     tag_loss: TagHeadLoss = field(init=False)
     augment: SpectrogramAugment = field(init=False)
 
     def __post_init__(self) -> None:
         self.loss_fn = build_loss(self.config.loss, **self.config.loss_params)
+        self.cross_loss = CrossDeviceLoss(self.loss_fn, self.data.similarity)
         self.tag_loss = TagHeadLoss()
         self.augment = SpectrogramAugment(replace(self.config.augment))
 
@@ -444,13 +461,20 @@ def contrastive_loss(
 
 
 def save_last(run: Run, state: TrainState) -> None:
-    """The resumable checkpoint in ``out_dir/last``."""
+    """The resumable checkpoint in ``out_dir/last`` (written by rank 0, with every rank's random streams)."""
+    streams = gather_objects({"aug_rng": state.aug_rng.get_state(), "torch_rng": torch.get_rng_state()})
+    if not run.world.main:
+        return
     extra = {"tracks_digest": run.data.summary["tracks_digest"], "n_tracks": len(run.data.tracks)}
+    if run.world.size > 1:
+        extra["rank_streams"] = streams
     state.save(run.out_dir / LAST, extra=extra, **run.checkpoint_fields())
 
 
 def export(run: Run, state: TrainState, metrics: dict[str, Any] | None, epoch: int) -> None:
     """The encoder alone (the moving average when there is one) in ``out_dir``: what ``ctk embed`` loads."""
+    if not run.world.main:
+        return
     save_checkpoint(
         run.out_dir,
         module=state.scored.encoder,
@@ -474,10 +498,17 @@ def refit_kmeans(run: Run, state: TrainState, kmeans: KMeansTerm, epoch: int, *,
 
 
 def validate(run: Run, state: TrainState, epoch: int) -> dict[str, Any] | None:
-    """Validation loss, same-track Recall@k and tag metrics of the held-out fragments (``None``: no set)."""
-    val_set, config = run.data.val_set, run.config
-    if val_set is None:
+    """Validation loss, same-track Recall@k and tag metrics of the held-out fragments (``None``: no set).
+    With several processes rank 0 validates and every process gets its record."""
+    if run.data.val_set is None:
         return None
+    if run.world.size > 1:
+        return agree(_validate(run, state, epoch) if run.world.main else None)
+    return _validate(run, state, epoch)
+
+
+def _validate(run: Run, state: TrainState, epoch: int) -> dict[str, Any]:
+    val_set, config = run.data.val_set, run.config
     net = state.scored
     net.eval()
     embeddings, projections = [], []
@@ -542,8 +573,9 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
     group_ids = batch.group_ids.to(run.device)
     terms: dict[str, torch.Tensor] = {}
     with run.autocast():
-        embeddings, projections = model(mels)
-        terms["contrastive_loss"] = contrastive_loss(run, projections.float(), group_ids, batch.tracks, state.loss_rng)
+        embeddings, projections = state.net(mels)
+        z = projections.float()
+        terms["contrastive_loss"] = run.cross_loss(z, group_ids, batch.tracks, generator=state.loss_rng)
         loss = config.contrastive_weight * terms["contrastive_loss"]
         if kmeans is not None:
             terms["kmeans_loss"] = kmeans.loss(embeddings.float())
@@ -554,6 +586,8 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
             if bool(tagged.any()):
                 logits = model.tag_head(embeddings[tagged]).float()
                 loss = loss + config.tag_weight * run.tag_loss(logits, targets[tagged])
+            elif run.world.size > 1:  # DDP waits for a gradient of every parameter on every process
+                loss = loss + 0.0 * model.tag_head(embeddings).sum()
     if not torch.isfinite(loss):
         raise ConfigError(f"the loss became {float(loss)} at step {state.step}; lower --lr (now {config.lr})")
     state.optimizer.zero_grad(set_to_none=True)
@@ -566,12 +600,12 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
         state.scheduler.step()
     state.step += 1
     state.snapshot = batch.planner_state
-    state.items += len(batch.mels)
+    state.items += len(batch.mels) * run.world.size
     state.train_time += time.perf_counter() - state.tick
     numbers = {"loss": float(loss.detach()), "grad_norm": float(grad_norm)}
     if kmeans is not None:  # the terms are logged when there is more than one
         numbers.update({k: float(v.detach()) for k, v in terms.items()})
-    return numbers
+    return mean_over_processes(numbers, run.device)
 
 
 def train_epoch(run: Run, state: TrainState, stream: BatchStream) -> str:
@@ -632,7 +666,7 @@ def finish(run: Run, state: TrainState, status: str) -> TrainResult:
     if run.data.val_set is None and status == "interrupted":
         export(run, state, None, epoch)
     run.log.close()
-    records = read_metrics(run.log.path)
+    records = read_metrics(run.log.path) if run.world.main else []
     if records:
         plot_loss_curve(records, run.out_dir / "loss_curve.png")
     run.emit({"event": "end", "status": status, "step": state.step})
@@ -714,22 +748,34 @@ def train(
             f"{len(data.tracks)} now); start a new run with another --out"
         )
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    world = current_world()
+    device = device_for(world, device)
     torch.manual_seed(config.seed)
     model = ContrastiveModel(encoder, n_tags=len(data.vocab)).to(device)
     if init_from is not None and saved is None:
         weights, data.summary["init_head"] = initial_weights(init_from, encoder)
         model.load_state_dict(weights, strict=False)
     state = TrainState(config, model, data.planner, n_train=data.n_train)
+    if world.size > 1:  # each process augments its own share: its own streams (rank 0 keeps the seeds)
+        state.aug_rng.manual_seed(rank_seed(config.seed + 1, world.rank))
+        torch.manual_seed(rank_seed(config.seed, world.rank))
     if saved is not None:
         state.load(out_dir / LAST, saved, saved=saved_config)
+        streams = saved.get("rank_streams")
+        if world.size > 1 and streams is not None and len(streams) == world.size:
+            state.aug_rng.set_state(streams[world.rank]["aug_rng"])
+            torch.set_rng_state(streams[world.rank]["torch_rng"])
+    state.net = wrap_model(model, world, device)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = MetricsLog(out_dir / "metrics.jsonl", logger=config.logger, run_dir=out_dir, config=config.to_dict())
-    if resume:
-        log.truncate_after(state.step)
-    else:
-        log.path.write_text("")
+    if world.main:
+        log = MetricsLog(out_dir / "metrics.jsonl", logger=config.logger, run_dir=out_dir, config=config.to_dict())
+        if resume:
+            log.truncate_after(state.step)
+        else:
+            log.path.write_text("")
+    else:  # only rank 0 writes, and only it reports progress
+        log, emit = MetricsLog(Path(os.devnull)), (lambda event: None)
     run = Run(
         out_dir=out_dir,
         name=name or out_dir.name or "encoder",
@@ -741,10 +787,13 @@ def train(
         device=device,
         log=log,
         emit=emit,
+        world=world,
     )
 
     model.train()
-    stream = BatchStream(data.planner, data.cache, on_skip=lambda message: emit({"event": "skip", "message": message}))
+    stream = BatchStream(
+        data.planner, data.cache, on_skip=lambda message: emit({"event": "skip", "message": message}), world=world
+    )
     state.started = state.tick = time.perf_counter()
     emit({"event": "start", "step": state.step, "total_steps": state.total_steps, "data": data.summary})
     status = "next"
