@@ -141,13 +141,32 @@ def print_result(result: TrainResult, *, command: str = "ctk train") -> None:
     console.print(table)
 
 
-def run_locked(out: Path, start: Callable[[Any], TrainResult], bar: Callable[[Progress], Any]) -> TrainResult:
+def print_training_event(event: dict[str, Any]) -> None:
+    """Progress events as plain lines on stderr: what each log step, validation and skipped file says. The
+    progress callback of a run in other processes (``ctk train --devices N``), where no bar is drawn."""
+    kind = event.get("event")
+    if kind == "log":
+        err_console.print(f"step {event['step']}: loss {event['loss']:.4f}  lr {event['lr']:.2e}  "
+                          f"{event['fragments_per_s']:.1f} fragments/s", highlight=False)
+    elif kind == "validation":
+        err_console.print(f"step {event['step']}: validation loss {event['val_loss']:.4f}", highlight=False)
+    elif kind == "skip":
+        err_console.print(f"error: {event['message']} (skipped; training goes on)", highlight=False)
+
+
+def run_locked(
+    out: Path, start: Callable[[Any], TrainResult], bar: Callable[[Progress], Any] | None
+) -> TrainResult:
     """``start(on_progress)`` with the run folder ``out`` locked (a second run into it would interleave
-    checkpoints) and ``bar(progress)`` drawing the progress events."""
+    checkpoints) and ``bar(progress)`` drawing the progress events (``bar=None``: no bar,
+    ``on_progress=None``)."""
     from cluster_toolkit.store.library_store import this_command
     from cluster_toolkit.store.lock import StoreLock
 
     out.mkdir(parents=True, exist_ok=True)
+    if bar is None:
+        with StoreLock(out, command=this_command(), what="run folder"):
+            return start(None)
     with StoreLock(out, command=this_command(), what="run folder"), \
             Progress(*training_columns(), console=err_console, transient=True) as progress:
         return start(bar(progress))

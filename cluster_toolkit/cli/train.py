@@ -17,6 +17,7 @@ from cluster_toolkit.cli._training_common import (
     exit_if_interrupted,
     hash_training_files,
     print_result,
+    print_training_event,
     run_locked,
 )
 from cluster_toolkit.errors import UsageError
@@ -151,16 +152,23 @@ def train_cli(
         return TrainingProgressBar(progress, val_every=plan.config.val_every)
 
     kwargs = {**plan.kwargs(), "name": name, "device": device}
-    if launched():  # one process of a torchrun job: rank 0 locks the folder, reports and writes
+
+    def here(on_progress):
+        return train(files, **kwargs, on_progress=on_progress)
+
+    if launched():  # one process of a torchrun job: rank 0 locks the folder, draws the bar and writes
         with process_group() as world:
             if not world.main:
                 train(files, **kwargs)
                 return
-            result = run_locked(plan.out_dir, lambda on_progress: train(files, **kwargs, on_progress=on_progress), bar)
-    elif devices > 1:
-        notice(f"training on {devices} processes ({'GPUs' if _has_cuda() else 'CPU, gloo'}); rank 0 writes")
-        result = run_locked(plan.out_dir, lambda on_progress: launch(devices, train, files, **kwargs), bar)
+            result = run_locked(plan.out_dir, here, bar)
+    elif devices > 1:  # the processes of torch's elastic launcher; they print rank 0's progress as lines
+        cuda = _has_cuda()
+        notice(f"training on {devices} {'GPUs (NCCL)' if cuda else 'CPU processes (gloo)'}; "
+               f"batch {plan.config.batch_size} split between them")
+        result = run_locked(plan.out_dir, lambda _: launch(
+            devices, train, files, **kwargs, on_progress=print_training_event), None)
     else:
-        result = run_locked(plan.out_dir, lambda on_progress: train(files, **kwargs, on_progress=on_progress), bar)
+        result = run_locked(plan.out_dir, here, bar)
     print_result(result)
     exit_if_interrupted(result, f"ctk train --resume {plan.out_dir}")

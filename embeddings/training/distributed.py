@@ -26,9 +26,11 @@ would only use local negatives: with 8 devices of 64 items each, every anchor wo
 instead of 511, a weaker and different objective from training on one device with the global batch.
 :class:`CrossDeviceLoss` wraps a :class:`~embeddings.losses.GroupedLoss`:
 
-1. the projections of every process are gathered with ``torch.distributed.nn.functional.all_gather``, the
-   autograd-aware gather (its backward sums the gradients of each piece back onto the process that owns it;
-   the plain ``torch.distributed.all_gather`` would cut the gradient to the other processes' items);
+1. the projections of every process are gathered with torch's autograd-aware gather
+   (``torch.distributed._functional_collectives.all_gather_single``, which the deprecated
+   ``torch.distributed.nn.functional.all_gather`` now points to): its backward sums the gradients of each
+   piece back onto the process that owns it (the plain ``torch.distributed.all_gather`` would cut the
+   gradient to the other processes' items);
 2. the group ids and the items' track numbers are gathered too (no gradient); group ids are global (every
    process numbers the groups of the same planned batch), and a loss that weights negatives by a known
    similarity (Soft InfoNCE) gets the ``(N, N)`` similarity of the *global* batch, computed from the
@@ -184,7 +186,7 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     flowing back to each process's own rows. Row counts may differ between processes."""
     if not _distributed():
         return x
-    from torch.distributed.nn.functional import all_gather
+    from torch.distributed._functional_collectives import all_gather_single
 
     counts = [torch.zeros(1, dtype=torch.long, device=x.device) for _ in range(dist.get_world_size())]
     dist.all_gather(counts, torch.tensor([x.shape[0]], dtype=torch.long, device=x.device))
@@ -193,8 +195,8 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     padded = x
     if x.shape[0] < longest:
         padded = torch.cat([x, x.new_zeros((longest - x.shape[0], *x.shape[1:]))])
-    if x.requires_grad:
-        pieces = all_gather(padded)
+    if x.requires_grad:  # torch's autograd-aware gather (what torch.distributed.nn.functional's now points to)
+        pieces = list(all_gather_single(padded.contiguous(), 0, dist.group.WORLD).split(longest))
     else:
         pieces = [torch.empty_like(padded) for _ in sizes]
         dist.all_gather(pieces, padded.contiguous())
@@ -239,9 +241,13 @@ class CrossDeviceLoss(nn.Module):
 # ---------------------------------------------------------------------------------------------- launching
 
 
-def _on_every_process(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """What each launched process runs: ``function(*args, **kwargs)`` inside the process group. A ctk error
-    comes back as the return value (so the launcher raises it as it is: one line, not N tracebacks)."""
+def _on_every_process(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int
+) -> Any:
+    """What each launched process runs: ``function(*args, **kwargs)`` inside the process group, on
+    ``threads`` CPU threads. A ctk error comes back as the return value (so the launcher raises it as it is:
+    one line, not N tracebacks)."""
+    torch.set_num_threads(threads)
     with process_group():
         try:
             return function(*args, **kwargs)
@@ -249,15 +255,25 @@ def _on_every_process(function: Callable[..., Any], args: tuple[Any, ...], kwarg
             return exc
 
 
-def launch(n_processes: int, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+#: how :func:`launch` starts its processes unless told (torchrun's default)
+START_METHOD = "spawn"
+
+
+def launch(
+    n_processes: int, function: Callable[..., Any], *args: Any, start_method: str | None = None, **kwargs: Any
+) -> Any:
     """Run ``function(*args, **kwargs)`` in ``n_processes`` new processes on this machine, as ``torchrun
     --standalone --nproc-per-node n_processes`` would (torch's elastic launcher: c10d rendezvous on a free
-    local port, no restarts), and return rank 0's result. ``function`` must be importable by name (the
-    processes are spawned). Raises rank 0's :class:`CtkError`, or a :class:`CtkError` naming the process
-    that failed otherwise."""
+    local port, no restarts), and return rank 0's result. ``function`` must be importable by name.
+    ``start_method``: ``spawn`` (torchrun's default: fresh interpreters, safe with CUDA) or ``fork``
+    (children inherit the imported modules: faster to start, CPU only). Each process gets its share of the
+    CPU cores as torch threads, as torchrun's ``OMP_NUM_THREADS`` does; a forked one gets one thread
+    (GNU OpenMP is not fork-safe: a child entering a thread pool its parent used can hang). Raises rank 0's
+    :class:`CtkError`, or a :class:`CtkError` naming the process that failed otherwise."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+    start_method = start_method or START_METHOD
     if n_processes < 1:
         raise ConfigError(f"--devices {n_processes} must be >= 1")
     config = LaunchConfig(
@@ -269,10 +285,11 @@ def launch(n_processes: int, function: Callable[..., Any], *args: Any, **kwargs:
         rdzv_endpoint="localhost:0",
         max_restarts=0,
         monitor_interval=0.1,
-        start_method="spawn",
+        start_method=start_method,
     )
+    threads = 1 if start_method == "fork" else max(1, (os.cpu_count() or 1) // n_processes)
     try:
-        results = elastic_launch(config, _on_every_process)(function, args, kwargs)
+        results = elastic_launch(config, _on_every_process)(function, args, kwargs, threads)
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         raise CtkError(f"training process {rank} of {n_processes} failed: {failure.message}") from None

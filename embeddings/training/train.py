@@ -733,7 +733,8 @@ def train(
     if encoder.n_mels != audio.n_mels:
         raise ConfigError(f"encoder n_mels={encoder.n_mels} but the audio front end gives n_mels={audio.n_mels}")
     saved_config = _check_resume(out_dir, encoder, config, audio, fragments) if resume else None
-    emit = on_progress or (lambda event: None)
+    world = current_world()  # one process of one, or of a distributed job (only rank 0 reports and writes)
+    emit = on_progress if on_progress is not None and world.main else (lambda event: None)
 
     data = load_data(files, config=config, audio=audio, fragments=fragments, playlists_dir=playlists_dir, emit=emit)
     data.summary["music_dir"] = str(source_dir) if source_dir is not None else None
@@ -748,7 +749,6 @@ def train(
             f"{len(data.tracks)} now); start a new run with another --out"
         )
 
-    world = current_world()
     device = device_for(world, device)
     torch.manual_seed(config.seed)
     model = ContrastiveModel(encoder, n_tags=len(data.vocab)).to(device)
@@ -774,8 +774,8 @@ def train(
             log.truncate_after(state.step)
         else:
             log.path.write_text("")
-    else:  # only rank 0 writes, and only it reports progress
-        log, emit = MetricsLog(Path(os.devnull)), (lambda event: None)
+    else:
+        log = MetricsLog(Path(os.devnull))
     run = Run(
         out_dir=out_dir,
         name=name or out_dir.name or "encoder",
