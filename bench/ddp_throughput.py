@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cluster_toolkit.cli._training_common import list_training_files  # noqa: E402
+from cluster_toolkit.scanning import content_hash, iter_audio_files  # noqa: E402
 from embeddings.config import AugmentConfig, FragmentConfig, TrainConfig  # noqa: E402
 from embeddings.models.config import EncoderConfig  # noqa: E402
 from embeddings.training import train  # noqa: E402
@@ -41,8 +41,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
 
-    files = sorted(list_training_files(args.music))[:: max(1, len(list_training_files(args.music)) // args.tracks)]
-    files = files[: args.tracks]
+    paths = sorted(iter_audio_files(args.music))
+    files = [(p, content_hash(p)) for p in paths[:: max(1, len(paths) // args.tracks)][: args.tracks]]
     work = Path(tempfile.mkdtemp(prefix="ctk-ddp-bench-"))
     plan = plan_new_run(
         work / "plan", music_dir=args.music, seconds=5.0, crop_seconds=3.0,

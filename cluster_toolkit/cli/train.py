@@ -158,8 +158,8 @@ def train_cli(
 
     if launched():  # one process of a torchrun job: rank 0 locks the folder, draws the bar and writes
         with process_group() as world:
-            if not world.main:
-                train(files, **kwargs)
+            if not world.main:  # it prints only the files of its share that it could not decode
+                train(files, **kwargs, on_progress=print_training_event)
                 return
             result = run_locked(plan.out_dir, here, bar)
     elif devices > 1:  # the processes of torch's elastic launcher; they print rank 0's progress as lines

@@ -734,7 +734,13 @@ def train(
         raise ConfigError(f"encoder n_mels={encoder.n_mels} but the audio front end gives n_mels={audio.n_mels}")
     saved_config = _check_resume(out_dir, encoder, config, audio, fragments) if resume else None
     world = current_world()  # one process of one, or of a distributed job (only rank 0 reports and writes)
-    emit = on_progress if on_progress is not None and world.main else (lambda event: None)
+    emit = on_progress or (lambda event: None)
+    if not world.main:  # the others only report the files of their share that they could not decode
+
+        def emit(event: dict[str, Any], report: Callable[[dict[str, Any]], None] = emit) -> None:
+            if event.get("event") == "skip":
+                report(event)
+
 
     data = load_data(files, config=config, audio=audio, fragments=fragments, playlists_dir=playlists_dir, emit=emit)
     data.summary["music_dir"] = str(source_dir) if source_dir is not None else None
