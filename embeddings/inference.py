@@ -16,7 +16,7 @@ import torch
 
 from embeddings.audio import load_audio, load_spans
 from embeddings.backends.base import EmbeddingBackend
-from embeddings.config import CoverageConfig, FragmentConfig
+from embeddings.config import AudioConfig, CoverageConfig, FragmentConfig
 from embeddings.errors import AudioDecodeError
 from embeddings.fragments import FragmentPlan, fragment_samples, plan_fragments, spread_fragments
 from embeddings.melspec import log_mel
@@ -39,14 +39,36 @@ def pool_fragments(fragment_embeddings: np.ndarray) -> np.ndarray:
     return fragment_embeddings.mean(axis=0).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class DecodedTrack:
+    """The first half of :func:`analyse_file`: one track's fragment plan and its fragments' samples,
+    ``(k, n_samples)`` at the model's rate (what the Ray engine's CPU tasks make before the encoder runs)."""
+
+    duration_s: float
+    source_sr: int
+    channels: int
+    plan: FragmentPlan
+    samples: np.ndarray
+
+
+def fragment_mels(samples: np.ndarray, *, audio: AudioConfig, batch_size: int = 16) -> np.ndarray:
+    """Log-mels of fragments ``(k, n_samples)`` -> ``(k, n_mels, n_frames)`` float32, ``batch_size`` at a time."""
+    with torch.inference_mode():
+        return np.concatenate([log_mel(samples[i : i + batch_size], config=audio).numpy()
+                               for i in range(0, len(samples), batch_size)])
+
+
+def embed_mels(mels: np.ndarray, *, backend: EmbeddingBackend, batch_size: int = 16) -> np.ndarray:
+    """Embed log-mels ``(k, n_mels, n_frames)`` -> ``(k, dim)`` float32, ``batch_size`` at a time."""
+    with torch.inference_mode():
+        return np.concatenate([np.asarray(backend.embed(mels[i : i + batch_size]), dtype=np.float32)
+                               for i in range(0, len(mels), batch_size)])
+
+
 def embed_fragments(samples: np.ndarray, *, backend: EmbeddingBackend, batch_size: int = 16) -> np.ndarray:
     """Embed fragments ``(k, n_samples)`` at the backend's rate -> ``(k, dim)`` float32."""
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(samples), batch_size):
-            mels = log_mel(samples[i : i + batch_size], config=backend.audio).numpy()
-            out.append(np.asarray(backend.embed(mels), dtype=np.float32))
-    return np.concatenate(out)
+    mels = fragment_mels(samples, audio=backend.audio, batch_size=batch_size)
+    return embed_mels(mels, backend=backend, batch_size=batch_size)
 
 
 def embed_audio(
@@ -66,6 +88,54 @@ def embed_audio(
     return plan, embed_fragments(samples, backend=backend, batch_size=batch_size)
 
 
+def decode_track(
+    path: str | Path,
+    *,
+    sr: int,
+    fragment_config: FragmentConfig,
+    track_id: str,
+    coverage: CoverageConfig | None = None,
+) -> DecodedTrack:
+    """Decode the fragments of one file at ``sr`` Hz (``coverage``: all fragments of the plan or an evenly
+    spread subset, see the module docstring). Raises :class:`AudioDecodeError` naming the file."""
+    coverage = coverage or CoverageConfig()
+    if coverage.mode == "full":
+        decoded = load_audio(path, sr=sr)
+        try:
+            plan = plan_fragments(len(decoded.y) / decoded.sr, config=fragment_config, track_id=track_id)
+        except AudioDecodeError as exc:
+            raise AudioDecodeError(f"{path}: {exc}") from exc
+        samples = fragment_samples(decoded.y, sr=decoded.sr, plan=plan)
+        return DecodedTrack(decoded.duration_s, decoded.source_sr, decoded.channels, plan, samples)
+    plans: list[FragmentPlan] = []
+
+    def choose_starts(duration_s: float) -> np.ndarray:
+        try:
+            full = plan_fragments(duration_s, config=fragment_config, track_id=track_id)
+        except AudioDecodeError as exc:
+            raise AudioDecodeError(f"{path}: {exc}") from exc
+        plans.append(spread_fragments(full, coverage.n_fragments))
+        return plans[0].starts
+
+    spans = load_spans(path, sr=sr, n_seconds=fragment_config.n_seconds, choose_starts=choose_starts)
+    return DecodedTrack(spans.duration_s, spans.source_sr, spans.channels, plans[0], spans.samples)
+
+
+def track_analysis(decoded: DecodedTrack, fragment_embeddings: np.ndarray, path: str | Path) -> TrackAnalysis:
+    """The second half of :func:`analyse_file`: a decoded track and its fragment vectors, pooled (non-finite
+    vectors raise :class:`AudioDecodeError` naming the file)."""
+    if not np.all(np.isfinite(fragment_embeddings)):
+        raise AudioDecodeError(f"{path}: the model produced non-finite embeddings")
+    return TrackAnalysis(
+        duration_s=decoded.duration_s,
+        source_sr=decoded.source_sr,
+        channels=decoded.channels,
+        plan=decoded.plan,
+        fragment_embeddings=fragment_embeddings,
+        embedding=pool_fragments(fragment_embeddings),
+    )
+
+
 def analyse_file(
     path: str | Path,
     *,
@@ -76,39 +146,6 @@ def analyse_file(
 ) -> TrackAnalysis:
     """Decode, fragment, embed and pool one file (``coverage``: all fragments or an evenly spread
     subset, see the module docstring). Raises :class:`AudioDecodeError` naming the file."""
-    coverage = coverage or CoverageConfig()
-    if coverage.mode == "full":
-        decoded = load_audio(path, sr=backend.audio.sample_rate)
-        try:
-            plan, frag = embed_audio(
-                decoded.y, sr=decoded.sr, backend=backend, fragment_config=fragment_config, track_id=track_id
-            )
-        except AudioDecodeError as exc:
-            raise AudioDecodeError(f"{path}: {exc}") from exc
-        duration_s, source_sr, channels = decoded.duration_s, decoded.source_sr, decoded.channels
-    else:
-        plans: list[FragmentPlan] = []
-
-        def choose_starts(duration_s: float) -> np.ndarray:
-            try:
-                full = plan_fragments(duration_s, config=fragment_config, track_id=track_id)
-            except AudioDecodeError as exc:
-                raise AudioDecodeError(f"{path}: {exc}") from exc
-            plans.append(spread_fragments(full, coverage.n_fragments))
-            return plans[0].starts
-
-        spans = load_spans(path, sr=backend.audio.sample_rate, n_seconds=fragment_config.n_seconds,
-                           choose_starts=choose_starts)
-        plan = plans[0]
-        frag = embed_fragments(spans.samples, backend=backend)
-        duration_s, source_sr, channels = spans.duration_s, spans.source_sr, spans.channels
-    if not np.all(np.isfinite(frag)):
-        raise AudioDecodeError(f"{path}: the model produced non-finite embeddings")
-    return TrackAnalysis(
-        duration_s=duration_s,
-        source_sr=source_sr,
-        channels=channels,
-        plan=plan,
-        fragment_embeddings=frag,
-        embedding=pool_fragments(frag),
-    )
+    decoded = decode_track(path, sr=backend.audio.sample_rate, fragment_config=fragment_config, track_id=track_id,
+                           coverage=coverage)
+    return track_analysis(decoded, embed_fragments(decoded.samples, backend=backend), path)
