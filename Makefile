@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   creates .venv, installs ctk, builds the demo library, runs embed -> cluster -> playlist
-#   make test   the same set-up, then the whole test suite
+#   make test   the same set-up (with the ctk[ray] extra, whose tests start a local Ray), then the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,7 +16,7 @@ TORCH_SPEC ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/d
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,ray]"
 	touch $@
 
 setup: $(VENV)/.installed

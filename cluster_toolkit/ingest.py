@@ -53,6 +53,9 @@ class EmbedConfig:
     reembed: bool = False
     retry_failed: bool = False
     lock_wait_s: float = 0.0
+    #: ``local``: worker processes on this machine; ``ray``: a Ray Data pipeline (:mod:`cluster_toolkit.ray_engine`,
+    #: ``ctk[ray]``), ``workers`` being its pool of encoder actors
+    engine: str = "local"
 
 
 @dataclass
@@ -134,29 +137,46 @@ def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig, coverage: Co
     from embeddings.inference import analyse_file
     from embeddings.tags import read_tags
 
-    row: dict[str, Any] = {
+    def analyse() -> tuple[Any, dict[str, Any]]:
+        backend = worker_backend(model)
+        analysis = analyse_file(
+            item.path, backend=backend, fragment_config=fragment, track_id=item.track_id, coverage=coverage
+        )
+        return analysis, read_tags(item.path)
+
+    done, failed = attempt(item, analyse)
+    return failed or analysed_row(item, *done)
+
+
+def worker_backend(model: str) -> Any:
+    """Backend ``model``, loaded once per process."""
+    backend = _WORKER_BACKENDS.get(model)
+    if backend is None:
+        backend = _WORKER_BACKENDS[model] = load_backend(model)
+    return backend
+
+
+def attempt(item: _WorkItem, work: Any) -> tuple[Any, dict[str, Any] | None]:
+    """``(work(), None)``, or ``(None, the failed row of item)`` when it raises: one bad file must not stop
+    the run, and its reason is recorded."""
+    try:
+        return work(), None
+    except CtkError as exc:
+        return None, _failed(item, _reason(exc, item.path))
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
+        return None, _failed(item, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def analysed_row(item: _WorkItem, analysis: Any, tags: dict[str, Any]) -> dict[str, Any]:
+    """The result of a track analysed: its ``tracks`` row and (underscored) its fragments and vectors."""
+    return {
         "track_id": item.track_id,
         "path": item.path,
         "size": item.size,
         "mtime": item.mtime,
         "analysed_at": now_iso(),
-    }
-    try:
-        backend = _WORKER_BACKENDS.get(model)
-        if backend is None:
-            backend = _WORKER_BACKENDS[model] = load_backend(model)
-        analysis = analyse_file(
-            item.path, backend=backend, fragment_config=fragment, track_id=item.track_id, coverage=coverage
-        )
-        tags = read_tags(item.path)
-    except CtkError as exc:
-        return {**row, "status": STATUS_FAILED, "error": _reason(exc, item.path)}
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-        return {**row, "status": STATUS_FAILED, "error": f"unexpected {type(exc).__name__}: {exc}"}
-    tags["duration_s"] = analysis.duration_s
-    return {
-        **row,
         **tags,
+        "duration_s": analysis.duration_s,
         "source_sr": analysis.source_sr,
         "channels": analysis.channels,
         "status": STATUS_OK,
@@ -171,9 +191,7 @@ def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig, coverage: Co
 
 def _describe(model: str) -> tuple[dict[str, Any], int]:
     """The description and vector size of backend ``model``, loaded (and kept) in this process."""
-    backend = _WORKER_BACKENDS.get(model)
-    if backend is None:
-        backend = _WORKER_BACKENDS[model] = load_backend(model)
+    backend = worker_backend(model)
     return backend.describe(), backend.dim
 
 
@@ -398,8 +416,15 @@ def embed_library(
     music_dir = Path(music_dir).expanduser()
     if not music_dir.is_dir():
         raise UsageError(f"{music_dir}: no such folder")
+    if config.engine == "ray":
+        from cluster_toolkit.ray_engine import require_ray
+
+        require_ray()  # before any work
+    elif config.engine != "local":
+        raise UsageError(f"unknown engine {config.engine!r}: use 'local' or 'ray'")
     t0 = time.monotonic()
-    described = BackendDescription(config.model, in_worker=config.workers > 0)  # overlaps with the scan
+    in_worker = config.workers > 0 and config.engine == "local"  # the Ray engine's driver loads the model anyway
+    described = BackendDescription(config.model, in_worker=in_worker)  # overlaps with the scan
     try:
         store = LibraryStore.open(Path(library).expanduser(), create=True, lock_wait_s=config.lock_wait_s)
         with store.writing(wait_s=config.lock_wait_s):
@@ -519,7 +544,11 @@ def _analyse_work(
             batch.commit(store)
 
     try:
-        if config.workers <= 0 or len(work) <= 1:
+        if config.engine == "ray" and work:
+            from cluster_toolkit.ray_engine import run_ray
+
+            run_ray(work, config, take)
+        elif config.workers <= 0 or len(work) <= 1:
             for item in work:
                 take(_analyse(item, config.model, config.fragment, config.coverage))
         else:

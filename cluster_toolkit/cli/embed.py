@@ -37,6 +37,11 @@ class Coverage(StrEnum):
     sampled = "sampled"
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
@@ -114,7 +119,8 @@ def embed_cli(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Embedding backend: features, ctk-small, or a checkpoint path.")
     ] = DEFAULT_BACKEND,
-    workers: Annotated[int, typer.Option(help="Decoding/analysis processes (0: in this process).")] = max(
+    workers: Annotated[int, typer.Option(help="Decoding/analysis processes (0: in this process); with --engine ray, "
+                                         "encoder actors.")] = max(
         1, min(os.cpu_count() or 1, 8)
     ),
     reembed: Annotated[bool, typer.Option(help="Replace embeddings made by another model.")] = False,
@@ -133,6 +139,11 @@ def embed_cli(
     sampled_fragments: Annotated[
         int, typer.Option(help="Fragments per track with --coverage sampled.", min=1)
     ] = CoverageConfig.n_fragments,
+    engine: Annotated[
+        Engine,
+        typer.Option(help="local: worker processes here; ray: a Ray Data pipeline on the cluster at $RAY_ADDRESS, "
+                     "or a local Ray (ctk[ray], docs/SCALING.md)."),
+    ] = Engine.local,
     lyrics: Annotated[
         bool, typer.Option("--lyrics", help="Also read each track's lyrics and store their vectors (ctk[lyrics]).")
     ] = False,
@@ -154,6 +165,7 @@ def embed_cli(
         reembed=reembed,
         retry_failed=retry_failed,
         lock_wait_s=wait,
+        engine=engine.value,
     )
     columns = (
         SpinnerColumn(),

@@ -23,8 +23,9 @@ __all__ = ["DEFAULT_BACKEND", "EmbeddingBackend", "load_backend", "model_id"]
 DEFAULT_BACKEND = "hybrid"
 
 
-def load_backend(spec: str) -> EmbeddingBackend:
-    """Build the backend named by ``spec`` (``features``, ``ctk-small``, ``hybrid[:PATH]`` or a checkpoint path)."""
+def load_backend(spec: str, *, device: str = "cpu") -> EmbeddingBackend:
+    """Build the backend named by ``spec`` (``features``, ``ctk-small``, ``hybrid[:PATH]`` or a checkpoint path);
+    an encoder runs on ``device`` (``features`` always on the CPU)."""
     if spec == "features":
         from embeddings.backends.features import FeaturesBackend
 
@@ -32,16 +33,17 @@ def load_backend(spec: str) -> EmbeddingBackend:
     from embeddings.checkpoint import BUNDLED, CONFIG, resolve_checkpoint_dir
 
     if spec == "hybrid" or spec.startswith("hybrid:"):
+        from embeddings.backends.encoder import EncoderBackend
         from embeddings.backends.hybrid import HybridBackend
 
         folder = resolve_checkpoint_dir(spec.partition(":")[2] or "ctk-small", label="hybrid:")
         if not (folder / CONFIG).is_file():
             raise CheckpointError(f"hybrid: no checkpoint at {folder} ({CONFIG} missing)")
-        return HybridBackend.from_checkpoint(folder)
+        return HybridBackend(EncoderBackend.from_checkpoint(folder, device=device))
     if spec in BUNDLED or Path(spec).expanduser().exists():
         from embeddings.backends.encoder import EncoderBackend
 
-        return EncoderBackend.from_checkpoint(spec)
+        return EncoderBackend.from_checkpoint(spec, device=device)
     raise CheckpointError(
         f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid' or the path of a checkpoint made by "
         "`ctk train`"
