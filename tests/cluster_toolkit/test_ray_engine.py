@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -150,3 +152,19 @@ def test_more_encoder_actors_than_the_cluster_can_feed_is_refused(music_dir, tmp
                                          "this Ray cluster has 2"):
         embed_library(music_dir, tmp_path / "lib", EmbedConfig(engine="ray", workers=2))
     assert LibraryStore.open(tmp_path / "lib").tracks().empty  # nothing was analysed, nothing is half-written
+
+
+def test_ctk_help_and_a_local_embed_never_import_ray(music_dir, tmp_path):
+    code = f"""
+import sys
+from typer.testing import CliRunner
+from cluster_toolkit.cli.main import app
+for args in (["--help"], ["embed", "--help"], ["embed", {str(music_dir)!r}, "--library", {str(tmp_path / 'l')!r},
+                                              "--workers", "0"]):
+    assert CliRunner().invoke(app, args).exit_code == 0, args
+print("ray" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "False"
