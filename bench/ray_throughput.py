@@ -51,25 +51,25 @@ def pick_tracks(folder: Path, n: int) -> list[Path]:
     return out[:n]
 
 
-CHILD = """
-import json, sys, time
-sys.path.insert(0, {root!r})
-from cluster_toolkit.ingest import EmbedConfig, embed_library
-class Clock:
-    done = []
-    def scanned(self, n): pass
-    def start(self, n): pass
-    def track_done(self, path, error): self.done.append(time.monotonic())
-t = time.monotonic()
-s = embed_library({music!r}, {lib!r}, EmbedConfig(engine={engine!r}, workers={workers}), Clock())
-print(json.dumps(dict(analysed=s.analysed, failed=len(s.failed), start=t, end=time.monotonic(), done=Clock.done)))
-"""
+def child(music: str, lib: str, engine: str, workers: int) -> None:
+    """One run, in the child process: prints when it started, ended and finished each track."""
+    from cluster_toolkit.ingest import EmbedConfig, _NullReporter, embed_library
+
+    class Clock(_NullReporter):
+        done: list[float] = []
+
+        def track_done(self, path: str, error: str | None) -> None:
+            self.done.append(time.monotonic())
+
+    t = time.monotonic()
+    s = embed_library(music, lib, EmbedConfig(engine=engine, workers=workers), Clock())
+    print(json.dumps(dict(analysed=s.analysed, failed=len(s.failed), start=t, end=time.monotonic(), done=Clock.done)))
 
 
 def one_run(music: Path, lib: Path, engine: str, workers: int) -> dict:
-    code = CHILD.format(root=str(ROOT), music=str(music), lib=str(lib), engine=engine, workers=workers)
     load_before = os.getloadavg()[0]
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(music), str(lib), engine, str(workers)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cpu: dict[int, float] = {}
     series: list[tuple[float, float]] = []  # (monotonic time, CPU seconds of the process tree so far)
     while proc.poll() is None:
@@ -99,6 +99,9 @@ def one_run(music: Path, lib: Path, engine: str, workers: int) -> dict:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        music, lib, engine, workers = sys.argv[2:6]
+        return child(music, lib, engine, int(workers))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=os.environ.get("CORPUS"), required=not os.environ.get("CORPUS"))
     ap.add_argument("--tracks", type=int, default=40)
