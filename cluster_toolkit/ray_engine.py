@@ -10,15 +10,18 @@ list is analysed differently::
 
 The driver writes the store's Parquet parts itself, through :class:`~cluster_toolkit.store.LibraryStore`
 (``commit_batch``: one part per table, ``tracks`` last, under the library's lock), as the rows stream out
-of Ray, so the store has the local engine's format to the byte layout and every other command reads it
-unchanged; a store elsewhere than the local disk is whatever ``LibraryStore`` opens. Only the driver reads
-and writes the store: tasks and actors get paths and return rows, so they never contend for the lock.
+of Ray, so the store is in the local engine's format (the same tables, columns and parts) and every other
+command reads it unchanged; a store elsewhere than the local disk is whatever ``LibraryStore`` opens. Only
+the driver reads and writes the store: tasks and actors get paths and return rows, so they never contend for
+the lock.
 
 Faults: a file that cannot be decoded or embedded comes back as a failed row with its reason (the same
 row as the local engine's). Ray Data restarts an actor that dies and runs its batch again, and retries a
 task whose worker died, so a killed worker costs time, not tracks; finished tracks are committed in
 batches as they arrive, and a run that stops (Ctrl-C, a lost driver) resumes like the local engine:
-the next scan finds the committed tracks and only the missing ones are analysed. Rows travel between
+the next scan finds the committed tracks and only the missing ones are analysed. Unlike the local engine,
+a file that kills the process decoding it every time (a decoder crash, not an error) is not isolated: once
+Ray's retries are spent the run stops with Ray's error, keeping what was committed. Rows travel between
 stages as one pickled payload each (a track's mels, tags and plan), so Ray needs no Arrow schema for
 ragged arrays or missing tags.
 """
