@@ -107,8 +107,11 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--usd-per-cpu-hour", type=float, default=0.0425)
+    ap.add_argument("--configs", default=",".join(f"{e}:{w}" for e, w in CONFIGS),
+                    help="engine:workers, comma-separated, in the order of each round")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "ray_throughput.json")
     args = ap.parse_args()
+    configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs.split(",")]
     tracks = pick_tracks(args.corpus / "heldout", args.tracks)
     runs = []
     started = datetime.now(UTC).isoformat(timespec="minutes")
@@ -118,19 +121,21 @@ def main() -> None:
         for i, p in enumerate(tracks):
             (music / f"{i:04d}{p.suffix}").symlink_to(p)
         for r in range(args.rounds):
-            for engine, workers in CONFIGS:
+            for engine, workers in configs:
                 run = one_run(music, Path(tmp) / f"lib-{engine}-{workers}-{r}", engine, workers)
                 print(json.dumps(run), flush=True)
                 runs.append(run)
     summary = {}
-    for engine, workers in CONFIGS:
+    for engine, workers in configs:
         mine = [r for r in runs if (r["engine"], r["workers"]) == (engine, workers)]
         best = {k: sum(r[k] for r in mine) / len(mine) for k in
                 ("tracks_per_s", "steady_tracks_per_s", "cpu_s_per_track", "steady_cpu_s_per_track", "first_track_s")}
         best["usd_per_million_tracks"] = best["steady_cpu_s_per_track"] * 1e6 / 3600 * args.usd_per_cpu_hour
         best["cpu_hours_per_million_tracks"] = best["steady_cpu_s_per_track"] * 1e6 / 3600
         summary[f"{engine}x{workers}"] = best
-    for workers in (1, 2):
+    for workers in sorted({w for _, w in configs}):
+        if f"localx{workers}" not in summary or f"rayx{workers}" not in summary:
+            continue
         local, ray = summary[f"localx{workers}"], summary[f"rayx{workers}"]
         summary[f"ray/local x{workers}"] = {k: ray[k] / local[k] for k in
                                             ("tracks_per_s", "steady_tracks_per_s", "steady_cpu_s_per_track")}

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from cluster_toolkit.errors import UsageError
+from cluster_toolkit.errors import CtkError, UsageError
 from cluster_toolkit.ingest import EmbedConfig, _WorkItem, analysed_row, attempt, worker_backend
 from embeddings.config import AudioConfig, CoverageConfig, FragmentConfig
 
@@ -124,10 +124,15 @@ def _start_ray(workers: int) -> bool:
 
     if ray.is_initialized():
         return False
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(log_to_driver=False)
-    else:  # the actors hold a CPU each: keep one for the decode tasks
-        ray.init(num_cpus=max(os.cpu_count() or 1, workers + 1), include_dashboard=False, log_to_driver=False)
+    address = os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(log_to_driver=False)
+        else:  # the actors hold a CPU each: keep one for the decode tasks
+            ray.init(num_cpus=max(os.cpu_count() or 1, workers + 1), include_dashboard=False, log_to_driver=False)
+    except Exception as exc:  # noqa: BLE001 - Ray raises plain exceptions (a node that timed out starting...)
+        where = f"the Ray cluster at RAY_ADDRESS={address}" if address else "a local Ray"
+        raise CtkError(f"--engine ray: could not start or reach {where} ({exc})") from exc
     return True
 
 
