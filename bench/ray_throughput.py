@@ -68,8 +68,10 @@ def child(music: str, lib: str, engine: str, workers: int) -> None:
 
 def one_run(music: Path, lib: Path, engine: str, workers: int) -> dict:
     load_before = os.getloadavg()[0]
+    # a loaded machine starts Ray's raylet slowly: wait up to 5 min for it (Ray's default: 60 s)
+    env = {"RAY_raylet_start_wait_time_s": "300", **os.environ}
     proc = subprocess.Popen([sys.executable, __file__, "--child", str(music), str(lib), engine, str(workers)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     cpu: dict[int, float] = {}
     series: list[tuple[float, float]] = []  # (monotonic time, CPU seconds of the process tree so far)
     while proc.poll() is None:
