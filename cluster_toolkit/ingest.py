@@ -335,7 +335,7 @@ def _scan(
     sizes = tracks["size"].to_numpy(dtype=np.float64).copy()
     mtimes = tracks["mtime"].to_numpy(dtype=np.float64).copy()
     unreadable: list[dict[str, Any]] = []
-    for path in iter_audio_files(music_dir, exclude=store.root):
+    for path in iter_audio_files(music_dir, exclude=store.root if isinstance(store.root, Path) else None):
         summary.found += 1
         spath = str(path.absolute())
         try:
@@ -426,7 +426,7 @@ def embed_library(
     in_worker = config.workers > 0 and config.engine == "local"  # the Ray engine's driver loads the model anyway
     described = BackendDescription(config.model, in_worker=in_worker)  # overlaps with the scan
     try:
-        store = LibraryStore.open(Path(library).expanduser(), create=True, lock_wait_s=config.lock_wait_s)
+        store = LibraryStore.open(library, create=True, lock_wait_s=config.lock_wait_s)
         with store.writing(wait_s=config.lock_wait_s):
             _check_usable(store)
             summary, tracks, work, changed = _survey(music_dir, store, config)  # sets aside damaged parts only
@@ -479,7 +479,7 @@ def repair_library(
     store's is refused with a :class:`StoreError`. A track whose file is gone or changed since it was
     analysed is listed in ``not_repaired`` (run ``ctk embed`` on its folder).
     """
-    store = LibraryStore.open(Path(library).expanduser())
+    store = LibraryStore.open(library)
     with store.writing(wait_s=lock_wait_s):
         store.recover()
         report = check_store(store, deep=True)

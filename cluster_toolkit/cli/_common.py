@@ -10,13 +10,22 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+
+def _library(value: str | Path) -> Path:
+    """``--library``: a folder, or a URL such as ``s3://bucket/ctk`` passed on as the string itself."""
+    from cluster_toolkit.store.location import library_location
+
+    return library_location(value)  # type: ignore[return-value]  # a URL stays a str
+
+
 LibraryOption = Annotated[
     Path,
     typer.Option(
         "--library",
         "-L",
         envvar="CTK_LIBRARY",
-        help="Library store directory (default: $CTK_LIBRARY, else ./.ctk).",
+        parser=_library,
+        help="Library store: a folder, or s3://bucket/prefix (default: $CTK_LIBRARY, else ./.ctk).",
         show_default=False,
     ),
 ]

@@ -19,7 +19,6 @@ dropped by rewriting their parts. Tracks left without vectors are analysed again
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from cluster_toolkit.store.library_store import PART_TABLES, STATUS_OK, LibraryStore, part_seq
 
@@ -83,7 +81,7 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
         for part in store.parts(name):
             report.parts += 1
             try:
-                schema = pq.read_schema(part)
+                schema = store.parquet_schema(part)
                 missing = _REQUIRED[name] - set(schema.names)
                 if missing:
                     raise ValueError(f"missing columns {sorted(missing)}")
@@ -91,7 +89,7 @@ def check_store(store: LibraryStore, *, deep: bool = True) -> CheckReport:
                     etype = schema.field("embedding").type
                     if not pa.types.is_fixed_size_list(etype) or etype.list_size != dim:
                         raise ValueError(f"embedding type {etype}, the store's dim is {dim}")
-                table = pq.read_table(part, columns=None if deep else id_columns[name])
+                table = store.read_parquet(part, columns=None if deep else id_columns[name])
             except (OSError, ValueError, pa.ArrowException) as exc:
                 report.unreadable_parts.append(part)
                 report.problems.append(StoreProblem("unreadable part", str(part), _one_line(exc)))
@@ -186,7 +184,7 @@ def quarantine_unreadable(store: LibraryStore, report: CheckReport) -> list[Path
     for part in report.unreadable_parts:
         dest = folder / f"{part.parent.name}-{part.name}"
         if part.exists():
-            os.replace(part, dest)
+            store.move_file(part, dest)
             moved.append(dest)
     return moved
 
@@ -207,7 +205,7 @@ def repair_store_files(store: LibraryStore, report: CheckReport) -> dict[str, in
         for part in report.stale_rows:
             if not part.exists():
                 continue
-            table = pq.read_table(part)
+            table = store.read_parquet(part)
             ids = np.asarray(table.column("track_id").to_pylist(), dtype=object)
             if part.parent.name == "fragments":
                 seq = part_seq(part)
@@ -223,7 +221,7 @@ def _current_fragment_owners(store: LibraryStore) -> dict[str, int]:
     """For each track id, the sequence number of the newest fragments part holding it."""
     owners: dict[str, int] = defaultdict(int)
     for part in store.parts("fragments"):
-        for tid in set(pq.read_table(part, columns=["track_id"]).column("track_id").to_pylist()):
+        for tid in set(store.read_parquet(part, columns=["track_id"]).column("track_id").to_pylist()):
             owners[tid] = max(owners[tid], part_seq(part))
     return owners
 

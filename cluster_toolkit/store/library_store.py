@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cluster_toolkit.errors import StoreError
+from cluster_toolkit.store.location import is_remote, remote_root
 from cluster_toolkit.store.lock import StoreLock
 
 FORMAT_VERSION = 1
@@ -130,6 +131,15 @@ class LibraryStore:
         self.meta = meta
         self._lock: StoreLock | None = None
 
+    @property
+    def side_root(self) -> Path:
+        """The local folder of the store's side files (runs' pictures, ``hdbscan.pkl``, the neighbour index
+        cache): the store's own folder here, a local cache folder for a remote store."""
+        return self.root
+
+    def _new_lock(self, command: str, wait_s: float) -> StoreLock:
+        return StoreLock(self.root, command=command, wait_s=wait_s)
+
     # ------------------------------------------------------------------ the writer's lock
     @contextmanager
     def writing(self, command: str | None = None, *, wait_s: float = 0.0) -> Iterator[LibraryStore]:
@@ -140,9 +150,12 @@ class LibraryStore:
         ``store.json`` is read again, so that the block sees what the previous writer left.
         """
         if self._lock is not None:  # already held by this object: the outer block releases it
+            check = getattr(self._lock, "check", None)
+            if check is not None:  # a lease-held lock (object stores) may have been lost meanwhile
+                check()
             yield self
             return
-        lock = StoreLock(self.root, command=command or this_command(), wait_s=wait_s)
+        lock = self._new_lock(command or this_command(), wait_s)
         lock.acquire()
         self._lock = lock
         try:
@@ -170,7 +183,14 @@ class LibraryStore:
         Raises :class:`StoreError` if it is missing (and not ``create``), not a ctk store,
         of an unknown format, or not writable when it has to be created.
         """
-        root = Path(root).expanduser().absolute()
+        if is_remote(root):
+            from cluster_toolkit.store.remote import RemoteLibraryStore
+
+            if cls is LibraryStore:
+                return RemoteLibraryStore.open(root, create=create, lock_wait_s=lock_wait_s)
+            root = remote_root(str(root))
+        else:
+            root = Path(root).expanduser().absolute()
         meta_path = root / "store.json"
         if meta_path.is_file():
             try:
@@ -352,15 +372,39 @@ class LibraryStore:
         else:
             part.unlink(missing_ok=True)
 
+    def read_parquet(self, path: Path, columns: list[str] | None = None) -> pa.Table:
+        """One Parquet file of the store (a part or a derived table) as an Arrow table."""
+        return pq.read_table(path, columns=columns)
+
+    def parquet_schema(self, path: Path) -> pa.Schema:
+        """The schema in the footer of one Parquet file of the store."""
+        return pq.read_schema(path)
+
+    def move_file(self, source: Path, dest: Path) -> None:
+        """Move one file of the store to ``dest`` (``ctk check --repair``'s quarantine)."""
+        os.replace(source, dest)
+
+    def _read_frame(self, path: Path) -> pd.DataFrame:
+        return pd.read_parquet(path)
+
+    def _committed_parts(self, name: str) -> list[Path]:
+        """The parts of ``name`` that belong to committed batches: a ``fragments``/``track_embeddings`` part
+        newer than the newest ``tracks`` part is a batch still being written (or never finished)."""
+        parts = self._parts(name)
+        if name == "tracks" or not parts:
+            return parts
+        newest = max((part_seq(p) for p in self._parts("tracks")), default=0)
+        return [p for p in parts if part_seq(p) <= newest]
+
     def _read_parts(self, name: str, columns: list[str] | None = None) -> pa.Table | None:
         for attempt in range(_READ_ATTEMPTS):
-            parts = self._parts(name)
+            parts = self._committed_parts(name)
             if not parts:
                 return None
             try:
                 tables = []
                 for p in parts:
-                    table = pq.read_table(p, columns=columns)
+                    table = self.read_parquet(p, columns=columns)
                     seq = np.full(table.num_rows, part_seq(p), dtype=np.int64)
                     tables.append(table.append_column("_seq", pa.array(seq)))
             except FileNotFoundError:
@@ -478,9 +522,9 @@ class LibraryStore:
     def _read_fragment_parts(self, wanted: set[str], dim: int) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
         frames, mats = [], []
         wanted_ids = pa.array(sorted(wanted), pa.string())
-        for part in self._parts("fragments"):
+        for part in self._committed_parts("fragments"):
             try:
-                table = pq.read_table(part)
+                table = self.read_parquet(part)
             except FileNotFoundError:
                 raise
             except (OSError, pa.ArrowException) as exc:
@@ -536,7 +580,7 @@ class LibraryStore:
         if not path.is_file():
             raise StoreError(f"{self.root}: no table {name!r} in this library")
         try:
-            return pd.read_parquet(path)
+            return self._read_frame(path)
         except (OSError, pa.ArrowException) as exc:
             raise StoreError(f"{path}: unreadable table ({exc})") from exc
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cluster_toolkit.store.protocol import side_folder
 from playlists.errors import PlaylistError
 from playlists.neighbours import IndexConfig, NeighbourIndex, RowIndex, calibrate_nprobe
 from playlists.projection import l2_normalise
@@ -146,7 +147,7 @@ def open_fragment_index(
     x = l2_normalise(vectors)
     if x.ndim != 2 or x.shape[0] != len(fragments):
         raise PlaylistError(f"fragment vectors {x.shape} do not align with {len(fragments)} fragments")
-    path = Path(store.root) / INDEX_FILE
+    path = side_folder(store) / INDEX_FILE
     n = x.shape[0]
     if config.kind_for(n) == "exact":
         reason = None
@@ -202,7 +203,7 @@ def open_fragment_index(
     saved = False
     if save and status != "loaded":
         try:
-            _write(Path(store.root), path, {**signature, "index": index.describe(), "n": n}, ids, index)
+            _write(side_folder(store), path, {**signature, "index": index.describe(), "n": n}, ids, index)
             saved = True
         except OSError as exc:
             reason = f"{reason + '; ' if reason else ''}not saved: {path}: {exc.strerror or exc}"

@@ -53,3 +53,9 @@ class Store(Protocol):
     def read_table(self, name: str) -> pd.DataFrame: ...
 
     def write_table(self, name: str, df: pd.DataFrame) -> Path: ...
+
+
+def side_folder(store: Store) -> Path:
+    """The local folder of ``store``'s side files (runs' pictures, ``hdbscan.pkl``, the neighbour index cache):
+    the store's own folder, or a local cache folder when the store is remote (``LibraryStore.side_root``)."""
+    return Path(getattr(store, "side_root", store.root))

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cluster_toolkit.errors import StoreError, UsageError
-from cluster_toolkit.store.protocol import Store
+from cluster_toolkit.store.protocol import Store, side_folder
 
 RUNS_TABLE = "cluster_runs"
 LABELS_TABLE = "cluster_labels"
@@ -136,8 +136,9 @@ def labels_frame(
 
 
 def run_dir(store: Store, run_id: str) -> Path:
-    """``<root>/runs/<run_id>``: pictures and models of a run (created on demand by the writers)."""
-    return Path(store.root) / "runs" / run_id
+    """``<root>/runs/<run_id>``: pictures and models of a run (created on demand by the writers); for a
+    remote store, in its local cache folder (:func:`~cluster_toolkit.store.protocol.side_folder`)."""
+    return side_folder(store) / "runs" / run_id
 
 
 def save_run(store: Store, run: ClusterRun) -> None:
