@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class Store(Protocol):
     """A library store: track rows, their vectors and derived Parquet tables in a folder ``root``."""
 
-    root: Path
+    root: Path  # for a library on S3, a ``UPath`` (pathlib's API over fsspec): ``/``, ``glob``, ``is_file``...
     meta: dict[str, Any]  # store.json: model, source ("audio"/"tabular"), fragment layout...
 
     @property
