@@ -162,9 +162,13 @@ class StoreLock:
         os.pwrite(fd, data, 0)
 
     def _busy_message(self, holder: LockHolder | None) -> str:
-        who = holder.describe() if holder else "another process"
-        waited = f" after waiting {self.wait_s:g} s" if self.wait_s else ""
-        return (
-            f"{self.directory}: {self.what} is locked by {who}{waited}; "
-            f"wait for it to finish (or pass --wait SECONDS where offered)"
-        )
+        return busy_message(self.directory, self.what, holder.describe() if holder else None, self.wait_s)
+
+
+def busy_message(directory: object, what: str, who: str | None, wait_s: float) -> str:
+    """The one line a second writer gets: the library (``directory``), the holder (``who``), what to do."""
+    waited = f" after waiting {wait_s:g} s" if wait_s else ""
+    return (
+        f"{directory}: {what} is locked by {who or 'another process'}{waited}; "
+        f"wait for it to finish (or pass --wait SECONDS where offered)"
+    )

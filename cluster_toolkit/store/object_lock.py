@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cluster_toolkit.errors import StoreError
-from cluster_toolkit.store.lock import LOCK_NAME, LockHolder
+from cluster_toolkit.store.lock import LOCK_NAME, LockHolder, busy_message
 
 #: a lease not renewed for this long is stale (``CTK_LOCK_LEASE_S`` sets another length)
 LEASE_SECONDS = 60.0
@@ -230,8 +230,7 @@ class ObjectStoreLock:
         return StoreError(f"{self.directory}: cannot take the {self.what}'s lock {self.path} ({exc})")
 
     def _busy_message(self, record: LeaseRecord | None) -> str:
-        who = record.holder.describe() if record else "another process"
-        until = f", lease until {record.expires_at.isoformat(timespec='seconds')}" if record else ""
-        waited = f" after waiting {self.wait_s:g} s" if self.wait_s else ""
-        return (f"{self.directory}: {self.what} is locked by {who}{until}{waited}; "
-                f"wait for it to finish (or pass --wait SECONDS where offered)")
+        who = None
+        if record is not None:  # "... since <start>, lease until <end>)"
+            who = record.holder.describe()[:-1] + f", lease until {record.expires_at.isoformat(timespec='seconds')})"
+        return busy_message(self.directory, self.what, who, self.wait_s)

@@ -98,6 +98,19 @@ def test_orphan_parts_of_an_interrupted_batch_are_removed(store):
     assert len(frags) == 2  # the committed fragments stay, once
 
 
+def test_readers_ignore_the_parts_of_a_batch_not_yet_committed(store):
+    emb, frag = _commit(store, ["a", "b"], seed=1)
+    # a re-analysis of "a" in flight: its fragments and pooled vector are written, its tracks part is not yet
+    rng = np.random.default_rng(9)
+    store.commit_batch(_tracks(["a"]), rng.standard_normal((1, 4)).astype(np.float32), _frags(["a"]),
+                       rng.standard_normal((2, 4)).astype(np.float32))
+    (store.root / "tracks" / "part-00000002.parquet").unlink()
+    tracks, matrix = LibraryStore.open(store.root).track_embeddings()
+    assert list(tracks["track_id"]) == ["a", "b"]
+    np.testing.assert_array_equal(matrix, emb)
+    np.testing.assert_array_equal(LibraryStore.open(store.root).fragment_embeddings()[1], frag)
+
+
 def test_compact_merges_parts_and_keeps_newest_rows(store):
     for i in range(5):
         _commit(store, [f"t{i}"], seed=i)
