@@ -208,7 +208,8 @@ class LibraryStore:
                 raise StoreError(f"{root}: not a ctk library (no store.json); run `ctk embed MUSIC_DIR` first")
             raise StoreError(f"{root}: no library here; run `ctk embed MUSIC_DIR --library {root}` first")
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            if isinstance(root, Path):  # an object store's prefixes need no making (and no bucket is made)
+                root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{root}: cannot create library ({exc.strerror or exc})") from exc
         store = cls(root, {"format": FORMAT_VERSION, "created_at": now_iso(), "model": None, "model_id": None})

@@ -128,6 +128,8 @@ class ObjectStoreLock:
             try:
                 self._etag = self._put(IfNoneMatch="*")
                 break
+            except FileNotFoundError as exc:
+                raise StoreError(f"{self.directory}: no bucket {self._bucket!r} (ctk makes no buckets)") from exc
             except OSError as exc:
                 if not _precondition_failed(exc):
                     raise self._cannot(exc) from exc

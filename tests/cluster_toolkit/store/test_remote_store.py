@@ -167,6 +167,14 @@ def test_second_writer_is_refused_with_the_holder_named(bucket):
     assert f"{name}/lib/.lock" not in fs.find(f"{name}/lib")
 
 
+def test_a_missing_bucket_is_one_line_and_no_bucket_is_made(bucket, music_dir):
+    _, fs, _ = bucket
+    res = _run("embed", music_dir, "--library", "s3://no-such-bucket/lib", "--workers", 0, "--model", "features")
+    assert res.exit_code == 2
+    assert res.output.strip() == "error: s3://no-such-bucket/lib: no bucket 'no-such-bucket' (ctk makes no buckets)"
+    assert "no-such-bucket" not in [b["Name"] for b in fs.call_s3("list_buckets")["Buckets"]]
+
+
 def test_racing_writers_exactly_one_wins(bucket):
     name, _, _ = bucket
     root = LibraryStore.open(f"s3://{name}/lib", create=True).root
