@@ -22,9 +22,10 @@ def analyze_features_cli(
 ) -> None:
     """Write the data-analysis views of a library made by `ctk import-features`."""
     from cluster_toolkit.store import LibraryStore
+    from cluster_toolkit.store.protocol import side_folder
     from cluster_toolkit.store.tabular import analyze_features
 
-    store = LibraryStore.open(library)
-    views = analyze_features(store, out or store.root / "analysis", run_id=run)
+    store = LibraryStore.open(library)  # an S3 library's PNGs go to its local side folder
+    views = analyze_features(store, out or side_folder(store) / "analysis", run_id=run)
     for name, path in views.items():
         console.print(f"{name}: {path}", highlight=False)
