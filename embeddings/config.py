@@ -169,6 +169,8 @@ class AugmentConfig:
 #: the ``--loss`` names; :data:`embeddings.losses.LOSSES` maps each to its class
 LOSS_NAMES = ("infonce", "soft-infonce", "barlow", "skipgram")
 POSITIVES = ("track", "playlist", "tag", "folder")
+#: the clustering term of fine-tuning: ``KMeansLoss`` (hard, DCN) or ``DECLoss`` (soft, DEC/IDEC)
+CLUSTER_LOSSES = ("kmeans", "dec")
 SCHEDULES = ("cosine", "plateau")
 LOGGERS = ("none", "tensorboard", "wandb")
 #: what soft-infonce weighs negatives by: shared tags, lyric similarity, or nothing (plain InfoNCE)
@@ -201,7 +203,9 @@ class TrainConfig:
     k-means fine-tuning (``kmeans_weight > 0``): the loss becomes ``contrastive_weight * contrastive +
     kmeans_weight * KMeansLoss`` on the embeddings, with ``kmeans_k`` centroids refitted at the start of
     every epoch on up to ``kmeans_fragments`` training fragments (see ``embeddings/training/kmeans_term.py``).
-    The k-means term is never used alone: ``contrastive_weight`` must stay > 0.
+    ``cluster_loss="dec"`` makes the term :class:`~embeddings.losses.DECLoss` (soft Student-t assignments to the
+    same centroids, KL from the sharpened target: IDEC with the contrastive loss as its anchor) instead.
+    The clustering term is never used alone: ``contrastive_weight`` must stay > 0.
 
     Negative weights (``loss="soft-infonce"`` only): ``negative_weights`` names the similarity of two tracks
     that down-weights one as the other's negative: ``"tags"`` (Jaccard overlap of their genre tags),
@@ -238,6 +242,7 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     kmeans_weight: float = 0.0
     kmeans_k: int = 8
+    cluster_loss: str = "kmeans"
     kmeans_fragments: int = 4096
     ema_decay: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -249,6 +254,7 @@ class TrainConfig:
         object.__setattr__(self, "loss_params", dict(self.loss_params))
         require_one_of(LOSS_NAMES, loss=self.loss)
         require_one_of(POSITIVES, positives=self.positives)
+        require_one_of(CLUSTER_LOSSES, cluster_loss=self.cluster_loss)
         require_one_of(SCHEDULES, schedule=self.schedule)
         require_one_of(LOGGERS, logger=self.logger)
         require_one_of(NEGATIVE_WEIGHTS, negative_weights=self.negative_weights)

@@ -1,7 +1,8 @@
 """``ctk finetune MUSIC_DIR --kmeans-loss --k 12 --model DIR --out DIR``: k-means-friendly fine-tuning.
 
-Continues training a checkpoint with its contrastive loss plus ``--weight`` times a k-means term
-(centroids refitted each epoch on the training fragments' embeddings), and prints the collapse check
+Continues training a checkpoint with its contrastive loss plus ``--weight`` times a clustering term
+(``--kmeans-loss`` = ``--cluster-loss kmeans``: hard k-means; ``--cluster-loss dec``: DEC/IDEC soft
+assignments; centroids refitted each epoch on the training fragments' embeddings), and prints the collapse check
 (effective rank, uniformity) of the training embeddings before and after. A thin wrapper over
 :func:`embeddings.training.plan.plan_finetune` and ``train``; imports no torch until the command runs.
 """
@@ -23,7 +24,7 @@ from cluster_toolkit.cli._training_common import (
     run_locked,
 )
 from cluster_toolkit.errors import UsageError
-from embeddings.config import TrainConfig
+from embeddings.config import CLUSTER_LOSSES, TrainConfig
 
 if TYPE_CHECKING:
     from embeddings.training import TrainResult
@@ -79,7 +80,17 @@ def finetune_cli(
     music_dir: Annotated[
         Path | None, typer.Argument(help="Folder of audio files to fine-tune on. With --resume: the saved one.")
     ] = None,
-    kmeans_loss: Annotated[bool, typer.Option("--kmeans-loss", help="Add the k-means term (required).")] = False,
+    kmeans_loss: Annotated[
+        bool, typer.Option("--kmeans-loss", help="Add the hard k-means term (= --cluster-loss kmeans).")
+    ] = False,
+    cluster_loss: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster-loss",
+            help="The clustering term: kmeans (hard, DCN) or dec (soft Student-t assignments, DEC/IDEC).",
+            metavar="<kmeans|dec>",
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="Number of k-means centroids (>= 2).")] = 12,
     model: Annotated[str, typer.Option(help="Checkpoint folder to start from, or ctk-small.")] = "ctk-small",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder of the fine-tuned model.")] = None,
@@ -98,9 +109,13 @@ def finetune_cli(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1... [default: cuda if present].")] = None,
     name: Annotated[str | None, typer.Option(help="Model name stored with the embeddings [default: --out].")] = None,
 ) -> None:
-    """Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means loss."""
-    if not kmeans_loss:
-        raise UsageError("ctk finetune has one method so far: pass --kmeans-loss")
+    """Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x clustering loss."""
+    if cluster_loss is not None and cluster_loss not in CLUSTER_LOSSES:
+        raise UsageError(f"--cluster-loss {cluster_loss}: must be one of {', '.join(CLUSTER_LOSSES)}")
+    if kmeans_loss and cluster_loss not in (None, "kmeans"):
+        raise UsageError(f"--kmeans-loss and --cluster-loss {cluster_loss} contradict each other; give one")
+    if not kmeans_loss and cluster_loss is None and not resume:
+        raise UsageError("say which clustering term: --cluster-loss kmeans|dec (or --kmeans-loss)")
     if out is None:
         raise UsageError("give --out DIR for the fine-tuned model")
     if k < 2:
@@ -114,7 +129,8 @@ def finetune_cli(
     if batch_size is not None:
         overrides["batch_size"] = batch_size
     plan = plan_finetune(out, model=model, k=k, weight=weight, epochs=epochs, lr=lr, music_dir=music_dir,
-                         crop_seconds=crop_seconds, overrides=overrides, resume=resume)
+                         crop_seconds=crop_seconds, cluster_loss=cluster_loss or "kmeans", overrides=overrides,
+                         resume=resume)
     files = hash_training_files(plan.music_dir)
     result = run_locked(out, lambda on_progress: train(
         files, **plan.kwargs(), name=name or out.name, device=device, on_progress=on_progress), _FinetuneBar)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from embeddings.errors import ConfigError
 from embeddings.losses.barlow_twins import BarlowTwinsLoss
+from embeddings.losses.dec import DECLoss, soft_assignments, target_distribution
 from embeddings.losses.groups import GroupedLoss
 from embeddings.losses.infonce import InfoNCELoss
 from embeddings.losses.kmeans_loss import KMeansLoss, assign_clusters
@@ -14,6 +15,7 @@ from embeddings.losses.tag_head import TagHeadLoss, exact_match, hamming_accurac
 __all__ = [
     "LOSSES",
     "BarlowTwinsLoss",
+    "DECLoss",
     "GroupedLoss",
     "InfoNCELoss",
     "KMeansLoss",
@@ -24,7 +26,9 @@ __all__ = [
     "build_loss",
     "exact_match",
     "hamming_accuracy",
+    "soft_assignments",
     "tag_metrics",
+    "target_distribution",
 ]
 
 #: ``--loss`` name -> class, in :data:`embeddings.config.LOSS_NAMES` order (the torch-free list of names)

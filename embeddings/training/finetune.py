@@ -3,7 +3,7 @@
 The run starts from the checkpoint in ``model_dir`` (its encoder, and its projection head when the folder
 is a ``ctk train`` run) and keeps its architecture, audio front end, fragments and training recipe
 (batch, views, augmentations, contrastive loss). What changes: fewer epochs, a lower learning rate and
-short warm-up, and the loss ``contrastive + weight * KMeansLoss`` with ``k`` centroids refitted on the
+short warm-up, and the loss ``contrastive + weight * KMeansLoss`` (or ``DECLoss``) with ``k`` centroids refitted on the
 training fragments' embeddings at the start of every epoch (:mod:`embeddings.training.kmeans_term`).
 The new checkpoint goes to ``out_dir``, resumable like any training run. The configs come from
 :func:`embeddings.training.plan.plan_finetune`.
@@ -31,6 +31,7 @@ def finetune(
     epochs: int = 3,
     lr: float = 1e-4,
     crop_seconds: float | None = None,
+    cluster_loss: str = "kmeans",
     overrides: Mapping[str, Any] | None = None,
     resume: bool = False,
     source_dir: str | Path | None = None,
@@ -38,7 +39,8 @@ def finetune(
     device: str | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
-    """Fine-tune the encoder of ``model_dir`` (a model spec) on ``files`` with the k-means term into ``out_dir``.
+    """Fine-tune the encoder of ``model_dir`` (a model spec) on ``files`` with the clustering term
+    (``cluster_loss``: ``kmeans`` or ``dec``) into ``out_dir``.
 
     With ``resume=True`` the run saved in ``out_dir`` continues (``model_dir``, ``k``, ``weight``, ``lr``
     are then those of the saved run; ``epochs`` may grow).
@@ -52,6 +54,7 @@ def finetune(
         lr=lr,
         music_dir=None if source_dir is None else Path(source_dir),
         crop_seconds=crop_seconds,
+        cluster_loss=cluster_loss,
         overrides=overrides,
         resume=resume,
     )

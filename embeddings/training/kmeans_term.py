@@ -7,6 +7,11 @@ the L2-normalised embeddings, and during the epoch :class:`~embeddings.losses.KM
 batch embedding towards its nearest (fixed) centroid. The same pass gives the collapse check
 (effective rank, uniformity) of the training embeddings, so the first refit is the "before" of a run and
 a last pass after training the "after". The centroids and these reports are part of the resumable state.
+
+``kind="dec"`` (``TrainConfig.cluster_loss``) swaps the hard term for :class:`~embeddings.losses.DECLoss`
+against the same centroids: soft Student-t assignments whose unit of squared distance is the fit's mean
+squared distance to the nearest centroid (so the kernel is as soft on a tight space as on a loose one), and
+a sharpened target whose cluster sizes are the soft sizes over all the embedded fragments of the refit.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch import nn
 
 from embeddings.collapse import collapse_report
 from embeddings.errors import CtkError
-from embeddings.losses import KMeansLoss
+from embeddings.losses import DECLoss, KMeansLoss, soft_assignments
 from embeddings.training.data import LogMelCache
 
 
@@ -51,17 +56,24 @@ def embed_items(
 
 
 class KMeansTerm:
-    """Centroids refitted each epoch on the training fragments, plus :class:`KMeansLoss` against them.
+    """Centroids refitted each epoch on the training fragments, plus :class:`KMeansLoss` (``kind="kmeans"``)
+    or :class:`DECLoss` (``kind="dec"``) against them.
 
     ``n_train``: the number of train fragments of each track; up to ``max_fragments`` of them (a seeded
     sample, the same for every refit) are embedded by :meth:`refit`.
     """
 
-    def __init__(self, *, k: int, weight: float, max_fragments: int, seed: int, n_train: Sequence[int]) -> None:
-        self.k, self.weight, self.max_fragments, self.seed = k, weight, max_fragments, seed
+    def __init__(
+        self, *, k: int, weight: float, max_fragments: int, seed: int, n_train: Sequence[int], kind: str = "kmeans"
+    ) -> None:
+        if kind not in ("kmeans", "dec"):
+            raise CtkError(f"clustering term kind={kind!r} must be kmeans or dec")
+        self.k, self.weight, self.max_fragments, self.seed, self.kind = k, weight, max_fragments, seed, kind
         self.items = fragment_sample(n_train, max_fragments, seed=seed)
-        self.loss_fn = KMeansLoss()
+        self.loss_fn = DECLoss() if kind == "dec" else KMeansLoss()
         self.centroids: torch.Tensor | None = None
+        self.scale = 1.0  # DEC: the unit of squared distance (mean squared distance to the nearest centroid)
+        self.frequencies: torch.Tensor | None = None  # DEC: soft cluster sizes over the refit's fragments
         self.epoch = -1  # the epoch the centroids were fitted for
         self.before: dict[str, Any] | None = None  # collapse report of the first fit
 
@@ -83,6 +95,11 @@ class KMeansTerm:
         self.centroids = torch.from_numpy(km.cluster_centers_.astype(np.float32))
         self.epoch = epoch
         sizes = np.bincount(km.labels_, minlength=k)
+        if self.kind == "dec":
+            self.scale = max(float(km.inertia_ / len(u)), 1e-6)
+            with torch.no_grad():
+                q = soft_assignments(torch.from_numpy(u.astype(np.float32)), self.centroids, scale=self.scale)
+            self.frequencies = q.sum(dim=0)
         report = {
             **collapse_report(embeddings),
             "kmeans_inertia_mean": float(km.inertia_ / len(u)),  # = KMeansLoss on these embeddings
@@ -94,13 +111,18 @@ class KMeansTerm:
         return report
 
     def loss(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """Unweighted k-means loss of ``embeddings`` ``(B, D)`` against the current centroids."""
+        """Unweighted clustering loss of ``embeddings`` ``(B, D)`` against the current centroids."""
         if self.centroids is None:
-            raise CtkError(f"k-means term (k={self.k}): loss() called before fit(); no centroids yet")
-        return self.loss_fn(embeddings, self.centroids.to(embeddings.device))
+            raise CtkError(f"{self.kind} term (k={self.k}): loss() called before fit(); no centroids yet")
+        centroids = self.centroids.to(embeddings.device)
+        if self.kind == "dec":
+            return self.loss_fn(embeddings, centroids, scale=self.scale, frequencies=self.frequencies)
+        return self.loss_fn(embeddings, centroids)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"centroids": self.centroids, "epoch": self.epoch, "before": self.before}
+        return {"centroids": self.centroids, "epoch": self.epoch, "before": self.before,
+                "scale": self.scale, "frequencies": self.frequencies}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.centroids, self.epoch, self.before = state["centroids"], state["epoch"], state["before"]
+        self.scale, self.frequencies = state.get("scale", 1.0), state.get("frequencies")

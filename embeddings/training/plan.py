@@ -153,6 +153,7 @@ def finetune_config(
     epochs: int,
     lr: float,
     warmup_steps: int = 20,
+    cluster_loss: str = "kmeans",
     overrides: Mapping[str, Any] | None = None,
 ) -> TrainConfig:
     """The base run's training config (``TrainConfig()`` without one) with the fine-tuning fields set."""
@@ -169,6 +170,7 @@ def finetune_config(
         contrastive_weight=1.0,
         kmeans_weight=weight,
         kmeans_k=k,
+        cluster_loss=cluster_loss,
         **dict(overrides or {}),
     )
 
@@ -183,6 +185,7 @@ def plan_finetune(
     lr: float = 1e-4,
     music_dir: Path | None = None,
     crop_seconds: float | None = None,
+    cluster_loss: str = "kmeans",
     overrides: Mapping[str, Any] | None = None,
     resume: bool = False,
 ) -> TrainPlan:
@@ -212,7 +215,9 @@ def plan_finetune(
     return TrainPlan(
         out_dir=out_dir,
         encoder=base.encoder,
-        config=finetune_config(base_config, k=k, weight=weight, epochs=epochs, lr=lr, overrides=overrides),
+        config=finetune_config(
+            base_config, k=k, weight=weight, epochs=epochs, lr=lr, cluster_loss=cluster_loss, overrides=overrides
+        ),
         audio=base.audio,
         fragments=base.fragments,
         music_dir=music_dir,

@@ -321,6 +321,7 @@ class TrainState:
                 max_fragments=config.kmeans_fragments,
                 seed=config.seed,
                 n_train=n_train,
+                kind=config.cluster_loss,
             )
         self.step, self.best, self.bad_validations = 0, None, 0
         self.snapshot = planner.state_dict()  # the sampler's state after the last batch trained on

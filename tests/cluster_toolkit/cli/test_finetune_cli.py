@@ -54,10 +54,27 @@ def test_finetune_prints_collapse_check_writes_model_and_resumes(music, base, tm
     assert json.loads((out / "last" / "model.json").read_text())["step"] == 2 * step
 
 
+def test_dec_term_is_stored_in_the_checkpoint_and_resumes_as_dec(music, base, tmp_path):
+    out = tmp_path / "dec"
+    args = ["--cluster-loss", "dec", "--k", "3", "--model", base, "--out", out, "--weight", "2"]
+    result = _run(music, *args, "--epochs", "1", "--crop-seconds", "1", "--batch-size", "8")
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["training"]["cluster_loss"] == "dec" and meta["training"]["kmeans_weight"] == 2.0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    terms = [r["val_kmeans_loss"] for r in records if "val_kmeans_loss" in r]
+    assert terms and all(0 <= t < 0.5 for t in terms)  # a KL between soft assignments, not a squared distance
+    resumed = _run("--out", out, "--resume", "--epochs", "2")  # the saved term is used, no flag needed
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "last" / "model.json").read_text())["training"]["cluster_loss"] == "dec"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--k", "3", "--out", "o"], "pass --kmeans-loss"),
+        (["--k", "3", "--out", "o"], "say which clustering term: --cluster-loss kmeans|dec"),
+        (["--cluster-loss", "soft", "--out", "o"], "--cluster-loss soft: must be one of kmeans, dec"),
+        (["--kmeans-loss", "--cluster-loss", "dec", "--out", "o"], "contradict each other"),
         (["--kmeans-loss", "--k", "3"], "give --out"),
         (["--kmeans-loss", "--k", "1", "--out", "o"], "--k 1: must be >= 2"),
         (["--kmeans-loss", "--weight", "0", "--out", "o"], "--weight 0.0: must be > 0"),
