@@ -156,23 +156,23 @@ def finetune_config(
     cluster_loss: str = "kmeans",
     overrides: Mapping[str, Any] | None = None,
 ) -> TrainConfig:
-    """The base run's training config (``TrainConfig()`` without one) with the fine-tuning fields set."""
+    """The base run's training config (``TrainConfig()`` without one) with the fine-tuning fields set;
+    ``overrides`` win over them (e.g. ``max_steps`` for a short run)."""
     if not weight > 0:
         raise ConfigError(f"k-means weight={weight} must be > 0 (the contrastive loss stays at weight 1)")
-    return replace(
-        base or TrainConfig(),
-        epochs=epochs,
-        max_steps=None,
-        lr=lr,
-        warmup_steps=warmup_steps,
-        patience=0,
-        tag_weight=0.0,
-        contrastive_weight=1.0,
-        kmeans_weight=weight,
-        kmeans_k=k,
-        cluster_loss=cluster_loss,
-        **dict(overrides or {}),
-    )
+    fields = {
+        "epochs": epochs,
+        "max_steps": None,
+        "lr": lr,
+        "warmup_steps": warmup_steps,
+        "patience": 0,
+        "tag_weight": 0.0,
+        "contrastive_weight": 1.0,
+        "kmeans_weight": weight,
+        "kmeans_k": k,
+        "cluster_loss": cluster_loss,
+    }
+    return replace(base or TrainConfig(), **{**fields, **dict(overrides or {})})
 
 
 def plan_finetune(

@@ -78,6 +78,10 @@ def test_refuses_kmeans_term_alone_and_bad_parameters(music, base_model, tmp_pat
         _finetune(music, base_model, base_model)
     assert not (tmp_path / "x").exists()
     assert finetune_config(None, k=3, weight=0.2, epochs=2, lr=1e-4).kmeans_k == 3
+    short = finetune_config(None, k=3, weight=0.2, epochs=2, lr=1e-4, cluster_loss="dec", overrides={"max_steps": 5})
+    assert (short.max_steps, short.cluster_loss, short.epochs) == (5, "dec", 2)  # overrides win, e.g. a short run
+    with pytest.raises(ConfigError, match="cluster_loss='soft'"):
+        finetune_config(None, k=3, weight=0.2, epochs=2, lr=1e-4, cluster_loss="soft")
 
 
 def test_interrupted_finetune_resumes_like_an_uninterrupted_one(music, base_model, tmp_path):
