@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -78,10 +79,19 @@ class EmbedSummary:
     interrupted: bool = False
     repaired: int = 0
     quarantined: list[str] = field(default_factory=list)
+    #: when each phase of the run ended, in seconds from its start (``scanned``, ``model ready``, ``first
+    #: track``, ``last track``, ``done``), and the seconds spent writing batches to the store
+    phases: dict[str, float] = field(default_factory=dict)
+    commit_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic, repr=False)
 
     @property
     def to_analyse(self) -> int:
         return self.analysed + len(self.failed)
+
+    def mark(self, phase: str) -> None:
+        """Record that ``phase`` ended now."""
+        self.phases[phase] = time.monotonic() - self.started
 
 
 class EmbedReporter(Protocol):
@@ -113,12 +123,25 @@ class _WorkItem:
 
 # ---------------------------------------------------------------------------------- workers
 _WORKER_BACKENDS: dict[str, Any] = {}
-_PRELOAD = ["cluster_toolkit.ingest", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
-            "embeddings.backends.encoder"]
+#: Imported once by the workers' forkserver, so that each worker, forked from it, starts with them: our
+#: modules, the default model's (``embeddings.models`` imports its torch modules on first use), librosa's
+#: submodules (lazy_loader imports them, and numba with them, on first use) and the tag readers that
+#: ``mutagen.File`` imports on its first call. Each of these, imported in every worker instead, cost
+#: ~0.7 CPU s per worker on the 2-core dev machine (docs/BENCHMARKS.md); a name that is missing is skipped.
+_PRELOAD = [
+    "cluster_toolkit.ingest", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
+    "embeddings.backends.encoder", "embeddings.backends.hybrid", "embeddings.models.transformer",
+    "embeddings.checkpoint", "librosa.core", "librosa.feature", "librosa.filters", "librosa.onset",
+    "librosa.util", *(f"mutagen.{name}" for name in (
+        "aac", "ac3", "aiff", "apev2", "asf", "dsdiff", "dsf", "easyid3", "flac", "id3", "monkeysaudio", "mp3",
+        "mp4", "musepack", "oggflac", "oggopus", "oggspeex", "oggtheora", "oggvorbis", "optimfrog", "smf",
+        "tak", "trueaudio", "wave", "wavpack")),
+]
 
 
-def _worker_init(parent_pid: int) -> None:
-    """One thread per worker process: parallelism comes from the processes themselves."""
+def _worker_init(parent_pid: int, model: str | None = None) -> None:
+    """One thread per worker process (parallelism comes from the processes themselves); with ``model``,
+    the backend is loaded now, once per worker, while the parent is still scanning."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and flushes
     die_with_parent(parent_pid)  # even after a kill -9 of the parent
     # decoders (libmpg123) print warnings on the C stderr; the reason of a failure comes back as its result
@@ -130,6 +153,11 @@ def _worker_init(parent_pid: int) -> None:
 
     torch.set_num_threads(1)
     threadpool_limits(1)
+    if model is not None:
+        try:
+            worker_backend(model)
+        except Exception:  # noqa: BLE001 - a bad model is reported by the first task, which loads it again
+            pass
 
 
 def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig, coverage: CoverageConfig) -> dict[str, Any]:
@@ -203,34 +231,56 @@ def _forkserver_context() -> Any:
     return context
 
 
-class BackendDescription:
-    """The description and vector size of a backend, computed in the background.
+def _new_pool(config: EmbedConfig) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(config.workers, mp_context=_forkserver_context(), initializer=_worker_init,
+                               initargs=(os.getpid(), config.model))
 
-    With ``in_worker`` the backend is loaded in a process forked from the workers' forkserver, which
-    starts now and imports torch while this process scans the folder (and the workers then start at
-    once); this process never imports torch or the model. :meth:`result` blocks for
-    ``(description, dim)`` and raises the error of a bad model; :meth:`stop` ends the helper process
-    (at once, if the run ends before it was needed).
+
+class WorkerPool:
+    """The run's worker processes, started in a background thread as the run begins.
+
+    Starting them waits for the forkserver to import torch, librosa and the backends, then each worker
+    loads the model; all of it overlaps with the store checks and the scan of the folder in this process,
+    which never imports torch or the model. :meth:`description` blocks for ``(description, dim)`` of the
+    backend (computed in a worker) and raises the error of a bad model; :meth:`take` hands the started pool
+    to the analysis; :meth:`stop` ends the workers unless they were taken (at once if the run ends first).
     """
 
-    def __init__(self, model: str, *, in_worker: bool) -> None:
-        self.model = model
+    def __init__(self, config: EmbedConfig) -> None:
+        self.config = config
         self._pool: ProcessPoolExecutor | None = None
-        self._future: Future | None = None
-        if in_worker:
-            self._pool = ProcessPoolExecutor(1, mp_context=_forkserver_context(), initializer=_worker_init,
-                                             initargs=(os.getpid(),))
-            self._future = self._pool.submit(_describe, model)
+        self._described: list[Future] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="ctk-start-workers")
+        self._thread.start()
 
-    def result(self) -> tuple[dict[str, Any], int]:
-        if self._future is None:
-            return _describe(self.model)
+    def _start(self) -> None:
         try:
-            return self._future.result()
-        finally:
-            self.stop()
+            self._pool = _new_pool(self.config)
+            # one task per worker: each submit while no worker is idle starts one more, so all of them load
+            # the model now
+            self._described = [self._pool.submit(_describe, self.config.model) for _ in range(self.config.workers)]
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread by description()
+            self._error = exc
+
+    def _started(self) -> ProcessPoolExecutor:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._pool is not None
+        return self._pool
+
+    def description(self) -> tuple[dict[str, Any], int]:
+        self._started()
+        return self._described[0].result()
+
+    def take(self) -> ProcessPoolExecutor:
+        pool = self._started()
+        self._pool = None
+        return pool
 
     def stop(self) -> None:
+        self._thread.join()
         if self._pool is not None:
             stop_pool(self._pool)
             self._pool = None
@@ -423,20 +473,27 @@ def embed_library(
     elif config.engine != "local":
         raise UsageError(f"unknown engine {config.engine!r}: use 'local' or 'ray'")
     t0 = time.monotonic()
-    in_worker = config.workers > 0 and config.engine == "local"  # the Ray engine's driver loads the model anyway
-    described = BackendDescription(config.model, in_worker=in_worker)  # overlaps with the scan
+    # the local pool starts while the folder is scanned; the Ray engine runs its own actors
+    pool = WorkerPool(config) if config.workers > 0 and config.engine == "local" else None
     try:
         store = LibraryStore.open(library, create=True, lock_wait_s=config.lock_wait_s)
         with store.writing(wait_s=config.lock_wait_s):
             _check_usable(store)
             summary, tracks, work, changed = _survey(music_dir, store, config)  # sets aside damaged parts only
-            if _adopt_model(store, *described.result(), config):  # another model's analyses cleared: again
+            summary.started = t0
+            summary.mark("scanned")
+            description = pool.description() if pool is not None else _describe(config.model)
+            if _adopt_model(store, *description, config):  # another model's analyses cleared: again
                 summary, tracks, work, changed = _survey(music_dir, store, config)
+                summary.started = t0
+            summary.mark("model ready")
             summary.model_id = store.model_id or ""
-            _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary)
+            _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary,
+                          pool=pool)
             summary.seconds = time.monotonic() - t0
     finally:
-        described.stop()
+        if pool is not None:
+            pool.stop()
     return summary
 
 
@@ -524,8 +581,10 @@ def _analyse_work(
     config: EmbedConfig,
     reporter: EmbedReporter,
     summary: EmbedSummary,
+    pool: WorkerPool | None = None,
 ) -> None:
-    """Analyse ``work`` into the store (the caller holds the lock), committing in batches."""
+    """Analyse ``work`` into the store (the caller holds the lock), committing in batches (in the workers
+    of ``pool`` if given, already started, else in new ones or, with ``config.workers`` 0, in this process)."""
     reporter.scanned(summary.found)
     if changed_tracks is not None:
         store.replace_tracks(changed_tracks)
@@ -533,6 +592,8 @@ def _analyse_work(
     batch = _Batch()
 
     def take(result: dict[str, Any]) -> None:
+        if "first track" not in summary.phases:
+            summary.mark("first track")
         if result["status"] == STATUS_OK:
             summary.analysed += 1
             summary.audio_seconds += float(result["duration_s"])
@@ -541,39 +602,47 @@ def _analyse_work(
         batch.add(result)
         reporter.track_done(result["path"], result.get("error"))
         if len(batch.rows) >= config.batch_size or time.monotonic() - batch.started >= config.commit_seconds:
-            batch.commit(store)
+            commit()
+
+    def commit() -> None:
+        t = time.monotonic()
+        batch.commit(store)
+        summary.commit_seconds += time.monotonic() - t
 
     try:
         if config.engine == "ray" and work:
             from cluster_toolkit.ray_engine import run_ray
 
             run_ray(work, config, take)
+        elif work and pool is not None:
+            _run_pool(work, config, take, pool.take())
         elif config.workers <= 0 or len(work) <= 1:
             for item in work:
                 take(_analyse(item, config.model, config.fragment, config.coverage))
         else:
             _run_pool(work, config, take)
+        summary.mark("last track")
     except KeyboardInterrupt:
         summary.interrupted = True
         raise
     finally:
-        batch.commit(store)
+        commit()
         with signals_deferred():
             store.compact()
+        summary.mark("done")
 
 
-def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
-    """Run :func:`_analyse` over ``work`` in worker processes, a bounded number in flight.
+def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any, started: ProcessPoolExecutor | None = None,
+              ) -> None:
+    """Run :func:`_analyse` over ``work`` in worker processes (``started``, else new ones), a bounded
+    number in flight.
 
     A worker that dies (a decoder crash, the OOM killer) fails only the tracks in flight; the
     pool is restarted and the run goes on.
     """
     queue = list(reversed(work))
-    context = _forkserver_context()
     while queue:
-        pool = ProcessPoolExecutor(
-            config.workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
-        )
+        pool, started = started or _new_pool(config), None
         in_flight: dict[Future, _WorkItem] = {}
         try:
             while queue or in_flight:
