@@ -15,8 +15,14 @@ peak proportional set size: shared library pages counted once). A warm-up (every
 page cache, then both sides on the first `--warmup-tracks` files, not counted) is followed by `--rounds`
 rounds whose order alternates
 (ctk first, then bliss first, ...). The load average is recorded before and after every run.
+With ``--baseline TREE`` (another checkout of ctk, e.g. a `git worktree` of an older commit) a third side,
+``ctk-base``, runs that tree's command line in the same rounds (the order rotates over the three sides), so a
+change is measured against its baseline and bliss under the same load; the track vectors of the two ctk
+libraries of round 1 are compared (max |difference|). ctk runs with `--verbose`, and the phase timings it
+prints (seconds from the start of the run) are kept per round.
 
-    python bench/vs_bliss.py --corpus $CORPUS --n-tracks 120 --rounds 3 --model ctk-small
+    python bench/vs_bliss.py --corpus $CORPUS --n-tracks 120 --rounds 3 --model hybrid
+    python bench/vs_bliss.py --corpus $CORPUS --n-tracks 120 --rounds 3 --model hybrid --baseline ../ctk-old
 """
 
 from __future__ import annotations
@@ -92,21 +98,37 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> dict:
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err[-3000:]}")
     return {"wall_s": wall, "cpu_s": sum(cpu.values()), "peak_pss_mb": peak_pss,
-            "load_before": load_before[0], "load_after": os.getloadavg()[0], "stdout_tail": out[-400:]}
+            "load_before": load_before[0], "load_after": os.getloadavg()[0], "stdout_tail": out[-400:],
+            "stderr_tail": err[-2000:]}
 
 
-def run_ctk(music: Path, work: Path, *, model: str, coverage: str, workers: int, round_no: int) -> dict:
-    lib = work / f"lib-ctk-{round_no}"
-    cmd = [sys.executable, "-m", "cluster_toolkit.cli.main", "embed", str(music), "--library", str(lib),
-           "--workers", str(workers), "--model", model]
+def run_ctk(music: Path, work: Path, *, model: str, coverage: str, workers: int, round_no: int,
+            tree: Path = ROOT, side: str = "ctk") -> dict:
+    lib = work / f"lib-{side}-{round_no}"
+    cmd = [sys.executable, "-m", "cluster_toolkit.cli.main", "--verbose", "embed", str(music), "--library",
+           str(lib), "--workers", str(workers), "--model", model]
     if coverage:
         cmd += ["--coverage", coverage]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return measure(cmd, env=env)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    result = measure(cmd, env=env)
+    timings = [line for line in result.pop("stderr_tail").splitlines() if line.startswith("timings")]
+    result["phases"] = timings[-1] if timings else None
+    return result
+
+
+def track_vectors(lib: Path) -> pd.DataFrame:
+    """Track id -> vector of a library (read with pyarrow: the bench does not import ctk's store)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(lib / "track_embeddings").to_pandas()
+    return pd.DataFrame(np.stack(table["embedding"].to_numpy()), index=table["track_id"])
 
 
 def run_bliss(paths: list[str], *, workers: int) -> dict:
-    return measure([sys.executable, "-c", BLISS_CODE, str(workers), *paths])
+    result = measure([sys.executable, "-c", BLISS_CODE, str(workers), *paths])
+    del result["stderr_tail"]
+    return result
 
 
 def summarise(runs: list[dict], n: int) -> dict:
@@ -130,6 +152,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--model", default="ctk-small", help="ctk backend (default: ctk-small)")
     ap.add_argument("--coverage", default="", help="ctk --coverage (default: ctk's default)")
+    ap.add_argument("--baseline", type=Path, default=None, help="another ctk checkout, run as a third side")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "vs_bliss.json")
     args = ap.parse_args()
 
@@ -153,20 +176,32 @@ def main() -> None:
         for link in links:
             Path(link).read_bytes()
         print("warm-up", flush=True)
-        run_ctk(warm, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=0)
+        trees = {"ctk": ROOT, **({"ctk-base": args.baseline.resolve()} if args.baseline else {})}
+        for side, tree in trees.items():
+            run_ctk(warm, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=0,
+                    tree=tree, side=side)
         run_bliss([str(p) for p in sorted(warm.iterdir())], workers=args.workers)
-        ctk = lambda r: run_ctk(music, work, model=args.model, coverage=args.coverage,  # noqa: E731
-                                workers=args.workers, round_no=r)
-        bliss = lambda r: run_bliss(links, workers=args.workers)  # noqa: E731
-        runs: dict[str, list[dict]] = {"ctk": [], "bliss": []}
+        sides = {side: (lambda r, tree=tree, side=side: run_ctk(
+            music, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=r, tree=tree,
+            side=side)) for side, tree in trees.items()}
+        sides["bliss"] = lambda r: run_bliss(links, workers=args.workers)
+        names = list(sides)
+        runs: dict[str, list[dict]] = {name: [] for name in names}
         for r in range(1, args.rounds + 1):
-            order = [("ctk", ctk), ("bliss", bliss)] if r % 2 else [("bliss", bliss), ("ctk", ctk)]
-            for name, fn in order:
-                res = fn(r)
+            shift = (r - 1) % len(names)  # ctk, bliss / bliss, ctk / ... (three sides: rotated)
+            order = names[shift:] + names[:shift] if len(names) > 2 or r % 2 else names[::-1]
+            for name in order:
+                res = sides[name](r)
                 runs[name].append(res)
                 print(f"round {r} {name}: {args.n_tracks / res['wall_s']:.2f} tracks/s, "
                       f"{res['cpu_s'] / args.n_tracks:.3f} CPU s/track, peak PSS {res['peak_pss_mb']:.0f} MB, "
-                      f"load {res['load_before']:.2f} -> {res['load_after']:.2f}", flush=True)
+                      f"load {res['load_before']:.2f} -> {res['load_after']:.2f}"
+                      + (f"; {res['phases']}" if res.get("phases") else ""), flush=True)
+        vector_diff = None
+        if args.baseline:
+            new, old = track_vectors(work / "lib-ctk-1"), track_vectors(work / "lib-ctk-base-1")
+            vector_diff = float((new - old.loc[new.index]).abs().to_numpy().max())
+            print(f"max |track vector difference| ctk vs ctk-base, round 1: {vector_diff:.2e}", flush=True)
     summary = {name: summarise(rs, args.n_tracks) for name, rs in runs.items()}
     ratios = [c["wall_s"] and b["wall_s"] / c["wall_s"] for c, b in zip(runs["ctk"], runs["bliss"])]
     result = {
@@ -183,6 +218,12 @@ def main() -> None:
         "ratio_tracks_per_s": summary["ctk"]["tracks_per_s"] / summary["bliss"]["tracks_per_s"],
         "ratio_per_round": ratios,
         "ratio_cpu_s_per_track": summary["bliss"]["cpu_s_per_track"] / summary["ctk"]["cpu_s_per_track"],
+        **({"baseline": str(args.baseline),
+            "ratio_ctk_base_tracks_per_s": summary["ctk-base"]["tracks_per_s"] / summary["bliss"]["tracks_per_s"],
+            "ratio_ctk_base_per_round": [c["wall_s"] and b["wall_s"] / c["wall_s"]
+                                         for c, b in zip(runs["ctk-base"], runs["bliss"])],
+            "ctk_vs_base_wall": summary["ctk"]["tracks_per_s"] / summary["ctk-base"]["tracks_per_s"],
+            "max_track_vector_difference": vector_diff} if args.baseline else {}),
         "load_average_range": [min(r["load_before"] for rs in runs.values() for r in rs),
                                max(r["load_after"] for rs in runs.values() for r in rs)],
         "runs": runs,
@@ -190,6 +231,40 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
+    print(markdown(result, args.n_tracks))
+
+
+def markdown(result: dict, n: int) -> str:
+    """The run as Markdown tables to paste into docs/BENCHMARKS.md."""
+    runs, summary = result["runs"], result["summary"]
+    names = list(runs)
+    rounds = range(len(runs["bliss"]))
+    head = " / ".join(names)
+    lines = [f"`{result['command']}`, started {result['started']}, {result['machine']}, load average "
+             f"{result['load_average_range'][0]:.1f}-{result['load_average_range'][1]:.1f}", "",
+             f"| per round ({head}) | " + " | ".join(f"round {r + 1}" for r in rounds) + " |",
+             "|---" * (len(rounds) + 1) + "|"]
+    for label, cell in [("wall: tracks/s", lambda x: f"{n / x['wall_s']:.2f}"),
+                        ("CPU s per track (process tree)", lambda x: f"{x['cpu_s'] / n:.3f}"),
+                        ("peak PSS (MB)", lambda x: f"{x['peak_pss_mb']:.0f}"),
+                        ("load average before", lambda x: f"{x['load_before']:.1f}")]:
+        lines.append(f"| {label} | " + " | ".join(" / ".join(cell(runs[k][r]) for k in names) for r in rounds)
+                     + " |")
+    lines += ["", f"| all rounds | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|",
+              "| tracks/s (wall) | " + " | ".join(f"{summary[k]['tracks_per_s']:.2f}" for k in names) + " |",
+              "| CPU s per track | " + " | ".join(f"{summary[k]['cpu_s_per_track']:.3f}" for k in names) + " |",
+              "| peak PSS (MB) | " + " | ".join(f"{summary[k]['peak_pss_mb']:.0f}" for k in names) + " |", "",
+              f"ctk / bliss tracks/s: **{result['ratio_tracks_per_s']:.2f}x** (per round "
+              + ", ".join(f"{x:.2f}x" for x in result["ratio_per_round"]) + f"); CPU per track: bliss / ctk "
+              f"{result['ratio_cpu_s_per_track']:.2f}x"]
+    if "ctk_vs_base_wall" in result:
+        lines.append(f"ctk-base / bliss: {result['ratio_ctk_base_tracks_per_s']:.2f}x (per round "
+                     + ", ".join(f"{x:.2f}x" for x in result["ratio_ctk_base_per_round"])
+                     + f"); ctk / ctk-base tracks/s: {result['ctk_vs_base_wall']:.2f}x; max |track vector "
+                     f"difference| {result['max_track_vector_difference']:.1e}")
+    phases = [x.get("phases") for x in runs["ctk"] if x.get("phases")]
+    lines += ["", *(f"ctk round {r + 1} {p}" for r, p in enumerate(phases))]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports this module on start-up; multiprocessing only where a pool is made
+    from concurrent.futures import ProcessPoolExecutor
+    from types import FrameType
 
 #: Exit codes of a command stopped by a signal (128 + the signal number, as shells report it).
 EXIT_SIGINT = 128 + signal.SIGINT

@@ -31,6 +31,10 @@ LibraryOption = Annotated[
 ]
 DEFAULT_LIBRARY = Path(".ctk")
 
+#: Where ``--verbose`` is kept: the Click context's ``meta``, shared by the group and its commands for one
+#: invocation (not the environment, which would leak into the next ``CliRunner`` call and child processes).
+VERBOSE_KEY = "ctk.verbose"
+
 # Results go to stdout, notices and progress to stderr so that output can be piped.
 console = Console()
 err_console = Console(stderr=True)

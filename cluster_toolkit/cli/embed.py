@@ -22,7 +22,14 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from cluster_toolkit.cli._common import DEFAULT_LIBRARY, LibraryOption, console, err_console, notice
+from cluster_toolkit.cli._common import (
+    DEFAULT_LIBRARY,
+    VERBOSE_KEY,
+    LibraryOption,
+    console,
+    err_console,
+    notice,
+)
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code
 from embeddings.backends import DEFAULT_BACKEND
@@ -96,6 +103,13 @@ def print_summary(summary: EmbedSummary) -> None:
         console.print(reasons)
 
 
+def print_phases(summary: EmbedSummary) -> None:
+    """When each phase of the run ended (``ctk --verbose embed``), on stderr."""
+    phases = ", ".join(f"{name} {seconds:.2f}" for name, seconds in summary.phases.items())
+    err_console.print(f"timings (s from start): {phases}; writing to the store {summary.commit_seconds:.2f}",
+                      highlight=False, soft_wrap=True)
+
+
 def embed_lyrics_step(library: Path, wait: float) -> None:
     """``--lyrics``: the lyrics table of every analysed track, new or changed texts encoded (one line out)."""
     from cluster_toolkit.store import LibraryStore
@@ -114,6 +128,7 @@ def embed_lyrics_step(library: Path, wait: float) -> None:
 
 
 def embed_cli(
+    ctx: typer.Context,
     music_dir: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
     library: LibraryOption = DEFAULT_LIBRARY,
     model: Annotated[
@@ -191,6 +206,8 @@ def embed_cli(
     for part in summary.quarantined:
         notice(f"unreadable store part set aside as {part}; its tracks are analysed again")
     print_summary(summary)
+    if ctx.meta.get(VERBOSE_KEY):
+        print_phases(summary)
     if lyrics:
         embed_lyrics_step(library, wait)
     if summary.to_analyse and summary.analysed == 0:

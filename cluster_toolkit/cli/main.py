@@ -15,17 +15,127 @@ torch-free :mod:`embeddings.config`).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandInfo, TyperInfo
 
+from cluster_toolkit.cli._common import VERBOSE_KEY
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code, sigterm_raises
 
+if TYPE_CHECKING:
+    from typer import _click as click  # Typer's own copy of Click, whose classes its commands derive from
+
+#: Every command: name -> (module, attribute, summary). The attribute is a ``*_cli`` function or a sub-app
+#: (``typer.Typer``); its module is imported only when the command runs or shows its own ``--help``, and
+#: ``ctk --help`` lists the summaries (the first paragraph of each command's help, which
+#: ``tests/cluster_toolkit/cli/test_startup.py`` checks against the modules).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "embed": ("cluster_toolkit.cli.embed", "embed_cli",
+              "Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."),
+    "evaluate": ("cluster_toolkit.cli.evaluate", "evaluate_cli",
+                 "Recall@k, mAP@k, k-means NMI/AMI/ARI, linear-probe accuracy and same-vs-random cosine of the\n"
+                 "library's embeddings against LABELS; works with any backend."),
+    "status": ("cluster_toolkit.cli.status", "status_cli", "Show what is in the library store."),
+    "check": ("cluster_toolkit.cli.check", "check_cli",
+              "Verify every part of the store, its row counts, orphans and tracks without vectors (exit 1 if broken)."),
+    "train-fusion": ("cluster_toolkit.cli.train_fusion", "train_fusion_cli",
+                     "Train the audio + lyrics fusion model on the library's vectors (after `ctk embed --lyrics`)."),
+    "playlist": ("cluster_toolkit.cli.playlist", "playlist_cli",
+                 "Make a playlist: walk the hull of seed songs or of a cluster, or a path from song A to song B."),
+    "recommend": ("cluster_toolkit.cli.recommend", "recommend_cli",
+                  "Recommend songs from the library that sound like the songs you like."),
+    "similar": ("cluster_toolkit.cli.similar", "similar_cli", "Show the songs of the library most similar to SONG."),
+    "cluster": ("cluster_toolkit.cli.cluster", "cluster_cli",
+                "Cluster the library's tracks (hierarchical, k-means, DBSCAN or HDBSCAN) and save the run."),
+    "map": ("cluster_toolkit.cli.map", "map_cli",
+            "Draw the library as a 2-D UMAP map coloured by cluster, tag or any column."),
+    "heatmap": ("cluster_toolkit.cli.heatmap", "heatmap_cli",
+                "Track-by-track similarity heatmap of the tracks the queries pick."),
+    "import-features": ("cluster_toolkit.cli.import_features", "import_features_cli",
+                        "Import a feature table so that clustering, maps and playlists work on it as on audio."),
+    "analyze-features": ("cluster_toolkit.cli.analyze_features", "analyze_features_cli",
+                         "Write the data-analysis views of a library made by `ctk import-features`."),
+    "train": ("cluster_toolkit.cli.train", "train_cli",
+              "Train a contrastive encoder on MUSIC_DIR; no labels needed (fragments of a track are positives)."),
+    "finetune": ("cluster_toolkit.cli.finetune", "finetune_cli",
+                 "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
+                 "loss."),
+    "config": ("cluster_toolkit.cli.config", "config_cli",
+               "Show the settings in force and where each comes from (flag > environment > config file > default)."),
+    "serve": ("cluster_toolkit.cli.serve", "serve_cli",  # FastAPI, uvicorn, rapidfuzz: imported when it runs
+              "Serve the library as a web app: search, similar tracks with the fragment that matched, the map,\n"
+              "playlists from a selection."),
+    "export": ("cluster_toolkit.cli.export", "export_app",
+               "Export a playlist to Spotify, MPD, a Subsonic server or JSON."),
+    "clusters": ("cluster_toolkit.cli.clusters", "clusters_app",
+                 "Saved cluster runs: list, show, export, assign new tracks."),
+    "playlists": ("cluster_toolkit.cli.playlists", "playlists_app", "Saved playlists: list, show, export to a file."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The Click command of ``name`` (a key of :data:`COMMANDS`), built by Typer from its module."""
+    module, attribute, _ = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if isinstance(target, typer.Typer):
+        return typer.main.get_group_from_info(
+            TyperInfo(target, name=name), pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode, suggest_commands=app.suggest_commands,
+        )
+    return typer.main.get_command_from_info(
+        CommandInfo(name=name, callback=target), pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+
+
+def _plain_bool_flags(params: list[click.Parameter]) -> None:
+    """Typer checks every parameter's value with a pydantic ``TypeAdapter`` built on first use, so a bool
+    flag that was not given (value None) imports pydantic (~0.1 s) even for ``ctk CMD --help``; a flag's
+    value is a bool or None, which its plain pass-through check (``isinstance(value, bool)``) covers."""
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # another Typer: nothing to do
+        return
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if (getattr(param, "is_flag", False) and descriptor is not None and descriptor.annotation is bool
+                and getattr(param, "_runtime_param", False) is None):
+            param._runtime_param = PassThroughRuntimeParam(  # type: ignore[attr-defined]
+                annotation=bool, parameter_info=descriptor.parameter_info)
+
 
 class CtkGroup(TyperGroup):
+    """The root command: commands built on first use (:data:`COMMANDS`) and the one error boundary."""
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            if self._listing:  # the root help needs only the name and the summary
+                return TyperCommand(name=name, help=COMMANDS[name][2])
+            self.commands[name] = load_command(name)
+        return self.commands.get(name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _plain_bool_flags(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             with sigterm_raises():
@@ -51,9 +161,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: Where ``--verbose`` is kept: the Click context's ``meta``, shared by the group and its commands for one
-#: invocation (not the environment, which would leak into the next ``CliRunner`` call and child processes).
-VERBOSE_KEY = "ctk.verbose"
 
 # config-file settings -> the commands whose option they are the default of (None: every command that has it)
 _CONFIG_OPTIONS = {"library": None, "model": ("embed",), "workers": ("embed",)}
@@ -84,7 +191,8 @@ def _defaults_for(command, name: str, settings: dict) -> dict:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks of errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Show tracebacks of errors (and the phase timings of ctk embed)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No notices or progress bars (errors and results "
                                "still show)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
@@ -97,64 +205,9 @@ def _root(
     err_console.quiet = quiet
     settings = load_config().defaults()
     name = ctx.invoked_subcommand
-    command = ctx.command.commands.get(name) if name and hasattr(ctx.command, "commands") else None
+    command = ctx.command.get_command(ctx, name) if name and isinstance(ctx.command, CtkGroup) else None
     if settings and command is not None:
         ctx.default_map = {name: _defaults_for(command, name, settings)}
-
-
-def _register() -> None:
-    from cluster_toolkit.cli.check import check_cli
-    from cluster_toolkit.cli.embed import embed_cli
-    from cluster_toolkit.cli.evaluate import evaluate_cli
-    from cluster_toolkit.cli.status import status_cli
-    from cluster_toolkit.cli.train_fusion import train_fusion_cli
-
-    app.command("embed")(embed_cli)
-    app.command("evaluate")(evaluate_cli)
-    app.command("status")(status_cli)
-    app.command("check")(check_cli)
-    app.command("train-fusion")(train_fusion_cli)
-
-    from cluster_toolkit.cli.export import export_app
-    from cluster_toolkit.cli.playlist import playlist_cli
-    from cluster_toolkit.cli.recommend import recommend_cli
-    from cluster_toolkit.cli.similar import similar_cli
-
-    app.command("playlist")(playlist_cli)
-    app.command("recommend")(recommend_cli)
-    app.command("similar")(similar_cli)
-    app.add_typer(export_app, name="export")
-
-    from cluster_toolkit.cli.analyze_features import analyze_features_cli
-    from cluster_toolkit.cli.cluster import cluster_cli
-    from cluster_toolkit.cli.clusters import clusters_app
-    from cluster_toolkit.cli.heatmap import heatmap_cli
-    from cluster_toolkit.cli.import_features import import_features_cli
-    from cluster_toolkit.cli.map import map_cli
-
-    app.command("cluster")(cluster_cli)
-    app.add_typer(clusters_app, name="clusters")
-    app.command("map")(map_cli)
-    app.command("heatmap")(heatmap_cli)
-    app.command("import-features")(import_features_cli)
-    app.command("analyze-features")(analyze_features_cli)
-
-    from cluster_toolkit.cli.finetune import finetune_cli
-    from cluster_toolkit.cli.train import train_cli
-
-    app.command("train")(train_cli)
-    app.command("finetune")(finetune_cli)
-
-    from cluster_toolkit.cli.config import config_cli
-    from cluster_toolkit.cli.playlists import playlists_app
-    from cluster_toolkit.cli.serve import serve_cli  # FastAPI, uvicorn, rapidfuzz: imported when it runs
-
-    app.add_typer(playlists_app, name="playlists")
-    app.command("config")(config_cli)
-    app.command("serve")(serve_cli)
-
-
-_register()
 
 
 def main() -> None:
