@@ -7,7 +7,7 @@ libsndfile: no tracker modules, no duplicates, spread round-robin over sources).
 
 * ctk: the real command line, `python -m cluster_toolkit.cli.main embed MUSIC --library FRESH --workers 2`
   (start-up, scan, hashing, store commits included) with `--model` and `--coverage` as given;
-* bliss: a Python process with a `multiprocessing` pool of 2 workers calling `bliss_audio.Song(path)` for
+* bliss: a Python process with a pool of 2 worker processes (fork) calling `bliss_audio.Song(path)` for
   every file and collecting the analyses in the parent;
 
 each in a child process whose whole process tree is sampled every 0.1 s (CPU seconds of every process,
@@ -50,7 +50,7 @@ CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "
 
 BLISS_CODE = """
 import sys, time
-from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor  # a worker that dies fails the run (a Pool would hang)
 import bliss_audio
 
 def analyse(path):
@@ -61,8 +61,8 @@ def analyse(path):
 
 if __name__ == "__main__":
     paths = sys.argv[2:]
-    with Pool(int(sys.argv[1])) as pool:
-        results = pool.map(analyse, paths, chunksize=1)
+    with ProcessPoolExecutor(int(sys.argv[1])) as pool:
+        results = list(pool.map(analyse, paths))
     failed = [r for r in results if r[1] is None]
     print(f"analysed={len(results) - len(failed)} failed={len(failed)}", flush=True)
 """

@@ -85,7 +85,7 @@ def load_command(name: str) -> click.Command:
     target = getattr(importlib.import_module(module), attribute)
     if isinstance(target, typer.Typer):
         return typer.main.get_group_from_info(
-            TyperInfo(target, name=name), pretty_exceptions_short=app.pretty_exceptions_short,
+            TyperInfo(target, name=name, cls=_PlainFlagsGroup), pretty_exceptions_short=app.pretty_exceptions_short,
             rich_markup_mode=app.rich_markup_mode, suggest_commands=app.suggest_commands,
         )
     return typer.main.get_command_from_info(
@@ -110,7 +110,15 @@ def _plain_bool_flags(params: list[click.Parameter]) -> None:
                 annotation=bool, parameter_info=descriptor.parameter_info)
 
 
-class CtkGroup(TyperGroup):
+class _PlainFlagsGroup(TyperGroup):
+    """A group whose own bool flags (``--help``...) are checked without pydantic (:func:`_plain_bool_flags`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _plain_bool_flags(self.get_params(ctx))
+        return super().parse_args(ctx, args)
+
+
+class CtkGroup(_PlainFlagsGroup):
     """The root command: commands built on first use (:data:`COMMANDS`) and the one error boundary."""
 
     _listing = False
@@ -131,10 +139,6 @@ class CtkGroup(TyperGroup):
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        _plain_bool_flags(self.get_params(ctx))
-        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:

@@ -118,7 +118,11 @@ class StoreLock:
             os.ftruncate(fd, 0)  # no record of a holder that is gone
         except OSError:
             pass
-        os.close(fd)  # closing the file drops the flock
+        # unlock before closing: a process forked by another thread meanwhile (ctk embed starts its workers
+        # while it opens the library) holds a copy of this descriptor until it execs, and the lock would stay
+        # until that copy is closed too
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
     def __enter__(self) -> StoreLock:
         self.acquire()

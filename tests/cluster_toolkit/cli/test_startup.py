@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from cluster_toolkit.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[3]
-HEAVY = ("torch", "pandas", "sklearn", "scipy", "librosa", "matplotlib", "numpy", "pyarrow")
+HEAVY = ("torch", "pandas", "sklearn", "scipy", "librosa", "matplotlib", "numpy", "pyarrow", "ray", "s3fs", "boto3",
+         "pydantic")
 
 
 def _fresh(code: str) -> dict:
@@ -85,3 +86,53 @@ print(json.dumps({"exit": {k: v.exit_code for k, v in helps.items()}, "train": h
     # the error boundary covers them: a usage error is one line and exit code 2
     result = CliRunner().invoke(app, ["train"])
     assert result.exit_code == 2 and result.output.startswith("error: give MUSIC_DIR")
+
+
+def test_root_help_lists_every_command_without_importing_their_modules():
+    out = _fresh("""
+import json, sys
+import typer
+from typer.testing import CliRunner
+from cluster_toolkit.cli.main import COMMANDS, app, load_command
+runner = CliRunner()
+lazy = runner.invoke(app, ["--help"], env={"COLUMNS": "100"})
+loaded_by_help = sorted(m for m, _, _ in COMMANDS.values() if m in sys.modules)
+embed = runner.invoke(app, ["embed", "--help"], env={"COLUMNS": "100"})
+loaded_by_embed_help = sorted(m for m, _, _ in COMMANDS.values() if m in sys.modules)
+group = typer.main.get_command(app)
+for name in COMMANDS:
+    group.commands[name] = load_command(name)  # every command built, as `ctk NAME` would
+full = runner.invoke(app, ["--help"], env={"COLUMNS": "100"})
+helps = {name: command.help for name, command in group.commands.items()}
+print(json.dumps({"lazy": lazy.output, "full": full.output, "loaded_by_help": loaded_by_help,
+                  "loaded_by_embed_help": loaded_by_embed_help, "embed_exit": embed.exit_code,
+                  "summaries": {name: summary for name, (_, _, summary) in COMMANDS.items()}, "helps": helps}))
+""")
+    assert out["loaded_by_help"] == []
+    assert out["embed_exit"] == 0 and out["loaded_by_embed_help"] == ["cluster_toolkit.cli.embed"]
+    # the summaries are the first paragraph of each command's own help, so the lazy listing is the full one
+    for name, summary in out["summaries"].items():
+        assert out["helps"][name].split("\n\n")[0] == summary, name
+    assert out["lazy"] == out["full"]
+    assert len(out["summaries"]) == 20
+    for name in out["summaries"]:
+        assert f" {name} " in out["lazy"]
+
+
+def test_a_bool_flag_given_or_not_still_works_without_pydantic(tmp_path):
+    out = _fresh(f"""
+import json, sys
+from typer.testing import CliRunner
+from cluster_toolkit.cli.main import app
+from cluster_toolkit.store import LibraryStore
+LibraryStore.open({str(tmp_path / "lib")!r}, create=True)
+runner = CliRunner()
+quiet = runner.invoke(app, ["--quiet", "status", "--library", {str(tmp_path / "lib")!r}])
+plain = runner.invoke(app, ["status", "--library", {str(tmp_path / "lib")!r}])
+bad = runner.invoke(app, ["--quiet=3", "status"])
+print(json.dumps({{"quiet": [quiet.exit_code, quiet.output], "plain": [plain.exit_code, plain.output],
+                   "bad": bad.exit_code}}))
+""")
+    assert out["quiet"][0] == 0 and out["plain"][0] == 0
+    assert "tracks ok" in out["quiet"][1] and out["quiet"][1] == out["plain"][1]
+    assert out["bad"] == 2
