@@ -64,8 +64,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("cluster_toolkit.cli.train", "train_cli",
               "Train a contrastive encoder on MUSIC_DIR; no labels needed (fragments of a track are positives)."),
     "finetune": ("cluster_toolkit.cli.finetune", "finetune_cli",
-                 "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x k-means "
-                 "loss."),
+                 "Fine-tune an encoder so that its embeddings cluster better: contrastive loss + weight x "
+                 "clustering loss."),
     "config": ("cluster_toolkit.cli.config", "config_cli",
                "Show the settings in force and where each comes from (flag > environment > config file > default)."),
     "serve": ("cluster_toolkit.cli.serve", "serve_cli",  # FastAPI, uvicorn, rapidfuzz: imported when it runs
