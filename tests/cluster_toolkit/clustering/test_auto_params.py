@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
+from cluster_toolkit.clustering import KMeansClusterer
 from cluster_toolkit.clustering.auto_params import (
+    STRUCTURE_SILHOUETTE,
     EpsChoice,
     _gaussian_reference,
     choose_eps,
@@ -9,6 +11,7 @@ from cluster_toolkit.clustering.auto_params import (
     default_k_range,
     hdbscan_defaults,
     knee_index,
+    size_prior_k,
 )
 from cluster_toolkit.errors import ClusteringError
 
@@ -113,3 +116,38 @@ def test_gaussian_reference_drawn_in_chunks_equals_one_draw():
     centred = data - data.mean(axis=0)
     expected = data.mean(axis=0) + one.standard_normal((2500, 2500)) @ centred / np.sqrt(2499)
     np.testing.assert_allclose(ours, expected.astype(np.float32), rtol=1e-4, atol=1e-5)
+
+
+def _unequal_blobs(seed: int = 3) -> np.ndarray:
+    """Five separated groups of 120, 60, 30, 15 and 10 tracks around random unit directions (16-d)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(5, 16))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    return np.concatenate([c + rng.normal(scale=0.08, size=(m, 16)) for c, m in zip(centres, (120, 60, 30, 15, 10))])
+
+
+def test_k_auto_finds_five_groups_of_unequal_sizes_in_the_default_range():
+    X = _unequal_blobs()
+    choice = choose_k(X)  # default range 2..11 for 235 tracks
+    assert choice.k_values == tuple(range(2, 12))
+    assert choice.k == choice.peak_k == 5 and not choice.used_prior
+    assert choice.scores[3] > STRUCTURE_SILHOUETTE
+    labels = KMeansClusterer(choice.k).fit(X).labels_
+    assert np.bincount(labels).tolist() == [120, 60, 30, 15, 10]
+
+
+def test_weak_structure_takes_the_library_size_prior():
+    X = np.random.default_rng(5).normal(size=(200, 12))  # one Gaussian cloud: no preferred k
+    choice = choose_k(X, k_values=range(2, 16))
+    assert max(choice.scores) < STRUCTURE_SILHOUETTE
+    assert choice.used_prior and choice.prior_k == size_prior_k(200) == 10 and choice.k == 10
+    assert "library-size prior round(sqrt(n / 2)) = 10" in choice.criterion
+    assert not choice.at_edge and choice.edge_warning() is None  # 10 lies inside 2..15: nothing to warn
+    assert choose_k(X).k == 10 and choose_k(X).edge_warning() is None  # the default range 2..10 ends at the prior
+    clipped = choose_k(X, k_values=range(2, 7))
+    assert clipped.k == 6 and clipped.at_edge
+    assert "sqrt(n / 2) = 10, clipped to the range 2..6: k = 6" in clipped.edge_warning()
+
+
+def test_size_prior_by_library_size():
+    assert [size_prior_k(n) for n in (3, 40, 222, 20_000, 1_000_000)] == [2, 4, 11, 100, 707]
