@@ -3,7 +3,7 @@
 ``cluster_embeddings`` works on a matrix (and is what a fine-tuning loop or a notebook would call);
 ``cluster_library`` adds the store: it reads the tracks' pooled embeddings, computes internal metrics and,
 given reference labels, external ones, saves the run (:mod:`cluster_toolkit.store.runs`) and writes the run's
-pictures (k curve, k-distance knee, dendrogram) to ``<root>/runs/<run_id>/``.
+pictures (k curve, k-distance curve, dendrogram) to ``<root>/runs/<run_id>/``.
 
 Normalisation: embeddings from audio are L2-normalised (cosine geometry); a tabular store's standardised
 feature vectors are clustered as they are (their length - how extreme a track is - carries meaning), unless
@@ -39,7 +39,7 @@ from cluster_toolkit.store.protocol import Store
 from cluster_toolkit.store.runs import ClusterRun, labels_frame, make_run_id, run_dir, save_run
 
 METHODS = ("hierarchical", "kmeans", "dbscan", "hdbscan")
-DEFAULT_MAX_NOISE = 0.2  # HDBSCAN: at most this share of the tracks stays noise unless asked
+DEFAULT_MAX_NOISE = 0.2  # HDBSCAN, DBSCAN: at most this share of the tracks stays noise unless asked
 
 
 @dataclass(frozen=True)
@@ -144,11 +144,11 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
     elif method == "dbscan":
         model = DBSCANClusterer(
             options.eps,
-            min_samples=options.min_samples or 5,
+            min_samples=options.min_samples,
             metric=options.metric or "cosine",
             normalize=normalize,
             random_state=options.seed,
-            max_noise=1.0 if options.max_noise is None else options.max_noise,
+            max_noise=DEFAULT_MAX_NOISE if options.max_noise is None else options.max_noise,
         )
     else:
         model = HDBSCANClusterer(
@@ -164,7 +164,9 @@ def cluster_embeddings(X: np.ndarray, options: ClusterOptions, *, normalize: boo
     model.fit(X)
     resolved = dict(model.get_params())
     if method == "dbscan":
-        resolved |= {"eps": model.eps_, "eps_euclidean": model.eps_euclidean_}
+        resolved |= {"eps": model.eps_, "eps_euclidean": model.eps_euclidean_, "min_samples": model.min_samples_}
+        if model.eps_choice_ is not None:
+            resolved["eps_search"] = model.eps_choice_.as_dict()
     if method == "hdbscan":
         resolved |= {"min_cluster_size": model.min_cluster_size_, "min_samples": model.min_samples_,
                      "cluster_selection_method": model.cluster_selection_method_}
@@ -270,7 +272,7 @@ def _write_pictures(store, run, model, k_choice, eps_choice, tracks) -> dict[str
     if k_choice is not None:
         pictures["k curve"] = plot_k_curve(k_choice, folder / "k_curve.png")
     if eps_choice is not None:
-        pictures["k-distance knee"] = plot_k_distance(
+        pictures["k-distance"] = plot_k_distance(
             eps_choice, folder / "k_distance.png", metric="cosine" if model.metric == "cosine" else "euclidean"
         )
     if isinstance(model, HierarchicalClusterer):

@@ -110,8 +110,11 @@ def cluster_cli(
     metric: Annotated[
         Metric | None, typer.Option(help="DBSCAN eps units / hierarchical distance (default cosine for dbscan).")
     ] = None,
-    eps: Annotated[str, typer.Option(help="DBSCAN neighbourhood radius, or 'auto' (k-distance knee).")] = "auto",
-    min_samples: Annotated[int | None, typer.Option(help="DBSCAN/HDBSCAN density: neighbours of a core track.")] = None,
+    eps: Annotated[
+        str, typer.Option(help="DBSCAN neighbourhood radius, or 'auto' (searched on the k-distance curve).")
+    ] = "auto",
+    min_samples: Annotated[int | None, typer.Option(help="DBSCAN/HDBSCAN density: neighbours of a core track "
+                                                    "(default searched; DBSCAN with a fixed --eps: 5).")] = None,
     min_cluster_size: Annotated[
         int | None, typer.Option(help="HDBSCAN smallest cluster (default grows with the library).")
     ] = None,
@@ -124,8 +127,7 @@ def cluster_cli(
     ] = Selection.auto,
     max_noise: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="DBSCAN/HDBSCAN: largest share of tracks left as "
-                                   "noise; the rest join their nearest cluster (default 0.2 for hdbscan, 1 for "
-                                   "dbscan).")
+                                   "noise; the rest join their nearest cluster (default 0.2; 1 keeps all noise).")
     ] = None,
     no_noise: Annotated[
         bool, typer.Option("--no-noise", help="DBSCAN/HDBSCAN: every noise track joins its nearest cluster.")
@@ -211,8 +213,11 @@ def cluster_cli(
             console.print(f"k was searched on a random sample of {c.fit_rows} of the {len(run.labels)} tracks; "
                           "the clustering uses every track", highlight=False)
     if outcome.eps_choice is not None:
-        console.print(f"eps = {outcome.clusterer.eps_:.4g}: the knee of the distance to the "
-                      f"{outcome.eps_choice.min_samples}th neighbour", highlight=False)  # fmt: skip
+        e = outcome.eps_choice
+        console.print(f"eps = {outcome.clusterer.eps_:.4g}, min_samples = {e.min_samples}: the {e.quantile:.0%} "
+                      f"quantile of the distance to the {e.min_samples}th neighbour, the setting of "
+                      f"{len(e.candidates)} tried that puts the most tracks in clusters other than the largest",
+                      highlight=False)  # fmt: skip
     print_metrics(run.metrics)
     tracks, X = store.track_embeddings()
     print_clusters(cluster_summary(tracks, X, outcome.clusterer.labels_), limit=show)

@@ -21,9 +21,16 @@
   At scale: above ``fit_sample_size`` (50,000) tracks the k-means search clusters a random sample of that
   many tracks for every k (``KChoice.fit_rows`` records it), and the reference is drawn 1,000 rows at a time,
   so its memory is O(sample_size) rows whatever the library size.
-- ``eps`` (DBSCAN): the knee of the sorted k-distance curve (each track's distance to its ``min_samples``-th
-  nearest neighbour, itself included), found as the point farthest below the chord joining the curve's ends
-  on axes scaled to [0, 1] (the "kneedle" rule). Queried for a sample, against all tracks.
+- ``eps`` (DBSCAN): a small search. For ``min_samples`` in ``EPS_MIN_SAMPLES`` (2, 3, 5; or the one given)
+  and eps at the quantiles ``EPS_QUANTILES`` (0.05, 0.10, ..., 0.95) of the sorted k-distance curve (each
+  track's distance to its ``min_samples``-th nearest neighbour, itself included, as DBSCAN counts it),
+  DBSCAN is fitted and scored by the number of tracks in a cluster *other than the largest*: that is zero
+  both when everything is noise and when one cluster swallows the library, the two ways DBSCAN fails.
+  Ties go to the larger quantile (less noise), then the larger ``min_samples``. The former rule, the knee of
+  the curve ("kneedle"), gave one cluster holding 95-100 % of the tracks on every held-out store of
+  docs/BENCHMARKS.md (the curve of real music rises smoothly, its knee lies above the gaps between
+  sources). Libraries above ``sample_size`` tracks are searched on a seeded sample; the chosen quantile is
+  carried over to the curve of all tracks (a sample's neighbours are farther apart, its quantiles are not).
 - HDBSCAN: :func:`hdbscan_defaults` is the former size formula, ``min_cluster_size = clip(round(sqrt(n) / 2),
   5, 500)`` and ``min_samples = clip(round(log2 n), 2, min_cluster_size)`` (200 tracks -> (7, 7)), kept for
   the scale bench. It left every track of a 222-track held-out store as noise; the clusterer now searches its
@@ -96,13 +103,32 @@ class KChoice:
 
 
 @dataclass(frozen=True)
+class EpsCandidate:
+    """One (min_samples, quantile) setting tried by the eps search and what it gave on the searched tracks."""
+
+    min_samples: int
+    quantile: float
+    eps: float
+    n_clusters: int
+    noise_fraction: float
+    outside_largest: int  # tracks in a cluster other than the largest (the score)
+
+
+@dataclass(frozen=True)
 class EpsChoice:
-    """The chosen ``eps`` (euclidean, in the clusterer's working space) and the sorted k-distance curve."""
+    """The chosen ``eps`` (euclidean, in the clusterer's working space), ``min_samples``, and the sorted
+    k-distance curve of all tracks for that ``min_samples``; ``index`` is the chosen point on it."""
 
     eps: float
     k_distances: np.ndarray
-    knee_index: int
+    index: int
     min_samples: int
+    quantile: float = 1.0
+    candidates: tuple[EpsCandidate, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"min_samples": self.min_samples, "quantile": self.quantile,
+                "candidates": [c.__dict__ for c in self.candidates]}
 
 
 @dataclass(frozen=True)
@@ -238,42 +264,56 @@ def _silhouette(X: np.ndarray, labels: np.ndarray, sample: int, seed: int, metri
     return float(silhouette_score(X, labels, metric=metric, sample_size=sample, random_state=seed))
 
 
+EPS_MIN_SAMPLES = (2, 3, 5)
+EPS_QUANTILES = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
 def choose_eps(
-    X: np.ndarray, *, min_samples: int, sample_size: int = 10_000, random_state: int = 0
+    X: np.ndarray, *, min_samples: int | None = None, sample_size: int = 5_000, random_state: int = 0
 ) -> EpsChoice:
-    """The knee of the k-distance curve of ``X`` ``(n, d)`` (euclidean, X used as given)."""
+    """Search ``eps`` (and ``min_samples`` unless given) for DBSCAN on ``X`` ``(n, d)`` (euclidean, X used as
+    given), as the module docstring says."""
+    from sklearn.cluster import DBSCAN
+
     X = np.asarray(X)
     n = X.shape[0]
-    if n <= min_samples:
-        raise ClusteringError(f"eps auto: needs more than min_samples={min_samples} tracks, got {n}")
+    tried_samples = EPS_MIN_SAMPLES if min_samples is None else (int(min_samples),)
+    if n <= min(tried_samples):
+        raise ClusteringError(f"eps auto: needs more than min_samples={min(tried_samples)} tracks, got {n}")
     rng = np.random.default_rng(random_state)
-    query = X if n <= sample_size else X[np.sort(rng.choice(n, sample_size, replace=False))]
-    dist, _ = NearestNeighbors(n_neighbors=min_samples).fit(X).kneighbors(query)
-    curve = np.sort(dist[:, min_samples - 1])
-    knee = knee_index(curve)
-    eps = float(curve[knee])
-    if eps <= 0.0:
-        positive = curve[curve > 0]
-        if positive.size == 0:
-            raise ClusteringError(
-                f"eps auto: every track has {min_samples - 1} identical neighbours (all k-distances are 0); "
-                "the embeddings are degenerate"
-            )
-        eps = float(positive[0])
-    return EpsChoice(eps, curve, knee, min_samples)
+    rows = np.arange(n) if n <= sample_size else np.sort(rng.choice(n, sample_size, replace=False))
+    searched = X[rows]
+    candidates = []
+    for ms in (m for m in tried_samples if m < searched.shape[0]):
+        curve = _k_distance_curve(searched, searched, ms)
+        for q in EPS_QUANTILES:
+            eps = float(np.quantile(curve, q, method="nearest"))
+            if eps <= 0.0:
+                continue
+            labels = DBSCAN(eps=eps, min_samples=ms).fit(searched).labels_
+            sizes = np.bincount(labels[labels >= 0]) if np.any(labels >= 0) else np.zeros(1, dtype=np.int64)
+            candidates.append(EpsCandidate(ms, q, eps, int(np.count_nonzero(sizes)), float(np.mean(labels < 0)),
+                                           int(sizes.sum() - sizes.max())))
+    if not candidates:
+        raise ClusteringError(
+            f"eps auto: every track has {max(tried_samples) - 1} identical neighbours (all k-distances are 0); "
+            "the embeddings are degenerate"
+        )
+    best = max(candidates, key=lambda c: (c.outside_largest, c.quantile, c.min_samples))
+    # the curve of all tracks (a sample of at most 10,000 queried against all): the same curve as searched
+    # when the library was not sampled
+    query = searched if n <= sample_size else X[np.sort(rng.choice(n, min(n, 10_000), replace=False))]
+    curve = _k_distance_curve(X, query, best.min_samples)
+    eps = float(np.quantile(curve, best.quantile, method="nearest"))
+    index = min(curve.size - 1, int(np.searchsorted(curve, eps)))
+    return EpsChoice(eps, curve, index, best.min_samples, best.quantile, tuple(candidates))
 
 
-def knee_index(curve: np.ndarray) -> int:
-    """Index of the knee of an increasing curve: the point farthest below the chord between its ends, with
-    both axes scaled to [0, 1]. A straight or flat curve gives its last point."""
-    y = np.asarray(curve, dtype=np.float64)
-    if y.size < 3 or y[-1] == y[0]:
-        return int(y.size - 1)
-    x = np.linspace(0.0, 1.0, y.size)
-    y_scaled = (y - y[0]) / (y[-1] - y[0])
-    gap = x - y_scaled
-    best = int(np.argmax(gap))
-    return best if gap[best] > 1e-12 else int(y.size - 1)
+def _k_distance_curve(data: np.ndarray, query: np.ndarray, min_samples: int) -> np.ndarray:
+    """Sorted distance of each ``query`` row to its ``min_samples``-th nearest row of ``data`` (itself
+    included when it is one of them)."""
+    dist, _ = NearestNeighbors(n_neighbors=min_samples).fit(data).kneighbors(query)
+    return np.sort(dist[:, min_samples - 1])
 
 
 def hdbscan_defaults(n: int) -> HDBSCANDefaults:

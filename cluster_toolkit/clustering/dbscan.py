@@ -1,13 +1,15 @@
-"""DBSCAN (scikit-learn) on L2-normalised embeddings, with ``eps="auto"`` from the k-distance knee.
+"""DBSCAN (scikit-learn) on L2-normalised embeddings, with ``eps="auto"`` searched on the k-distance curve.
 
 ``metric="cosine"`` (default): ``eps`` is a cosine distance ``1 - cos`` in [0, 2]. The vectors are always
 normalised for it (cosine ignores norms) and DBSCAN runs on euclidean distances of the unit vectors with
 ``eps_euclidean = sqrt(2 * eps)``, the same neighbourhoods, so scikit-learn can use its tree indexes.
 ``metric="euclidean"``: ``eps`` is a euclidean distance in the (optionally normalised) space.
 
-``eps="auto"`` takes the knee of the sorted k-distance curve (distance of each track to its
-``min_samples``-th nearest neighbour, itself included, as DBSCAN counts it), see
-:func:`cluster_toolkit.clustering.auto_params.choose_eps`. Memory: scikit-learn keeps every neighbourhood, so
+``eps="auto"`` searches eps over quantiles of the sorted k-distance curve (distance of each track to its
+``min_samples``-th nearest neighbour, itself included, as DBSCAN counts it), and ``min_samples`` too unless
+given, keeping the setting that puts the most tracks in clusters other than the largest; see
+:func:`cluster_toolkit.clustering.auto_params.choose_eps`. ``min_samples=None`` with a fixed eps means 5
+(scikit-learn's default). Memory: scikit-learn keeps every neighbourhood, so
 a very large ``eps`` on a large library costs O(n * neighbours).
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from cluster_toolkit.clustering.auto_params import EpsChoice, choose_eps
+from cluster_toolkit.clustering.auto_params import EPS_MIN_SAMPLES, EpsChoice, choose_eps
 from cluster_toolkit.clustering.base import (
     METRICS,
     Constraint,
@@ -48,12 +50,12 @@ class DBSCANClusterer(CtkClusterer):
     Attributes after ``fit``: ``labels_`` (noise -1), ``core_sample_indices_``, ``components_`` (the core
     tracks in the working space: unit vectors unless metric="euclidean" and normalize=False), ``eps_`` (in
     ``metric`` units), ``eps_euclidean_`` (in the working space), ``eps_choice_`` (an :class:`EpsChoice` when
-    eps="auto", else None).
+    eps="auto", else None), ``min_samples_`` (the one used: searched with eps="auto" unless given).
     """
 
     _constraints = {
         "eps": Constraint(Real, low=1e-12, extra=("auto",)),
-        "min_samples": Constraint(Int, low=1),
+        "min_samples": Constraint(Int, low=1, allow_none=True),
         "metric": Constraint(str, choices=METRICS),
         "normalize": Constraint(bool, choices=(True, False)),
         "random_state": Constraint(Int, low=0),
@@ -64,7 +66,7 @@ class DBSCANClusterer(CtkClusterer):
         self,
         eps: float | str = "auto",
         *,
-        min_samples: int = 5,
+        min_samples: int | None = None,
         metric: str = "cosine",
         normalize: bool = True,
         random_state: int = 0,
@@ -88,26 +90,28 @@ class DBSCANClusterer(CtkClusterer):
         if self.metric == "cosine" and self.eps != "auto" and self.eps > 2.0:
             raise ClusteringError(f"dbscan: eps={self.eps} is not a cosine distance (0 < eps <= 2)")
         if self.eps == "auto":
-            if data.shape[0] <= self.min_samples:
+            smallest = self.min_samples or min(EPS_MIN_SAMPLES)
+            if data.shape[0] <= smallest:
                 raise ClusteringError(
-                    f"dbscan: eps='auto' needs more than min_samples={self.min_samples} tracks, "
-                    f"got {data.shape[0]}"
+                    f"dbscan: eps='auto' needs more than min_samples={smallest} tracks, got {data.shape[0]}"
                 )
             self.eps_choice_: EpsChoice | None = choose_eps(
                 data, min_samples=self.min_samples, random_state=self.random_state
             )
             eps_e = self.eps_choice_.eps
+            self.min_samples_ = self.eps_choice_.min_samples
         else:
             self.eps_choice_ = None
             eps_e = cosine_to_euclidean(self.eps) if self.metric == "cosine" else float(self.eps)
-        model = DBSCAN(eps=eps_e, min_samples=self.min_samples, metric="euclidean").fit(data)
+            self.min_samples_ = 5 if self.min_samples is None else int(self.min_samples)
+        model = DBSCAN(eps=eps_e, min_samples=self.min_samples_, metric="euclidean").fit(data)
         raw, self.noise_assigned_ = cap_noise(data, model.labels_, float(self.max_noise))
         self._set_result(raw, data.shape[1])
         self.core_sample_indices_ = np.asarray(model.core_sample_indices_, dtype=np.int64)
         self.components_ = data[self.core_sample_indices_].astype(np.float32)
         self.eps_euclidean_ = float(eps_e)
         self.eps_ = euclidean_to_cosine(eps_e) if self.metric == "cosine" else float(eps_e)
-        chosen = "the k-distance knee gave " if self.eps == "auto" else ""
+        chosen = "the eps search gave " if self.eps == "auto" else ""
         tries = "another --eps" if self.eps == "auto" else "--eps auto, another --eps"
         warn_if_degenerate(
             self.labels_,

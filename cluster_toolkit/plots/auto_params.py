@@ -27,7 +27,7 @@ def plot_k_curve(choice: KChoice, path: str | Path) -> Path:
 
 
 def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "euclidean") -> Path:
-    """Save the sorted k-distance curve with its knee (the chosen eps) as a PNG; returns the path.
+    """Save the sorted k-distance curve with the chosen eps marked as a PNG; returns the path.
 
     ``metric="cosine"`` draws the curve and eps as cosine distances ``1 - cos = d^2 / 2`` (the curve is
     computed on unit vectors), the units ``--eps`` takes; otherwise as the euclidean distances they are.
@@ -36,10 +36,10 @@ def plot_k_distance(choice: EpsChoice, path: str | Path, *, metric: str = "eucli
     fig, ax = subplots(figsize=(6, 3.5), dpi=110)
     ax.plot(np.arange(curve.size), curve, color="#3a6ea5")
     ax.axhline(eps, color="#d1495b", linestyle="--", label=f"eps = {eps:.4g} ({metric} distance)")
-    ax.scatter([choice.knee_index], [curve[choice.knee_index]], color="#d1495b", zorder=3)
+    ax.scatter([choice.index], [curve[choice.index]], color="#d1495b", zorder=3)
     ax.set_xlabel("tracks, sorted")
     ax.set_ylabel(f"{metric} distance to neighbour {choice.min_samples}")
-    ax.set_title("DBSCAN: k-distance knee")
+    ax.set_title(f"DBSCAN: eps at the {choice.quantile:.0%} quantile of the k-distances")
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)

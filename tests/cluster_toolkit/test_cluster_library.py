@@ -7,7 +7,7 @@ from cluster_toolkit.store.runs import run_dir
 from tests.pictures import assert_drawn
 
 # what each picture must show: the curve and the chosen k or eps; the three clusters' links and the cut
-COLOURS = {"k curve": ("#3a6ea5", "#d1495b"), "k-distance knee": ("#3a6ea5", "#d1495b"),
+COLOURS = {"k curve": ("#3a6ea5", "#d1495b"), "k-distance": ("#3a6ea5", "#d1495b"),
            "dendrogram": ("C1", "C2", "C3", "#555555")}
 
 
@@ -16,7 +16,7 @@ COLOURS = {"k curve": ("#3a6ea5", "#d1495b"), "k-distance knee": ("#3a6ea5", "#d
     [
         (ClusterOptions(method="kmeans", k="auto", k_max=6), {"k curve"}),
         (ClusterOptions(method="hierarchical", k="auto", k_max=6), {"k curve", "dendrogram"}),
-        (ClusterOptions(method="dbscan", eps="auto", min_samples=4), {"k-distance knee"}),
+        (ClusterOptions(method="dbscan", eps="auto", min_samples=4), {"k-distance"}),
         (ClusterOptions(method="hdbscan"), set()),
     ],
 )
@@ -87,7 +87,7 @@ def test_dbscan_advice_after_eps_auto_does_not_suggest_eps_auto(library):
     out = cluster_library(library, ClusterOptions(method="dbscan", eps="auto", min_samples=59))
     assert out.run.n_clusters <= 1
     text = " ".join(out.warnings)
-    assert "k-distance knee gave eps=" in text and "--eps auto" not in text
+    assert "eps search gave eps=" in text and "--eps auto" not in text
     fixed = cluster_library(library, ClusterOptions(method="dbscan", eps=1e-6))
     assert "try --eps auto" in " ".join(fixed.warnings)
 
@@ -121,5 +121,5 @@ def test_k_distance_picture_is_in_the_units_of_eps(library):
     choice, model = out.eps_choice, out.clusterer
     curve, eps = k_distance_in(choice, "cosine")
     assert eps == pytest.approx(model.eps_) and eps == pytest.approx(model.eps_euclidean_**2 / 2)
-    assert curve[choice.knee_index] == pytest.approx(eps)
+    assert curve[choice.index] == pytest.approx(eps)
     assert k_distance_in(choice, "euclidean")[1] == pytest.approx(model.eps_euclidean_)

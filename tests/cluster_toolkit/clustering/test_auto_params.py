@@ -10,7 +10,6 @@ from cluster_toolkit.clustering.auto_params import (
     choose_k,
     default_k_range,
     hdbscan_defaults,
-    knee_index,
     size_prior_k,
 )
 from cluster_toolkit.errors import ClusteringError
@@ -40,14 +39,6 @@ def test_default_k_range_grows_with_the_library():
     assert default_k_range(100) == range(2, 10 + 1)
     assert default_k_range(1_800) == range(2, 30 + 1)
     assert default_k_range(1_000_000) == range(2, 40 + 1)
-
-
-def test_knee_of_a_hand_made_curve():
-    # flat, then a sharp rise: the knee is the last flat point
-    curve = np.array([1.0, 1.0, 1.1, 1.1, 1.2, 1.2, 1.3, 5.0, 9.0, 13.0])
-    assert knee_index(curve) == 6
-    assert knee_index(np.array([1.0, 2.0, 3.0])) == 2  # a straight line has no knee
-    assert knee_index(np.array([2.0, 2.0, 2.0, 2.0])) == 3
 
 
 def test_choose_eps_separates_within_from_between_distances(make_blobs):

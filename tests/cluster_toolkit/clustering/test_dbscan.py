@@ -2,7 +2,9 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
+from cluster_toolkit.clustering.auto_params import EPS_MIN_SAMPLES, EPS_QUANTILES
 from cluster_toolkit.clustering.base import ClusteringWarning
 from cluster_toolkit.clustering.dbscan import (
     DBSCANClusterer,
@@ -77,3 +79,38 @@ def test_bad_parameters(toy, params, message):
     X, _ = toy
     with pytest.raises(ClusteringError, match=message):
         DBSCANClusterer(**params).fit(X)
+
+
+def test_eps_auto_on_well_separated_blobs_finds_them_with_little_noise(make_blobs):
+    X, y = make_blobs(400, 4, 16, spread=0.05, seed=1)
+    model = DBSCANClusterer("auto").fit(X)  # min_samples searched too
+    assert model.n_clusters_ == 4
+    assert model.n_noise_ / len(X) <= 0.2
+    clustered = model.labels_ >= 0
+    assert adjusted_rand_score(y[clustered], model.labels_[clustered]) == 1.0
+    choice = model.eps_choice_
+    assert len(choice.candidates) == len(EPS_MIN_SAMPLES) * len(EPS_QUANTILES)
+    best = max(c.outside_largest for c in choice.candidates)
+    assert best == np.sum(model.labels_ >= 1)  # the score: tracks in a cluster other than the largest
+    assert model.min_samples_ == choice.min_samples in EPS_MIN_SAMPLES
+
+
+def test_eps_auto_keeps_unequal_groups_apart():
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(5, 16))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    sizes = (120, 60, 30, 15, 10)
+    X = np.concatenate([c + rng.normal(scale=0.08, size=(m, 16)) for c, m in zip(centres, sizes)])
+    y = np.repeat(np.arange(5), sizes)
+    model = DBSCANClusterer("auto").fit(X)
+    assert model.n_clusters_ == 5 and model.n_noise_ / len(X) <= 0.2
+    clustered = model.labels_ >= 0
+    assert adjusted_rand_score(y[clustered], model.labels_[clustered]) == 1.0
+
+
+def test_fixed_eps_without_min_samples_uses_five(toy_with_outlier):
+    X, _ = toy_with_outlier
+    with pytest.warns(ClusteringWarning, match="only one cluster"):
+        model = DBSCANClusterer(0.01).fit(X)
+    assert model.min_samples_ == 5 and model.eps_choice_ is None
+    assert model.n_clusters_ == 1  # only the 5-track group has a core track
