@@ -13,6 +13,10 @@ runs, normalisation as ``ctk cluster`` chooses it for the store):
 * references that peek at the labels: ``kmeans, true k`` and ``kmeans, best k`` (the k in 2..20 with the best
   AMI, and the one with the best NMI).
 
+``--seeds N`` adds a second table, k-means over seeds 0..N-1 (mean +- std): the ``--k auto`` rule, the
+silhouette-excess peak alone (the rule before the library-size prior), the true k, and the k in 2..20 with
+the best mean AMI and each seed's best k (both peek at the labels).
+
 NMI/AMI/ARI count noise as one more group (as ``ctk cluster --labels`` does). AMI is the headline: NMI grows
 with the number of clusters even on random labels, AMI is corrected for chance.
 """
@@ -63,6 +67,7 @@ def run(X: np.ndarray, y: np.ndarray, *, normalize: bool, seed: int = 0) -> list
         extra = {}
         if choice is not None:
             extra["old_k"] = choice.k_values[int(np.argmax(choice.scores))]
+            extra["peak_k"] = choice.peak_k
         return model.labels_, extra
 
     old = hdbscan_defaults(len(X))
@@ -88,9 +93,43 @@ def run(X: np.ndarray, y: np.ndarray, *, normalize: bool, seed: int = 0) -> list
 def report(rows: list[dict], title: str) -> str:
     lines = [f"**{title}**", "", "| method | k | noise | AMI | NMI | ARI | s |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        name = r["method"] + (f" (plain silhouette: k = {r['old_k']})" if "old_k" in r else "")
+        name = r["method"] + (f" (excess peak: k = {r['peak_k']}, plain silhouette: k = {r['old_k']})"
+                              if "old_k" in r else "")
         lines.append(f"| {name} | {r['k']} | {r['noise']:.0%} | {r['ami']:.3f} | {r['nmi']:.3f} | {r['ari']:.3f} "
                      f"| {r['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def seed_table(X: np.ndarray, y: np.ndarray, *, normalize: bool, seeds: int) -> str:
+    """K-means over ``seeds`` seeds: the k auto rule, the excess peak alone, the true k, the best k (peeks)."""
+    ks = list(range(2, 21))
+    true_k = len(set(y.tolist()))
+    auto, peak, chosen, peaks, curves = [], [], [], [], []
+    for seed in range(seeds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, choice, _ = cluster_embeddings(X, ClusterOptions(seed=seed, method="kmeans", k="auto"),
+                                                  normalize=normalize)
+        curve = {k: adjusted_mutual_info_score(y, KMeansClusterer(k, random_state=seed, normalize=normalize)
+                                               .fit(X).labels_) for k in ks}
+        auto.append(adjusted_mutual_info_score(y, model.labels_))
+        chosen.append(choice.k)
+        peaks.append(choice.peak_k)
+        peak.append(curve[choice.peak_k] if choice.peak_k in curve else float("nan"))
+        curves.append([curve[k] for k in ks])
+    A = np.asarray(curves)
+    best = ks[int(np.argmax(A.mean(axis=0)))]
+
+    def row(name, ks_used, values):
+        return f"| {name} | {ks_used} | {np.mean(values):.3f} +- {np.std(values):.3f} |"
+
+    lines = [f"k-means over seeds 0..{seeds - 1} (AMI mean +- std):", "", "| rule | k per seed | AMI |",
+             "|---|---|---|",
+             row("`--k auto` (default)", " ".join(map(str, chosen)), auto),
+             row("silhouette-excess peak alone (former rule)", " ".join(map(str, peaks)), peak),
+             row(f"true k = {true_k}", true_k, A[:, ks.index(true_k)] if true_k in ks else [np.nan]),
+             row("best mean-AMI k in 2..20 (peeks)", best, A[:, ks.index(best)]),
+             row("each seed's best k (peeks)", " ".join(str(ks[i]) for i in A.argmax(axis=1)), A.max(axis=1))]
     return "\n".join(lines)
 
 
@@ -99,6 +138,7 @@ def main() -> None:
     parser.add_argument("--library", required=True)
     parser.add_argument("--labels", default="folder", help="reference labels (folder, genre, csv:PATH, column)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=0, help="add the k-means table over this many seeds")
     args = parser.parse_args()
     store = LibraryStore.open(args.library)
     tracks, X = store.track_embeddings()
@@ -110,6 +150,9 @@ def main() -> None:
     print(f"<!-- {date.today()} {platform.machine()} python {platform.python_version()} -->")
     print(report(rows, f"{args.library}: {len(X)} tracks, {len(set(y))} {args.labels} labels, "
                        f"model {store.model_id}, normalize={normalize}"))
+    if args.seeds:
+        print()
+        print(seed_table(X, y, normalize=normalize, seeds=args.seeds))
 
 
 if __name__ == "__main__":
