@@ -216,7 +216,8 @@ def cluster_library(
         metrics["external"] = external_metrics(reference_values, labels) | {"reference": reference}
     if k_choice is not None:
         metrics["k_auto"] = {"k_values": list(k_choice.k_values), "silhouette": list(k_choice.scores),
-                             "reference": list(k_choice.null_scores), "criterion": k_choice.criterion}
+                             "reference": list(k_choice.null_scores), "criterion": k_choice.criterion,
+                             "peak_k": k_choice.peak_k, "prior_k": k_choice.prior_k}
     track_ids = tracks["track_id"].astype(str).tolist()
     requested = options.requested() | {"normalize": normalize}
     run_id = make_run_id(
