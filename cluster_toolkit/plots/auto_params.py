@@ -17,7 +17,7 @@ def plot_k_curve(choice: KChoice, path: str | Path) -> Path:
     if choice.null_scores:
         ax.plot(choice.k_values, choice.null_scores, marker=".", color="#999999", label="Gaussian reference")
         ax.plot(choice.k_values, choice.excess, marker="s", color="#2a9d8f",
-                label="excess (its peak is k if silhouette >= 0.5)")
+                label="excess" if choice.used_prior else "excess (chooses k)")
     how = " (size prior sqrt(n/2): weak structure)" if choice.used_prior else ""
     ax.axvline(choice.k, color="#d1495b", linestyle="--", label=f"chosen k = {choice.k}{how}")
     ax.set_xlabel("k (number of clusters)")
