@@ -207,6 +207,10 @@ class TrainConfig:
     same centroids, KL from the sharpened target: IDEC with the contrastive loss as its anchor) instead.
     The clustering term is never used alone: ``contrastive_weight`` must stay > 0.
 
+    Descriptor head (``aux_descriptors = W > 0``): a linear head predicts each item's handcrafted
+    `features` vector from its embedding and ``W * MSE`` joins the loss (``embeddings/training/descriptors.py``);
+    the head is not exported.
+
     Negative weights (``loss="soft-infonce"`` only): ``negative_weights`` names the similarity of two tracks
     that down-weights one as the other's negative: ``"tags"`` (Jaccard overlap of their genre tags),
     ``"lyrics"`` (clipped cosine of their lyric vectors, see :mod:`embeddings.lyrics.similarity`; tracks without
@@ -245,6 +249,7 @@ class TrainConfig:
     cluster_loss: str = "kmeans"
     kmeans_fragments: int = 4096
     ema_decay: float = 0.0
+    aux_descriptors: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -290,6 +295,8 @@ class TrainConfig:
                 f"tag_weight={self.tag_weight} must be >= 0"
             )
 
+        if not self.aux_descriptors >= 0:
+            raise ConfigError(f"aux_descriptors={self.aux_descriptors} must be >= 0 (0: no descriptor head)")
         if not 0 <= self.ema_decay < 1:
             raise ConfigError(f"ema_decay={self.ema_decay} must be in [0, 1) (0: no weight averaging)")
         if not self.contrastive_weight > 0:

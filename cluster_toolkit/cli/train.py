@@ -82,6 +82,10 @@ def train_cli(
     tag_weight: Annotated[
         float, typer.Option(help="Weight of the auxiliary tag-head BCE (0: off).")
     ] = TrainConfig.tag_weight,
+    aux_descriptors: Annotated[
+        float, typer.Option(help="Weight of an auxiliary head that predicts each fragment's handcrafted `features` "
+                            "descriptors from its embedding (MSE; 0: off; the head is not exported).")
+    ] = TrainConfig.aux_descriptors,
     val_every: Annotated[
         int, typer.Option(help="Validate every N steps (and at epoch ends N/2+ steps later).")
     ] = TrainConfig.val_every,
@@ -132,7 +136,7 @@ def train_cli(
             training=dict(loss=loss, positives=positives, negative_weights=negative_weights,
                           epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
                           batch_size=batch_size, views=views, lr=lr, schedule=schedule, tag_weight=tag_weight,
-                          val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
+                          aux_descriptors=aux_descriptors, val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
                           ema_decay=ema_decay, logger=logger),
         )
     files = hash_training_files(plan.music_dir)

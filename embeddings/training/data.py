@@ -307,13 +307,15 @@ class BatchPlanner:
 @dataclass
 class Batch:
     """One training batch: ``mels`` ``(B, n_mels, n_frames)`` float32, ``group_ids`` ``(B,)``, the track
-    of each item, and the planner state right after this batch (what a checkpoint must save)."""
+    of each item, and the planner state right after this batch (what a checkpoint must save); ``fragments``:
+    each item's train-fragment index within its track (with ``tracks``, the item's identity)."""
 
     mels: torch.Tensor
     group_ids: torch.Tensor
     tracks: torch.Tensor
     epoch: int
     planner_state: dict[str, Any]
+    fragments: torch.Tensor | None = None
 
 
 class BatchStream:
@@ -369,6 +371,7 @@ class BatchStream:
             tracks=torch.tensor([items[i][0] for i in keep], dtype=torch.long),
             epoch=self.planner.epoch,
             planner_state=self.planner.state_dict(),
+            fragments=torch.tensor([items[i][1] for i in keep], dtype=torch.long),
         )
 
     def epoch(self) -> Iterator[Batch]:

@@ -37,6 +37,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from embeddings.augment import SpectrogramAugment
+from embeddings.backends.features import FeaturesBackend
 from embeddings.checkpoint import load_checkpoint, save_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig, TrainConfig
 from embeddings.errors import CheckpointError, ConfigError
@@ -65,6 +66,7 @@ from embeddings.training.data import (
     build_validation_set,
     index_tracks,
 )
+from embeddings.training.descriptors import DescriptorHead, DescriptorTargets, descriptor_loss
 from embeddings.training.distributed import (
     CrossDeviceLoss,
     World,
@@ -297,7 +299,14 @@ class TrainState:
     ) -> None:
         self.config, self.model, self.planner = config, model, planner
         self.net: nn.Module = model  # what the training forward goes through (DistributedDataParallel(model))
-        self.optimizer = torch.optim.AdamW(_decay_groups(model, config.weight_decay), lr=config.lr)
+        self.aux_head = None  # the descriptor head: trained and resumed with the model, never exported
+        groups = _decay_groups(model, config.weight_decay)
+        if config.aux_descriptors > 0:
+            n_descriptors = FeaturesBackend().dim
+            device = next(model.parameters()).device
+            self.aux_head = DescriptorHead(model.config.embedding_dim, n_descriptors).to(device)
+            groups += _decay_groups(self.aux_head, config.weight_decay)
+        self.optimizer = torch.optim.AdamW(groups, lr=config.lr)
         self.total_steps = config.max_steps or config.epochs * planner.steps_per_epoch()
         self.warmup = min(config.warmup_steps, max(0, self.total_steps // 4)) if config.warmup_steps else 0
         cosine = config.schedule == "cosine"
@@ -358,6 +367,7 @@ class TrainState:
             "bad_validations": self.bad_validations,
             "kmeans": None if self.kmeans is None else self.kmeans.state_dict(),
             "ema": None if self.ema is None else self.ema.state_dict(),
+            "aux_head": None if self.aux_head is None else self.aux_head.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any], *, saved: TrainConfig) -> None:
@@ -375,6 +385,8 @@ class TrainState:
             self.kmeans.load_state_dict(state["kmeans"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+        if self.aux_head is not None:
+            self.aux_head.load_state_dict(state["aux_head"])
         config = self.config
         self.total_steps = state["total_steps"] if config.max_steps is None else config.max_steps
         if config.epochs != saved.epochs and config.max_steps is None:
@@ -422,8 +434,10 @@ class Run:
     cross_loss: CrossDeviceLoss = field(init=False)  # the loss of the global batch (several processes)
     tag_loss: TagHeadLoss = field(init=False)
     augment: SpectrogramAugment = field(init=False)
+    descriptors: DescriptorTargets | None = field(init=False)
 
     def __post_init__(self) -> None:
+        self.descriptors = DescriptorTargets(self.audio) if self.config.aux_descriptors > 0 else None
         self.loss_fn = build_loss(self.config.loss, **self.config.loss_params)
         self.cross_loss = CrossDeviceLoss(self.loss_fn, self.data.similarity)
         self.tag_loss = TagHeadLoss()
@@ -535,6 +549,11 @@ def _validate(run: Run, state: TrainState, epoch: int) -> dict[str, Any]:
         record["val_contrastive_loss"] = float(np.mean(losses)) if losses else float("nan")
         record["val_kmeans_loss"] = float(state.kmeans.loss(emb))
         record["val_loss"] += config.kmeans_weight * record["val_kmeans_loss"]
+    if state.aux_head is not None:  # how well the head reads the descriptors of unseen fragments
+        keys = [("validation", i) for i in range(len(val_set))]
+        with torch.no_grad():
+            record["val_descriptor_loss"] = float(
+                descriptor_loss(state.aux_head, emb.to(run.device), run.descriptors.targets(val_set.mels, keys)))
     scores = retrieval_scores(emb.numpy(), labels.numpy(), ks=(1, 5, 10), queries=val_set.is_query.numpy())
     record.update({k: v for k, v in scores.items() if k.startswith("recall@")})
     if net.tag_head is not None:
@@ -570,6 +589,9 @@ def after_validation(run: Run, state: TrainState, record: dict[str, Any] | None,
 def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
     """One optimiser step on ``batch``; returns the step's numbers (loss, its terms, gradient norm)."""
     config, model, kmeans = run.config, state.model, state.kmeans
+    targets = None
+    if state.aux_head is not None:  # descriptors of the whole un-augmented fragments (cached)
+        targets = run.descriptors.targets(batch.mels, list(zip(batch.tracks.tolist(), batch.fragments.tolist())))
     mels = run.augment.batch(batch.mels, generator=state.aug_rng, group_ids=batch.group_ids).to(run.device)
     group_ids = batch.group_ids.to(run.device)
     terms: dict[str, torch.Tensor] = {}
@@ -581,6 +603,9 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
         if kmeans is not None:
             terms["kmeans_loss"] = kmeans.loss(embeddings.float())
             loss = loss + config.kmeans_weight * terms["kmeans_loss"]
+        if targets is not None:
+            terms["descriptor_loss"] = descriptor_loss(state.aux_head, embeddings.float(), targets)
+            loss = loss + config.aux_descriptors * terms["descriptor_loss"]
         if model.tag_head is not None:
             targets = run.data.tag_targets[batch.tracks].to(run.device)
             tagged = targets.sum(dim=1) > 0
@@ -604,7 +629,7 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
     state.items += len(batch.mels) * run.world.size
     state.train_time += time.perf_counter() - state.tick
     numbers = {"loss": float(loss.detach()), "grad_norm": float(grad_norm)}
-    if kmeans is not None:  # the terms are logged when there is more than one
+    if len(terms) > 1:  # the terms are logged when there is more than one
         numbers.update({k: float(v.detach()) for k, v in terms.items()})
     return mean_over_processes(numbers, run.device)
 
@@ -762,6 +787,8 @@ def train(
     if init_from is not None and saved is None:
         weights, data.summary["init_head"] = initial_weights(init_from, encoder)
         model.load_state_dict(weights, strict=False)
+    if world.size > 1 and config.aux_descriptors > 0:  # the head is not inside the DDP-wrapped model
+        raise ConfigError("--aux-descriptors trains on one device only (its head's gradients are not synchronised)")
     state = TrainState(config, model, data.planner, n_train=data.n_train)
     if world.size > 1:  # each process augments its own share: its own streams (rank 0 keeps the seeds)
         state.aug_rng.manual_seed(rank_seed(config.seed + 1, world.rank))
