@@ -11,7 +11,12 @@ Rows derived from those stores without another decode:
   `features` vector, each standardised by fixed statistics fitted on the training sources,
   ``NAME/embedding_stats.json``); exact, because every map of the backend is affine and a track vector
   is the mean of its fragment vectors;
-- ``NAME mean+std`` (``--mean-std``): track vector = mean and std of the fragment vectors.
+- ``NAME mean+std`` (``--mean-std``): track vector = mean and std of the fragment vectors;
+- ``hybrid(NAME) mean+std W`` (``--hybrid-mean-std W ...``): the hybrid vector with a third block, the std over
+  the track's fragments of the standardised learned vectors, weighted W against the other two (each block
+  scaled to the same expected squared norm). That block is centred on the held-out tracks' own mean std
+  (no reference statistics for it exist yet), so these rows measure what the pooling could give, not a
+  fixed map that could ship as is.
 
 Uncertainty: NMI and AMI over ``--kmeans-seeds`` k-means starts, and a paired bootstrap over the
 queries of the Recall@1, Recall@10 and AP@10 differences against the baselines. ``--manifest``
@@ -191,6 +196,15 @@ def store_fragment_vectors(store: LibraryStore, paths: np.ndarray) -> list[np.nd
     return [x[ids == tracks.loc[p, "track_id"]] for p in paths]
 
 
+def hybrid_std_block(hybrid: HybridBackend, per_track: list[np.ndarray]) -> np.ndarray:
+    """Per track, the std over its fragments of the standardised learned vectors, centred on the mean over
+    the tracks given and scaled to unit expected squared norm per track (like each hybrid block)."""
+    std_e = hybrid.learned_weight / (hybrid._scale * np.sqrt(hybrid.encoder.dim))  # the reference std per dimension
+    s = np.stack([((f - hybrid._mean) / std_e).std(axis=0) for f in per_track])
+    s = s - s.mean(axis=0)
+    return s / np.sqrt((s**2).sum(axis=1).mean())
+
+
 def fmt(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
 
@@ -210,6 +224,8 @@ def main() -> None:
     ap.add_argument("--hybrid-weights", type=float, nargs="*", default=[],
                     help="also hybrid rows with the learned block weighted W against the features block")
     ap.add_argument("--mean-std", action="store_true", help="add mean+std pooling rows for the trained models")
+    ap.add_argument("--hybrid-mean-std", type=float, nargs="*", default=[],
+                    help="hybrid rows with the std over fragments of the learned vectors as a third block of weight W")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
     ap.add_argument("--kmeans-seeds", type=int, default=10)
     ap.add_argument("--coverage", default="full", help="fragments per track: full (every fragment; the tables in "
@@ -276,6 +292,12 @@ def main() -> None:
                         weighted.combine(data[name][0], data["features"][0]), data[name][1])
                 learned = (data[name][0] - hybrid._mean) / np.asarray(hybrid._scale * np.sqrt(hybrid.encoder.dim))
                 derived[f"{name} standardised"] = (learned.astype(np.float32), data[name][1])
+                if args.hybrid_mean_std:
+                    base = hybrid.combine(data[name][0], data["features"][0])
+                    stds = hybrid_std_block(hybrid, fragment_vectors[name]())
+                    for w in args.hybrid_mean_std:
+                        derived[f"hybrid({name}) mean+std {w:g}"] = (
+                            np.concatenate([base, w * stds], axis=1).astype(np.float32), data[name][1])
     if args.mean_std:
         for name in models:
             per_track = fragment_vectors[name]()
