@@ -136,7 +136,8 @@ def train_cli(
             training=dict(loss=loss, positives=positives, negative_weights=negative_weights,
                           epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
                           batch_size=batch_size, views=views, lr=lr, schedule=schedule, tag_weight=tag_weight,
-                          aux_descriptors=aux_descriptors, val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
+                          aux_descriptors=aux_descriptors,
+                          val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
                           ema_decay=ema_decay, logger=logger),
         )
     files = hash_training_files(plan.music_dir)
