@@ -59,11 +59,12 @@ class DescriptorTargets:
     def targets(self, mels: torch.Tensor, keys: list) -> torch.Tensor:
         missing = {key: i for i, key in enumerate(keys) if key not in self._cache}
         if missing:
-            rows = list(missing.values())
-            x = self.backend.embed(mels[rows].float().cpu().numpy())
-            for key, vector in zip(missing, np.clip(x, -CLIP, CLIP)):
-                self._cache[key] = vector.astype(np.float32)
-            self.computed += len(rows)
+            # one fragment per call: the backend's descriptors of a batch depend on its other items (librosa's
+            # power_to_db clips at the batch-wide max - 80 dB), a target must not depend on its batch
+            for key, i in missing.items():
+                x = self.backend.embed(mels[i : i + 1].float().cpu().numpy())[0]
+                self._cache[key] = np.clip(x, -CLIP, CLIP).astype(np.float32)
+            self.computed += len(missing)
         return torch.from_numpy(np.stack([self._cache[key] for key in keys]))
 
 

@@ -39,7 +39,7 @@ def test_head_and_targets_have_the_descriptor_shapes(music):
     assert targets.dim == FeaturesBackend().dim
     y = targets.targets(mels, ["a", "b", "c", "d"])
     assert y.shape == (4, targets.dim) and y.dtype == torch.float32
-    expected = np.clip(FeaturesBackend().embed(mels.numpy()), -CLIP, CLIP)
+    expected = np.clip(np.concatenate([FeaturesBackend().embed(m[None]) for m in mels.numpy()]), -CLIP, CLIP)
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)
     head = DescriptorHead(16, targets.dim)
     assert head(torch.zeros(5, 16)).shape == (5, targets.dim)
@@ -57,6 +57,9 @@ def test_targets_are_computed_once_per_fragment(music):
     assert torch.equal(again[0], first[1]) and torch.equal(again[1], first[0]) and torch.equal(again[2], first[1])
     targets.targets(mels[2:], [(2, 0), (0, 0)])
     assert targets.computed == 3
+    # a target does not depend on the other items of its batch
+    alone = DescriptorTargets(AUDIO).targets(mels[2:3], [(2, 0)])
+    assert torch.equal(alone[0], targets.targets(mels[:1], [(2, 0)])[0])
 
 
 def test_train_config_round_trip_and_check():
@@ -68,10 +71,11 @@ def test_train_config_round_trip_and_check():
         TrainConfig(aux_descriptors=-1.0)
 
 
-def _aux_run(music, out, *, resume=False, **kwargs):
+def _aux_run(music, out, *, resume=False, on_progress=None, **kwargs):
     config = quick_train_config(**{"epochs": 8, "lr": 3e-3, "cache_tracks": 8, "log_every": 1,
-                                   "aux_descriptors": 1.0, **kwargs})
-    return train(music, out_dir=out, encoder=ENCODER, config=config, audio=AUDIO, fragments=FRAGMENTS, resume=resume)
+                                   "aux_descriptors": 1.0, "schedule": "plateau", **kwargs})
+    return train(music, out_dir=out, encoder=ENCODER, config=config, audio=AUDIO, fragments=FRAGMENTS,
+                 resume=resume, on_progress=on_progress)
 
 
 def test_descriptor_loss_falls_and_the_head_is_not_exported(music, tmp_path):
@@ -97,12 +101,25 @@ def test_descriptor_loss_falls_and_the_head_is_not_exported(music, tmp_path):
     assert state["aux_head"]["linear.weight"].shape == (FeaturesBackend().dim, ENCODER.embedding_dim)
 
 
-def test_resume_restores_the_head(music, tmp_path):
-    """Stopped after 1 epoch and resumed to 2, the run ends where an uninterrupted 2-epoch run ends."""
+def test_interrupt_then_resume_restores_the_head(music, tmp_path):
+    """Interrupted at step 3 and resumed, the run ends with the head (and losses) of an uninterrupted run."""
     whole = _aux_run(music, tmp_path / "whole", epochs=2)
-    _aux_run(music, tmp_path / "part", epochs=1)
-    _aux_run(music, tmp_path / "part", epochs=2, resume=True)
+
+    def interrupt(event):
+        if event.get("event") == "step" and event["step"] == 3:
+            raise KeyboardInterrupt
+
+    part = _aux_run(music, tmp_path / "part", epochs=2, on_progress=interrupt)
+    assert part.status == "interrupted" and part.step == 3
+    resumed = _aux_run(music, tmp_path / "part", epochs=2, resume=True)
+    assert resumed.step == whole.step
+
+    def descriptor_losses(out):
+        records = map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+        return [r["descriptor_loss"] for r in records if r["kind"] == "train"]
+
+    assert descriptor_losses(tmp_path / "part") == pytest.approx(descriptor_losses(tmp_path / "whole"), rel=1e-5)
     a = TrainState.read(whole.out_dir / "last")["aux_head"]
     b = TrainState.read(tmp_path / "part" / "last")["aux_head"]
     for key in a:
-        torch.testing.assert_close(a[key], b[key])
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5)
