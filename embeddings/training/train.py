@@ -589,9 +589,9 @@ def after_validation(run: Run, state: TrainState, record: dict[str, Any] | None,
 def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
     """One optimiser step on ``batch``; returns the step's numbers (loss, its terms, gradient norm)."""
     config, model, kmeans = run.config, state.model, state.kmeans
-    targets = None
+    descriptors = None
     if state.aux_head is not None:  # descriptors of the whole un-augmented fragments (cached)
-        targets = run.descriptors.targets(batch.mels, list(zip(batch.tracks.tolist(), batch.fragments.tolist())))
+        descriptors = run.descriptors.targets(batch.mels, list(zip(batch.tracks.tolist(), batch.fragments.tolist())))
     mels = run.augment.batch(batch.mels, generator=state.aug_rng, group_ids=batch.group_ids).to(run.device)
     group_ids = batch.group_ids.to(run.device)
     terms: dict[str, torch.Tensor] = {}
@@ -603,8 +603,8 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
         if kmeans is not None:
             terms["kmeans_loss"] = kmeans.loss(embeddings.float())
             loss = loss + config.kmeans_weight * terms["kmeans_loss"]
-        if targets is not None:
-            terms["descriptor_loss"] = descriptor_loss(state.aux_head, embeddings.float(), targets)
+        if descriptors is not None:
+            terms["descriptor_loss"] = descriptor_loss(state.aux_head, embeddings.float(), descriptors)
             loss = loss + config.aux_descriptors * terms["descriptor_loss"]
         if model.tag_head is not None:
             targets = run.data.tag_targets[batch.tracks].to(run.device)
