@@ -10,10 +10,7 @@ tracks whose vectors were lost (see :mod:`cluster_toolkit.store.check`).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import signal
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,8 +21,16 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from cluster_toolkit.embed_workers import (
+    WorkerPool,
+    WorkItem,
+    analyse_item,
+    describe_backend,
+    failed_row,
+    new_pool,
+)
 from cluster_toolkit.errors import StoreError, UsageError
-from cluster_toolkit.processes import die_with_parent, signals_deferred, stop_pool
+from cluster_toolkit.processes import signals_deferred, stop_pool
 from cluster_toolkit.scanning import content_hash, iter_audio_files, path_id
 from cluster_toolkit.store.check import CheckReport, check_store, quarantine_unreadable, repair_store_files
 from cluster_toolkit.store.library_store import (
@@ -34,11 +39,9 @@ from cluster_toolkit.store.library_store import (
     STATUS_OK,
     TRACK_COLUMNS,
     LibraryStore,
-    now_iso,
 )
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
 from embeddings.config import CoverageConfig, FragmentConfig
-from embeddings.errors import CtkError
 
 
 @dataclass(frozen=True)
@@ -113,183 +116,8 @@ class _NullReporter:
         pass
 
 
-@dataclass(frozen=True)
-class _WorkItem:
-    track_id: str
-    path: str
-    size: int
-    mtime: float
-
 
 # ---------------------------------------------------------------------------------- workers
-_WORKER_BACKENDS: dict[str, Any] = {}
-#: Imported once by the workers' forkserver, so that each worker, forked from it, starts with them: our
-#: modules, the default model's (``embeddings.models`` imports its torch modules on first use), librosa's
-#: submodules (lazy_loader imports them, and numba with them, on first use) and the tag readers that
-#: ``mutagen.File`` imports on its first call. Each of these, imported in every worker instead, cost
-#: ~0.7 CPU s per worker on the 2-core dev machine (docs/BENCHMARKS.md); a name that is missing is skipped.
-_PRELOAD = [
-    "cluster_toolkit.ingest", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
-    "embeddings.backends.encoder", "embeddings.backends.hybrid", "embeddings.models.transformer",
-    "embeddings.checkpoint", "librosa.core", "librosa.feature", "librosa.filters", "librosa.onset",
-    "librosa.util", *(f"mutagen.{name}" for name in (
-        "aac", "ac3", "aiff", "apev2", "asf", "dsdiff", "dsf", "easyid3", "flac", "id3", "monkeysaudio", "mp3",
-        "mp4", "musepack", "oggflac", "oggopus", "oggspeex", "oggtheora", "oggvorbis", "optimfrog", "smf",
-        "tak", "trueaudio", "wave", "wavpack")),
-]
-
-
-def _worker_init(parent_pid: int, model: str | None = None) -> None:
-    """One thread per worker process (parallelism comes from the processes themselves); with ``model``,
-    the backend is loaded now, once per worker, while the parent is still scanning."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and flushes
-    die_with_parent(parent_pid)  # even after a kill -9 of the parent
-    # decoders (libmpg123) print warnings on the C stderr; the reason of a failure comes back as its result
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(1)
-    if model is not None:
-        try:
-            worker_backend(model)
-        except Exception:  # noqa: BLE001 - a bad model is reported by the first task, which loads it again
-            pass
-
-
-def _analyse(item: _WorkItem, model: str, fragment: FragmentConfig, coverage: CoverageConfig) -> dict[str, Any]:
-    """Analyse one file; never raises for bad input (returns the reason instead)."""
-    from embeddings.inference import analyse_file
-    from embeddings.tags import read_tags
-
-    def analyse() -> tuple[Any, dict[str, Any]]:
-        backend = worker_backend(model)
-        analysis = analyse_file(
-            item.path, backend=backend, fragment_config=fragment, track_id=item.track_id, coverage=coverage
-        )
-        return analysis, read_tags(item.path)
-
-    done, failed = attempt(item, analyse)
-    return failed or analysed_row(item, *done)
-
-
-def worker_backend(model: str) -> Any:
-    """Backend ``model``, loaded once per process."""
-    backend = _WORKER_BACKENDS.get(model)
-    if backend is None:
-        backend = _WORKER_BACKENDS[model] = load_backend(model)
-    return backend
-
-
-def attempt(item: _WorkItem, work: Any) -> tuple[Any, dict[str, Any] | None]:
-    """``(work(), None)``, or ``(None, the failed row of item)`` when it raises: one bad file must not stop
-    the run, and its reason is recorded."""
-    try:
-        return work(), None
-    except CtkError as exc:
-        return None, _failed(item, _reason(exc, item.path))
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-        return None, _failed(item, f"unexpected {type(exc).__name__}: {exc}")
-
-
-def analysed_row(item: _WorkItem, analysis: Any, tags: dict[str, Any]) -> dict[str, Any]:
-    """The result of a track analysed: its ``tracks`` row and (underscored) its fragments and vectors."""
-    return {
-        "track_id": item.track_id,
-        "path": item.path,
-        "size": item.size,
-        "mtime": item.mtime,
-        "analysed_at": now_iso(),
-        **tags,
-        "duration_s": analysis.duration_s,
-        "source_sr": analysis.source_sr,
-        "channels": analysis.channels,
-        "status": STATUS_OK,
-        "error": None,
-        "n_fragments": len(analysis.plan.starts),
-        "_starts": analysis.plan.starts.astype(np.float32),
-        "_splits": list(analysis.plan.splits),
-        "_fragments": analysis.fragment_embeddings,
-        "_embedding": analysis.embedding,
-    }
-
-
-def _describe(model: str) -> tuple[dict[str, Any], int]:
-    """The description and vector size of backend ``model``, loaded (and kept) in this process."""
-    backend = worker_backend(model)
-    return backend.describe(), backend.dim
-
-
-def _forkserver_context() -> Any:
-    """Worker processes fork from a forkserver that imports torch, librosa and the backends once; the
-    server computes nothing, so no thread pool is forked in a bad state."""
-    context = mp.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    return context
-
-
-def _new_pool(config: EmbedConfig) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(config.workers, mp_context=_forkserver_context(), initializer=_worker_init,
-                               initargs=(os.getpid(), config.model))
-
-
-class WorkerPool:
-    """The run's worker processes, started in a background thread as the run begins.
-
-    Starting them waits for the forkserver to import torch, librosa and the backends, then each worker
-    loads the model; all of it overlaps with the store checks and the scan of the folder in this process,
-    which never imports torch or the model. :meth:`description` blocks for ``(description, dim)`` of the
-    backend (computed in a worker) and raises the error of a bad model; :meth:`take` hands the started pool
-    to the analysis; :meth:`stop` ends the workers unless they were taken (at once if the run ends first).
-    """
-
-    def __init__(self, config: EmbedConfig) -> None:
-        self.config = config
-        self._pool: ProcessPoolExecutor | None = None
-        self._described: list[Future] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._start, name="ctk-start-workers")
-        self._thread.start()
-
-    def _start(self) -> None:
-        try:
-            self._pool = _new_pool(self.config)
-            # one task per worker: each submit while no worker is idle starts one more, so all of them load
-            # the model now
-            self._described = [self._pool.submit(_describe, self.config.model) for _ in range(self.config.workers)]
-        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread by description()
-            self._error = exc
-
-    def _started(self) -> ProcessPoolExecutor:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._pool is not None
-        return self._pool
-
-    def description(self) -> tuple[dict[str, Any], int]:
-        self._started()
-        return self._described[0].result()
-
-    def take(self) -> ProcessPoolExecutor:
-        pool = self._started()
-        self._pool = None
-        return pool
-
-    def stop(self) -> None:
-        self._thread.join()
-        if self._pool is not None:
-            stop_pool(self._pool)
-            self._pool = None
-
-
-def _reason(exc: Exception, path: str) -> str:
-    text = str(exc)
-    prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 # ---------------------------------------------------------------------------------- batches
@@ -370,7 +198,7 @@ def _adopt_model(store: LibraryStore, description: dict[str, Any], dim: int, con
 def _scan(
     music_dir: Path, store: LibraryStore, config: EmbedConfig, summary: EmbedSummary,
     reanalyse: frozenset[str] = frozenset(),
-) -> tuple[pd.DataFrame, list[_WorkItem], bool]:
+) -> tuple[pd.DataFrame, list[WorkItem], bool]:
     """Compare the folder with the store: returns the updated tracks table, the work, and
     whether any stored row changed. Tracks in ``reanalyse`` (ok tracks that lost their vectors)
     are analysed again."""
@@ -378,7 +206,7 @@ def _scan(
     by_path = {p: i for i, p in enumerate(tracks["path"])}
     by_id = {t: i for i, t in enumerate(tracks["track_id"])}
     seen_ids: set[str] = set()
-    work: list[_WorkItem] = []
+    work: list[WorkItem] = []
     changed = False
     status = tracks["status"].to_numpy(dtype=object).copy()
     paths = tracks["path"].to_numpy(dtype=object).copy()
@@ -394,7 +222,7 @@ def _scan(
             if i is not None and status[i] != STATUS_GONE and sizes[i] == st.st_size and mtimes[i] == st.st_mtime:
                 seen_ids.add(tracks.at[i, "track_id"])
                 if status[i] == STATUS_FAILED and config.retry_failed or tracks.at[i, "track_id"] in reanalyse:
-                    work.append(_WorkItem(tracks.at[i, "track_id"], spath, st.st_size, st.st_mtime))
+                    work.append(WorkItem(tracks.at[i, "track_id"], spath, st.st_size, st.st_mtime))
                 elif status[i] == STATUS_FAILED:
                     summary.skipped_failed += 1
                 else:
@@ -410,7 +238,7 @@ def _scan(
                 summary.skipped_failed += 1
                 continue
             summary.failed.append((spath, reason))
-            row = _failed(_WorkItem(path_id(spath), spath, 0, 0.0), reason)
+            row = failed_row(WorkItem(path_id(spath), spath, 0, 0.0), reason)
             seen_ids.add(row["track_id"])
             unreadable.append(row)
             continue
@@ -420,7 +248,7 @@ def _scan(
         seen_ids.add(tid)
         j = by_id.get(tid)
         if j is None:
-            work.append(_WorkItem(tid, spath, st.st_size, st.st_mtime))
+            work.append(WorkItem(tid, spath, st.st_size, st.st_mtime))
             continue
         if paths[j] != spath:
             summary.moved += 1
@@ -429,7 +257,7 @@ def _scan(
         paths[j], sizes[j], mtimes[j] = spath, st.st_size, st.st_mtime
         changed = True
         if status[j] == STATUS_FAILED and config.retry_failed or tid in reanalyse:
-            work.append(_WorkItem(tid, spath, st.st_size, st.st_mtime))
+            work.append(WorkItem(tid, spath, st.st_size, st.st_mtime))
         else:
             summary.skipped += 1
     root = str(music_dir.absolute()) + os.sep
@@ -453,8 +281,14 @@ def embed_library(
     library: str | Path,
     config: EmbedConfig | None = None,
     reporter: EmbedReporter | None = None,
+    *,
+    pool: WorkerPool | None = None,
 ) -> EmbedSummary:
     """Analyse ``music_dir`` into the store at ``library`` and return what was done.
+
+    ``pool``: worker processes the caller started already for ``config.model`` and ``config.workers``
+    (``ctk embed`` starts them before it imports the store, so that their start overlaps those imports);
+    this call takes them over and stops them when it returns. Without it the workers are started here.
 
     Raises :class:`UsageError` for a missing folder, :class:`StoreError` for an unusable
     library, one made by another model or one another process is writing (the run holds the
@@ -463,26 +297,29 @@ def embed_library(
     commits what is finished, stops the workers, then propagates.
     """
     config = config or EmbedConfig()
-    music_dir = Path(music_dir).expanduser()
-    if not music_dir.is_dir():
-        raise UsageError(f"{music_dir}: no such folder")
-    if config.engine == "ray":
-        from cluster_toolkit.ray_engine import require_ray
-
-        require_ray()  # before any work
-    elif config.engine != "local":
-        raise UsageError(f"unknown engine {config.engine!r}: use 'local' or 'ray'")
-    t0 = time.monotonic()
-    # the local pool starts while the folder is scanned; the Ray engine runs its own actors
-    pool = WorkerPool(config) if config.workers > 0 and config.engine == "local" else None
+    t0 = pool.started if pool is not None else time.monotonic()
     try:
+        music_dir = Path(music_dir).expanduser()
+        if not music_dir.is_dir():
+            raise UsageError(f"{music_dir}: no such folder")
+        if config.engine == "ray":
+            from cluster_toolkit.ray_engine import require_ray
+
+            require_ray()  # before any work
+        elif config.engine != "local":
+            raise UsageError(f"unknown engine {config.engine!r}: use 'local' or 'ray'")
+        wants_pool = config.workers > 0 and config.engine == "local"  # the Ray engine runs its own actors
+        if pool is not None and (not wants_pool or (pool.model, pool.workers) != (config.model, config.workers)):
+            raise ValueError(f"the started pool ({pool.model}, {pool.workers} workers) does not fit {config}")
+        if pool is None and wants_pool:
+            pool = WorkerPool(config.model, config.workers)  # starts while the folder is scanned
         store = LibraryStore.open(library, create=True, lock_wait_s=config.lock_wait_s)
         with store.writing(wait_s=config.lock_wait_s):
             _check_usable(store)
             summary, tracks, work, changed = _survey(music_dir, store, config)  # sets aside damaged parts only
             summary.started = t0
             summary.mark("scanned")
-            description = pool.description() if pool is not None else _describe(config.model)
+            description = pool.description() if pool is not None else describe_backend(config.model)
             if _adopt_model(store, *description, config):  # another model's analyses cleared: again
                 summary, tracks, work, changed = _survey(music_dir, store, config)
                 summary.started = t0
@@ -499,7 +336,7 @@ def embed_library(
 
 def _survey(
     music_dir: Path, store: LibraryStore, config: EmbedConfig
-) -> tuple[EmbedSummary, pd.DataFrame, list[_WorkItem], bool]:
+) -> tuple[EmbedSummary, pd.DataFrame, list[WorkItem], bool]:
     """The cheap store checks (unreadable parts are set aside, tracks that lost their vectors are
     analysed again) and the scan of the folder against the store."""
     summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")
@@ -567,7 +404,7 @@ def repair_library(
             if st.st_size != row["size"] or st.st_mtime != row["mtime"]:
                 result.not_repaired.append((row["path"], "changed since analysed: run `ctk embed` on its folder"))
                 continue
-            work.append(_WorkItem(tid, row["path"], st.st_size, st.st_mtime))
+            work.append(WorkItem(tid, row["path"], st.st_size, st.st_mtime))
         result.embed = EmbedSummary(music_dir="", library=str(store.root), model_id=store.model_id or "")
         result.embed.found = len(work)
         _analyse_work(store, None, work, config, reporter or _NullReporter(), result.embed)
@@ -577,7 +414,7 @@ def repair_library(
 def _analyse_work(
     store: LibraryStore,
     changed_tracks: pd.DataFrame | None,
-    work: list[_WorkItem],
+    work: list[WorkItem],
     config: EmbedConfig,
     reporter: EmbedReporter,
     summary: EmbedSummary,
@@ -618,7 +455,7 @@ def _analyse_work(
             _run_pool(work, config, take, pool.take())
         elif config.workers <= 0 or len(work) <= 1:
             for item in work:
-                take(_analyse(item, config.model, config.fragment, config.coverage))
+                take(analyse_item(item, config.model, config.fragment, config.coverage))
         else:
             _run_pool(work, config, take)
         summary.mark("last track")
@@ -632,9 +469,9 @@ def _analyse_work(
         summary.mark("done")
 
 
-def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any, started: ProcessPoolExecutor | None = None,
+def _run_pool(work: list[WorkItem], config: EmbedConfig, take: Any, started: ProcessPoolExecutor | None = None,
               ) -> None:
-    """Run :func:`_analyse` over ``work`` in worker processes (``started``, else new ones), a bounded
+    """Run :func:`analyse_item` over ``work`` in worker processes (``started``, else new ones), a bounded
     number in flight.
 
     A worker that dies (a decoder crash, the OOM killer) fails only the tracks in flight; the
@@ -642,13 +479,13 @@ def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any, started: Pr
     """
     queue = list(reversed(work))
     while queue:
-        pool, started = started or _new_pool(config), None
-        in_flight: dict[Future, _WorkItem] = {}
+        pool, started = started or new_pool(config.model, config.workers), None
+        in_flight: dict[Future, WorkItem] = {}
         try:
             while queue or in_flight:
                 while queue and len(in_flight) < 2 * config.workers:
                     item = queue.pop()
-                    in_flight[pool.submit(_analyse, item, config.model, config.fragment, config.coverage)] = item
+                    in_flight[pool.submit(analyse_item, item, config.model, config.fragment, config.coverage)] = item
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     result = fut.result()  # raises BrokenProcessPool if a worker died
@@ -656,7 +493,7 @@ def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any, started: Pr
                     take(result)
         except BrokenProcessPool:
             for item in in_flight.values():
-                take(_failed(item, "worker process died while analysing this file"))
+                take(failed_row(item, "worker process died while analysing this file"))
             stop_pool(pool)
             continue
         except BaseException:  # Ctrl-C, SIGTERM, an error while committing: no worker is left behind
@@ -665,13 +502,3 @@ def _run_pool(work: list[_WorkItem], config: EmbedConfig, take: Any, started: Pr
         pool.shutdown(wait=True)
 
 
-def _failed(item: _WorkItem, reason: str) -> dict[str, Any]:
-    return {
-        "track_id": item.track_id,
-        "path": item.path,
-        "size": item.size,
-        "mtime": item.mtime,
-        "analysed_at": now_iso(),
-        "status": STATUS_FAILED,
-        "error": reason,
-    }

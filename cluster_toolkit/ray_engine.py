@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from cluster_toolkit.errors import CtkError, UsageError
-from cluster_toolkit.ingest import EmbedConfig, _WorkItem, analysed_row, attempt, worker_backend
+from cluster_toolkit.ingest import EmbedConfig, WorkItem, analysed_row, attempt, worker_backend
 from embeddings.config import AudioConfig, CoverageConfig, FragmentConfig
 
 #: tracks per block of the work list (a decode task's unit): small, so rows stream out early
@@ -65,7 +65,7 @@ def _decode(row: dict[str, Any], *, audio: AudioConfig, fragment: FragmentConfig
     from embeddings.inference import decode_track, fragment_mels
     from embeddings.tags import read_tags
 
-    item = _WorkItem(**{k: row[k] for k in ("track_id", "path", "size", "mtime")})
+    item = WorkItem(**{k: row[k] for k in ("track_id", "path", "size", "mtime")})
 
     def decode() -> dict[str, Any]:
         decoded = decode_track(item.path, sr=audio.sample_rate, fragment_config=fragment, track_id=item.track_id,
@@ -136,7 +136,7 @@ def _start_ray(workers: int) -> bool:
     return True
 
 
-def run_ray(work: list[_WorkItem], config: EmbedConfig, take: Any) -> None:
+def run_ray(work: list[WorkItem], config: EmbedConfig, take: Any) -> None:
     """Analyse ``work`` on Ray and hand each result row to ``take`` (the local engine's committer) as it
     arrives; a track Ray hands back twice (a batch run again after an actor died) is taken once."""
     import ray

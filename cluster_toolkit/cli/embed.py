@@ -164,24 +164,34 @@ def embed_cli(
     ] = False,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
-    from cluster_toolkit.ingest import EmbedConfig, embed_library
-
     if lyrics:
         from embeddings.text_encoder import TextEncoder
 
         TextEncoder().model_id  # noqa: B018 - a missing ctk[lyrics] stops the run before any audio work
+    pool = None
+    if engine is Engine.local and workers > 0:
+        from cluster_toolkit.embed_workers import WorkerPool
 
-    config = EmbedConfig(
-        model=model,
-        workers=workers,
-        batch_size=batch_size,
-        fragment=FragmentConfig(n_seconds=n_seconds, step=step),
-        coverage=CoverageConfig(mode=coverage.value, n_fragments=sampled_fragments),
-        reembed=reembed,
-        retry_failed=retry_failed,
-        lock_wait_s=wait,
-        engine=engine.value,
-    )
+        # the workers' forkserver imports torch and the model while this process imports the store
+        pool = WorkerPool(model, workers)
+    try:
+        from cluster_toolkit.ingest import EmbedConfig, embed_library
+
+        config = EmbedConfig(
+            model=model,
+            workers=workers,
+            batch_size=batch_size,
+            fragment=FragmentConfig(n_seconds=n_seconds, step=step),
+            coverage=CoverageConfig(mode=coverage.value, n_fragments=sampled_fragments),
+            reembed=reembed,
+            retry_failed=retry_failed,
+            lock_wait_s=wait,
+            engine=engine.value,
+        )
+    except BaseException:
+        if pool is not None:
+            pool.stop()
+        raise
     columns = (
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -196,7 +206,7 @@ def embed_cli(
     try:
         with Progress(*columns, console=err_console, transient=True) as progress:
             reporter = _ProgressReporter(progress)
-            summary = embed_library(music_dir, library, config, reporter)
+            summary = embed_library(music_dir, library, config, reporter, pool=pool)
     except KeyboardInterrupt as exc:
         how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         done = reporter.done if reporter else 0

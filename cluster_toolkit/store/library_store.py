@@ -28,7 +28,6 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ import pyarrow.parquet as pq
 from cluster_toolkit.errors import StoreError
 from cluster_toolkit.store.location import is_remote, remote_root
 from cluster_toolkit.store.lock import StoreLock
+from cluster_toolkit.track_status import STATUS_FAILED, STATUS_GONE, STATUS_OK, now_iso  # noqa: F401 - re-exported
 
 FORMAT_VERSION = 1
 PART_TABLES = ("tracks", "fragments", "track_embeddings")
@@ -67,13 +67,6 @@ TRACK_SCHEMA = pa.schema(
     ]
 )
 TRACK_COLUMNS = TRACK_SCHEMA.names
-STATUS_OK, STATUS_FAILED, STATUS_GONE = "ok", "failed", "gone"
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def os_reason(exc: OSError) -> str:
     """The operating system's words for ``exc`` ("No space left on device"), also when pyarrow wraps them."""
     match = re.search(r"\[errno (\d+)\]", str(exc))  # pyarrow: "Error writing bytes... [errno 28] ..."

@@ -136,3 +136,25 @@ print(json.dumps({{"quiet": [quiet.exit_code, quiet.output], "plain": [plain.exi
     assert out["quiet"][0] == 0 and out["plain"][0] == 0
     assert "tracks ok" in out["quiet"][1] and out["quiet"][1] == out["plain"][1]
     assert out["bad"] == 2
+
+
+def test_the_embedding_workers_start_without_the_store_libraries():
+    """The workers' forkserver imports :mod:`cluster_toolkit.embed_workers` and the preload list, never
+    pandas or pyarrow (0.8 CPU s on the critical path of `ctk embed`'s start-up); a worker started from
+    it runs the real analysis and still has not imported them."""
+    out = _fresh("""
+import importlib, json, sys
+from cluster_toolkit.embed_workers import _PRELOAD, WorkerPool
+light = [m for m in ("pandas", "pyarrow") if m in sys.modules]
+for name in _PRELOAD:
+    importlib.import_module(name)
+preloaded = [m for m in ("pandas", "pyarrow") if m in sys.modules]
+pool = WorkerPool("features", 1)
+description, dim = pool.description()
+worker = pool.take()
+in_worker = worker.submit(eval, "[m for m in ('pandas', 'pyarrow') if m in __import__('sys').modules]").result()
+worker.shutdown()
+print(json.dumps({"light": light, "preloaded": preloaded, "dim": dim, "in_worker": in_worker}))
+""")
+    assert out["light"] == [] and out["preloaded"] == [] and out["in_worker"] == []
+    assert out["dim"] > 0
