@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from cluster_toolkit.embed_workers import WorkItem, analysed_row, attempt, worker_backend
 from cluster_toolkit.errors import CtkError, UsageError
-from cluster_toolkit.ingest import EmbedConfig, WorkItem, analysed_row, attempt, worker_backend
+from cluster_toolkit.ingest import EmbedConfig
 from embeddings.config import AudioConfig, CoverageConfig, FragmentConfig
 
 #: tracks per block of the work list (a decode task's unit): small, so rows stream out early
