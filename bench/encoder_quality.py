@@ -80,6 +80,22 @@ def named(spec: str) -> tuple[str, str]:
     return (name, path) if sep else (Path(spec).name, spec)
 
 
+def precomputed_vectors(spec: str, paths: np.ndarray) -> tuple[str, np.ndarray]:
+    """``NAME=FILE.npz[:KEY]``: track vectors computed outside ctk (a peer's model: bench/peer_musicnn.py),
+    an ``.npz`` with ``paths`` and ``vectors`` (or KEY), returned in the order of ``paths`` (matched by path)."""
+    name, file = named(spec)
+    key = "vectors"
+    if not file.endswith(".npz"):
+        file, _, key = file.rpartition(":")
+    with np.load(file) as z:
+        index = {str(p): i for i, p in enumerate(z["paths"])}
+        missing = [p for p in paths if str(p) not in index]
+        if missing:
+            raise SystemExit(f"{file}: no vector for {len(missing)} of the {len(paths)} tracks (first: {missing[0]})")
+        x = z[key][[index[str(p)] for p in paths]]
+    return name.removesuffix(".npz"), np.asarray(x, dtype=np.float32)
+
+
 def row(name: str, report: dict, seconds: float | None = None) -> dict:
     r, c, p, rel = report["retrieval"], report["clustering"], report["linear_probe"], report["relative"]
     return {
@@ -227,6 +243,9 @@ def main() -> None:
     ap.add_argument("--hybrid-mean-std", type=float, nargs="*", default=[],
                     help="hybrid rows with the std over fragments of the learned vectors as a third block of weight W")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
+    ap.add_argument("--vectors", nargs="*", default=[], metavar="NAME=FILE.npz[:KEY]",
+                    help="precomputed track vectors (paths + vectors, e.g. bench/peer_musicnn.py's), matched by "
+                    "path and scored beside the others; the bootstrap also compares every row against them")
     ap.add_argument("--kmeans-seeds", type=int, default=10)
     ap.add_argument("--coverage", default="full", help="fragments per track: full (every fragment; the tables in "
                     "docs were made so) or sampled (ctk embed's default)")
@@ -281,6 +300,9 @@ def main() -> None:
         rows.append(row(name, reports[name], seconds))
         print(json.dumps(rows[-1]), flush=True)
     derived: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    peers = [precomputed_vectors(spec, paths) for spec in args.vectors]
+    for name, x in peers:
+        derived[name] = (x, labels_ref)
     if args.hybrid:
         for name, spec in models.items():
             if (Path(spec) / STATS_FILE).is_file():
@@ -317,7 +339,8 @@ def main() -> None:
         "n_labels": first["n_labels"],
         "rows": rows,
         "cached_vs_store_max_abs_diff": checks,
-        "uncertainty": uncertainty(data, ["features", ref_name], kmeans_seeds=args.kmeans_seeds),
+        "uncertainty": uncertainty(data, ["features", ref_name, *(n for n, _ in peers)],
+                                   kmeans_seeds=args.kmeans_seeds),
         "reports": reports,
     }
     if args.manifest:
