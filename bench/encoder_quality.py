@@ -83,10 +83,10 @@ def named(spec: str) -> tuple[str, str]:
 def precomputed_vectors(spec: str, paths: np.ndarray) -> tuple[str, np.ndarray]:
     """``NAME=FILE.npz[:KEY]``: track vectors computed outside ctk (a peer's model: bench/peer_musicnn.py),
     an ``.npz`` with ``paths`` and ``vectors`` (or KEY), returned in the order of ``paths`` (matched by path)."""
-    name, file = named(spec)
     key = "vectors"
-    if not file.endswith(".npz"):
-        file, _, key = file.rpartition(":")
+    if not spec.endswith(".npz"):
+        spec, _, key = spec.rpartition(":")
+    name, file = named(spec)
     with np.load(file) as z:
         index = {str(p): i for i, p in enumerate(z["paths"])}
         missing = [p for p in paths if str(p) not in index]
