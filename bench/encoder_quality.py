@@ -18,6 +18,10 @@ Rows derived from those stores without another decode:
   (no reference statistics for it exist yet), so these rows measure what the pooling could give, not a
   fixed map that could ship as is.
 
+Precomputed rows (``--vectors NAME=FILE.npz[:KEY]``): track vectors computed outside ctk, e.g. a peer's
+model in its own venv (bench/peer_musicnn.py: MusiCNN), matched to the stores' tracks by path; the paired
+bootstrap then also compares every row against them.
+
 Uncertainty: NMI and AMI over ``--kmeans-seeds`` k-means starts, and a paired bootstrap over the
 queries of the Recall@1, Recall@10 and AP@10 differences against the baselines. ``--manifest``
 adds artist labels within held-out sources that have several artists (style with production
