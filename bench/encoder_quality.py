@@ -17,6 +17,11 @@ Rows derived from those stores without another decode:
   scaled to the same expected squared norm). That block is centred on the held-out tracks' own mean std
   (no reference statistics for it exist yet), so these rows measure what the pooling could give, not a
   fixed map that could ship as is.
+- ``hybrid+std(NAME)`` (``--hybrid-std``): what the ``hybrid+std`` backend stores for model NAME: the hybrid
+  vector and the std block standardised by ``NAME/pooling_stats.json`` (fitted on the training sources,
+  weight chosen there by ``bench/fit_pooling_stats.py``): a fixed map, the shippable version of the above.
+- ``--store NAME=PATH``: the track vectors of a store embedded elsewhere (same held-out tracks), e.g. one
+  made by an earlier ctk for reference.
 
 Precomputed rows (``--vectors NAME=FILE.npz[:KEY]``): track vectors computed outside ctk, e.g. a peer's
 model in its own venv (bench/peer_musicnn.py: MusiCNN), matched to the stores' tracks by path; the paired
@@ -54,7 +59,7 @@ from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, lab
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
-from embeddings.backends.hybrid import STATS_FILE, HybridBackend  # noqa: E402
+from embeddings.backends.hybrid import POOLING_STATS_FILE, STATS_FILE, HybridBackend  # noqa: E402
 from embeddings.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from embeddings.config import CoverageConfig  # noqa: E402
 from embeddings.models import build_encoder  # noqa: E402
@@ -246,6 +251,9 @@ def main() -> None:
     ap.add_argument("--mean-std", action="store_true", help="add mean+std pooling rows for the trained models")
     ap.add_argument("--hybrid-mean-std", type=float, nargs="*", default=[],
                     help="hybrid rows with the std over fragments of the learned vectors as a third block of weight W")
+    ap.add_argument("--hybrid-std", action="store_true", help="add hybrid+std(NAME) rows for models with "
+                    f"{POOLING_STATS_FILE} (the fixed std block of `--model hybrid+std:NAME`)")
+    ap.add_argument("--store", nargs="*", default=[], help="NAME=PATH: rows from stores embedded elsewhere")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
     ap.add_argument("--vectors", nargs="*", default=[], metavar="NAME=FILE.npz[:KEY]",
                     help="precomputed track vectors (paths + vectors, e.g. bench/peer_musicnn.py's), matched by "
@@ -318,12 +326,23 @@ def main() -> None:
                         weighted.combine(data[name][0], data["features"][0]), data[name][1])
                 learned = (data[name][0] - hybrid._mean) / np.asarray(hybrid._scale * np.sqrt(hybrid.encoder.dim))
                 derived[f"{name} standardised"] = (learned.astype(np.float32), data[name][1])
+                if args.hybrid_std and (Path(spec) / POOLING_STATS_FILE).is_file():
+                    pooled = HybridBackend(hybrid.encoder, pooling="mean+std")
+                    features_frags = fragment_vectors["features"]()
+                    derived[f"hybrid+std({name})"] = (np.stack([
+                        pooled.pool(np.concatenate([pooled.combine(e, f), np.zeros_like(e)], axis=1))
+                        for e, f in zip(fragment_vectors[name](), features_frags, strict=True)]), data[name][1])
                 if args.hybrid_mean_std:
                     base = hybrid.combine(data[name][0], data["features"][0])
                     stds = hybrid_std_block(hybrid, fragment_vectors[name]())
                     for w in args.hybrid_mean_std:
                         derived[f"hybrid({name}) mean+std {w:g}"] = (
                             np.concatenate([base, w * stds], axis=1).astype(np.float32), data[name][1])
+    for name, lib in map(named, args.store):
+        x, labels, p, _ = load_store(Path(lib))
+        if not np.array_equal(p, paths):
+            raise SystemExit(f"{lib}: holds other tracks than the first store")
+        derived[name] = (x, labels)
     if args.mean_std:
         for name in models:
             per_track = fragment_vectors[name]()

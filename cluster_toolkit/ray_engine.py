@@ -110,7 +110,7 @@ class _Encoder:
                 frag = t.get("vectors")
                 if frag is None:
                     frag = embed_mels(t["mels"], backend=self.backend, batch_size=FRAGMENTS_PER_PASS)
-                return track_analysis(t["decoded"], frag, t["item"].path)
+                return track_analysis(t["decoded"], frag, t["item"].path, self.backend)
 
             analysis, failed = attempt(t["item"], analyse)
             rows.append(failed or analysed_row(t["item"], analysis, t["tags"]))

@@ -31,12 +31,14 @@ class TrackAnalysis:
     channels: int
     plan: FragmentPlan
     fragment_embeddings: np.ndarray  # (k, dim) float32
-    embedding: np.ndarray  # (dim,) float32, mean of the fragment embeddings
+    embedding: np.ndarray  # (dim,) float32, the pooled fragment embeddings (their mean by default)
 
 
-def pool_fragments(fragment_embeddings: np.ndarray) -> np.ndarray:
-    """Track vector = mean of its fragment vectors (``(k, dim) -> (dim,)``)."""
-    return fragment_embeddings.mean(axis=0).astype(np.float32)
+def pool_fragments(fragment_embeddings: np.ndarray, backend: EmbeddingBackend | None = None) -> np.ndarray:
+    """Track vector ``(k, dim) -> (dim,)``: the backend's own pooling where it has one (``hybrid+std``), else
+    the mean of the fragment vectors."""
+    pool = getattr(backend, "pool", None)
+    return pool(fragment_embeddings) if pool is not None else fragment_embeddings.mean(axis=0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,10 @@ def decode_track(
     return DecodedTrack(spans.duration_s, spans.source_sr, spans.channels, plans[0], spans.samples)
 
 
-def track_analysis(decoded: DecodedTrack, fragment_embeddings: np.ndarray, path: str | Path) -> TrackAnalysis:
-    """The second half of :func:`analyse_file`: a decoded track and its fragment vectors, pooled (non-finite
-    vectors raise :class:`AudioDecodeError` naming the file)."""
+def track_analysis(decoded: DecodedTrack, fragment_embeddings: np.ndarray, path: str | Path,
+                   backend: EmbeddingBackend | None = None) -> TrackAnalysis:
+    """The second half of :func:`analyse_file`: a decoded track and its fragment vectors, pooled by
+    :func:`pool_fragments` (non-finite vectors raise :class:`AudioDecodeError` naming the file)."""
     if not np.all(np.isfinite(fragment_embeddings)):
         raise AudioDecodeError(f"{path}: the model produced non-finite embeddings")
     return TrackAnalysis(
@@ -132,7 +135,7 @@ def track_analysis(decoded: DecodedTrack, fragment_embeddings: np.ndarray, path:
         channels=decoded.channels,
         plan=decoded.plan,
         fragment_embeddings=fragment_embeddings,
-        embedding=pool_fragments(fragment_embeddings),
+        embedding=pool_fragments(fragment_embeddings, backend),
     )
 
 
@@ -148,4 +151,4 @@ def analyse_file(
     subset, see the module docstring). Raises :class:`AudioDecodeError` naming the file."""
     decoded = decode_track(path, sr=backend.audio.sample_rate, fragment_config=fragment_config, track_id=track_id,
                            coverage=coverage)
-    return track_analysis(decoded, embed_fragments(decoded.samples, backend=backend), path)
+    return track_analysis(decoded, embed_fragments(decoded.samples, backend=backend), path, backend)

@@ -8,6 +8,8 @@ rebuild the same backend from a picklable value:
 - ``hybrid`` (the default): ``ctk-small``'s vector and the ``features`` vector of each fragment, each standardised by
   fixed reference statistics, side by side (:mod:`embeddings.backends.hybrid`); ``hybrid:PATH`` does
   the same with the checkpoint at PATH (which needs its ``embedding_stats.json``).
+- ``hybrid+std[:PATH]``: ``hybrid`` whose track vectors add the std over the track's fragments of the learned
+  vectors as a third block (needs ``pooling_stats.json`` next to the checkpoint).
 - a path to a checkpoint directory made by ``ctk train``: that encoder.
 """
 
@@ -32,19 +34,21 @@ def load_backend(spec: str, *, device: str = "cpu") -> EmbeddingBackend:
         return FeaturesBackend()
     from embeddings.checkpoint import BUNDLED, CONFIG, resolve_checkpoint_dir
 
-    if spec == "hybrid" or spec.startswith("hybrid:"):
+    kind, _, path = spec.partition(":")
+    if kind in ("hybrid", "hybrid+std"):
         from embeddings.backends.encoder import EncoderBackend
         from embeddings.backends.hybrid import HybridBackend
 
-        folder = resolve_checkpoint_dir(spec.partition(":")[2] or "ctk-small", label="hybrid:")
+        folder = resolve_checkpoint_dir(path or "ctk-small", label=f"{kind}:")
         if not (folder / CONFIG).is_file():
-            raise CheckpointError(f"hybrid: no checkpoint at {folder} ({CONFIG} missing)")
-        return HybridBackend(EncoderBackend.from_checkpoint(folder, device=device))
+            raise CheckpointError(f"{kind}: no checkpoint at {folder} ({CONFIG} missing)")
+        return HybridBackend(EncoderBackend.from_checkpoint(folder, device=device),
+                             pooling="mean+std" if kind == "hybrid+std" else "mean")
     if spec in BUNDLED or Path(spec).expanduser().exists():
         from embeddings.backends.encoder import EncoderBackend
 
         return EncoderBackend.from_checkpoint(spec, device=device)
     raise CheckpointError(
-        f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid' or the path of a checkpoint made by "
-        "`ctk train`"
+        f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid', 'hybrid+std' or the path of a checkpoint "
+        "made by `ctk train`"
     )

@@ -26,6 +26,10 @@ usual STFT-based definitions:
   ``librosa.feature.tempo`` given a single tempogram frame (the autocorrelation of the whole
   fragment's onset envelope), far cheaper than librosa's default sliding tempogram.
 * **Loudness**: the dB level of the frame's total mel power.
+* **dB floors are per fragment**: loudness and the peaks/valleys of the spectral contrast are
+  clipped at the fragment's own maximum - 80 dB (librosa's ``top_db``), never at a batch-wide
+  maximum, so a fragment's vector does not depend on the other fragments of its batch
+  (``features-v1`` did: ``power_to_db`` over the whole batch array).
 
 Frame-wise descriptors are summarised by their mean and standard deviation over the fragment.
 Each dimension is then standardised with fixed reference statistics shipped in
@@ -51,7 +55,7 @@ from embeddings.backends.base import check_mean_std, read_stats_file
 from embeddings.config import AudioConfig, config_from_dict
 from embeddings.errors import CheckpointError, ConfigError
 
-DESCRIPTOR_VERSION = "features-v1"
+DESCRIPTOR_VERSION = "features-v2"  # v2: dB floors per fragment, not per batch
 STATS_FORMAT = "ctk-features-stats/1"
 DEFAULT_STATS_PATH = Path(__file__).resolve().parent.parent / "assets" / "features_stats.json"
 
@@ -64,6 +68,7 @@ ONSET_MIN_RISE_DB = 1.0  # onset strength is a mean rise in dB over the mel band
 CHROMA_N_FFT = 8192
 TEMPO_SMOOTHING_FRAMES = 1.0  # Gaussian sigma
 PULSE_RIPPLE_DB = 0.2  # envelope wobble (std, dB) that does not count as a pulse
+TOP_DB = 80.0  # dB floor below each fragment's own maximum (librosa's default top_db)
 
 # (group, size); a group of frame-wise descriptors contributes its mean then its std.
 _FRAMEWISE_GROUPS = (("mfcc", N_MFCC), ("chroma", 12), ("contrast", N_CONTRAST_BANDS + 1),
@@ -121,11 +126,12 @@ def feature_descriptors(log_mels: np.ndarray, *, audio: AudioConfig,
     framewise = [
         librosa.feature.mfcc(S=s_db, n_mfcc=N_MFCC),
         chroma,
-        librosa.feature.spectral_contrast(S=power, sr=sr, freq=freqs, fmin=CONTRAST_FMIN,
-                                          n_bands=N_CONTRAST_BANDS),
+        # one fragment per call: spectral_contrast clips its dB peaks and valleys at the max of its input
+        np.stack([librosa.feature.spectral_contrast(S=p, sr=sr, freq=freqs, fmin=CONTRAST_FMIN,
+                                                    n_bands=N_CONTRAST_BANDS) for p in power]),
         librosa.feature.spectral_centroid(S=power, freq=freqs) / 1000.0,  # kHz
         librosa.feature.spectral_flatness(S=power, power=1.0),
-        librosa.power_to_db(power.sum(axis=-2, keepdims=True)),
+        _power_to_db_per_fragment(power.sum(axis=-2, keepdims=True)),
     ]
     framewise_means = [f.mean(axis=-1) for f in framewise]
     framewise_stds = [f.std(axis=-1) for f in framewise]
@@ -139,6 +145,13 @@ def feature_descriptors(log_mels: np.ndarray, *, audio: AudioConfig,
                                                   clarity[:, None]]
     out = np.concatenate([c.reshape(batch, -1).astype(np.float64) for c in columns], axis=1)
     return out
+
+
+def _power_to_db_per_fragment(power: np.ndarray) -> np.ndarray:
+    """``librosa.power_to_db`` of ``(batch, ...)`` power with the ``TOP_DB`` floor of each fragment's own maximum
+    (equal to ``power_to_db`` of that fragment alone)."""
+    db = librosa.power_to_db(power, top_db=None)
+    return np.maximum(db, db.max(axis=tuple(range(1, db.ndim)), keepdims=True) - TOP_DB)
 
 
 def _count_onsets(envelope: np.ndarray) -> int:

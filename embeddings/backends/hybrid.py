@@ -16,6 +16,16 @@ expected squared norm, so neither dominates a cosine or a k-means distance by ha
 ``w_learned`` / ``w_features`` (both 1 by default) shift the balance. Every map is fixed, so a vector
 never depends on the library it came from, and the track vector (the mean of the fragment vectors)
 is the same concatenation of the two backends' own track vectors.
+
+Pooling ``mean+std`` (spec ``hybrid+std[:PATH]``) adds a third block to the *track* vector: the std over the
+track's fragments of the standardised learned vectors ``(e - mu_e) / sd_e``, itself standardised per
+dimension by fixed statistics of that std over the training sources' tracks (``pooling_stats.json`` next to
+the checkpoint, written by ``bench/fit_pooling_stats.py``, which also holds the block's weight ``w_std``):
+
+    track = [ mean of the fragment vectors (both blocks above) ,  w_std * (s - mu_s) / sd_s / sqrt(dim_e) ]
+
+Fragment vectors keep the store's single width: their std block is zero (a fragment has no spread), so
+fragment-to-fragment cosines are those of ``hybrid``'s vectors.
 """
 
 from __future__ import annotations
@@ -34,6 +44,9 @@ from embeddings.errors import CheckpointError
 
 STATS_FORMAT = "ctk-embedding-stats/1"
 STATS_FILE = "embedding_stats.json"
+POOLING_STATS_FORMAT = "ctk-pooling-stats/1"
+POOLING_STATS_FILE = "pooling_stats.json"
+POOLINGS = ("mean", "mean+std")
 
 
 def write_embedding_stats(
@@ -68,6 +81,34 @@ def read_embedding_stats(path: str | Path, *, weights_sha256: str, dim: int) -> 
     return stats
 
 
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_pooling_stats(
+    path: str | Path, track_stds: np.ndarray, *, weight: float, weights_sha256: str, embedding_stats_sha256: str,
+    fitted_on: dict[str, Any],
+) -> dict[str, Any]:
+    """Per-dimension mean and std over tracks of ``track_stds`` ``(n_tracks, dim_e)`` (each the std over a
+    track's fragments of its standardised learned vectors), and the std block's ``weight``, as JSON at ``path``;
+    tied to the encoder's weights and its embedding statistics by their SHA-256."""
+    x = np.asarray(track_stds, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise CheckpointError(f"need (n_tracks >= 2, dim) stds to fit pooling statistics, got {x.shape}")
+    std = x.std(axis=0)
+    stats = {
+        "format": POOLING_STATS_FORMAT,
+        "weights_sha256": weights_sha256,
+        "embedding_stats_sha256": embedding_stats_sha256,
+        "weight": float(weight),
+        "fitted_on": fitted_on,
+        "mean": [round(float(v), 7) for v in x.mean(axis=0)],
+        "std": [round(float(v), 7) if v >= 1e-6 else 1.0 for v in std],
+    }
+    Path(path).write_text(json.dumps(stats, indent=1) + "\n")
+    return stats
+
+
 class HybridBackend:
     """:class:`~embeddings.backends.base.EmbeddingBackend`: standardised encoder vector + `features` vector."""
 
@@ -81,7 +122,11 @@ class HybridBackend:
         stats_path: str | Path | None = None,
         learned_weight: float = 1.0,
         features_weight: float = 1.0,
+        pooling: str = "mean",
+        pooling_stats_path: str | Path | None = None,
     ) -> None:
+        if pooling not in POOLINGS:
+            raise CheckpointError(f"hybrid pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
         self.encoder = encoder
         self.features = features if features is not None else FeaturesBackend(encoder.audio)
         if self.features.audio != encoder.audio:
@@ -96,7 +141,24 @@ class HybridBackend:
         self._features_scale = features_weight / np.sqrt(self.features.dim)
         self.learned_weight, self.features_weight = float(learned_weight), float(features_weight)
         self.dim = encoder.dim + self.features.dim
-        self._stats_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+        self._stats_hash = sha256_of(path)
+        self.pooling = pooling
+        if pooling == "mean+std":
+            ppath = (Path(pooling_stats_path) if pooling_stats_path is not None
+                     else Path(encoder.checkpoint.path) / POOLING_STATS_FILE)
+            pstats = read_stats_file(ppath, what="pooling", stats_format=POOLING_STATS_FORMAT,
+                                     fit_command=f"python bench/fit_pooling_stats.py {ppath.parent} TRAIN_FOLDER")
+            if (pstats.get("weights_sha256") != encoder.checkpoint.weights_sha256
+                    or pstats.get("embedding_stats_sha256") != self._stats_hash):
+                raise CheckpointError(f"pooling statistics {ppath} were fitted for other weights or embedding "
+                                      "statistics; refit them")
+            check_mean_std(pstats, ppath, what="pooling", dim=encoder.dim)
+            self._std_mean = np.asarray(pstats["mean"], dtype=np.float64)
+            self._std_scale = float(pstats["weight"]) / (np.asarray(pstats["std"], dtype=np.float64)
+                                                         * np.sqrt(encoder.dim))
+            self.std_weight = float(pstats["weight"])
+            self._pooling_hash = sha256_of(ppath)
+            self.dim += encoder.dim
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> HybridBackend:
@@ -107,7 +169,10 @@ class HybridBackend:
             "name": self.name,
             "backend": "hybrid",
             "config": {"learned_weight": self.learned_weight, "features_weight": self.features_weight,
-                       "embedding_stats": self._stats_hash},
+                       "embedding_stats": self._stats_hash,
+                       # mean pooling adds no key: stores of mean vectors keep their model id
+                       **({"pooling": self.pooling, "pooling_stats": self._pooling_hash}
+                          if self.pooling != "mean" else {})},
             "encoder": self.encoder.describe(),
             "features": self.features.describe(),
             "audio": self.encoder.describe()["audio"],
@@ -115,7 +180,8 @@ class HybridBackend:
 
     def split(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The learned block and the `features` block of hybrid vectors ``(n, dim)``, each still scaled."""
-        return vectors[:, : self.encoder.dim], vectors[:, self.encoder.dim :]
+        d = self.encoder.dim
+        return vectors[:, :d], vectors[:, d : d + self.features.dim]
 
     def combine(self, learned: np.ndarray, features: np.ndarray) -> np.ndarray:
         """Hybrid vectors from the two backends' own vectors ``(n, dim_e)`` and ``(n, dim_f)`` (also valid
@@ -124,6 +190,31 @@ class HybridBackend:
         f = np.asarray(features, dtype=np.float64) * self._features_scale
         return np.concatenate([e, f], axis=1).astype(np.float32)
 
+    def standardised(self, learned: np.ndarray) -> np.ndarray:
+        """Encoder vectors ``(n, dim_e)`` -> ``(e - mu_e) / sd_e`` by the fixed embedding statistics (float64)."""
+        return (np.asarray(learned, dtype=np.float64) - self._mean) * self._scale * (
+            np.sqrt(self.encoder.dim) / self.learned_weight)
+
+    def std_block(self, standardised: np.ndarray) -> np.ndarray:
+        """The ``mean+std`` pooling's std block ``(dim_e,)`` of one track from its fragments' standardised
+        learned vectors ``(k, dim_e)`` (:meth:`standardised`; see the module docstring)."""
+        return (np.asarray(standardised).std(axis=0) - self._std_mean) * self._std_scale
+
     def embed(self, log_mels: np.ndarray) -> np.ndarray:
-        """``(batch, n_mels, n_frames)`` float32 log-mels (dB) -> ``(batch, dim_e + dim_f)`` float32."""
-        return self.combine(self.encoder.embed(log_mels), self.features.embed(log_mels))
+        """``(batch, n_mels, n_frames)`` float32 log-mels (dB) -> ``(batch, dim)`` float32 (``mean+std``: the
+        std block of a fragment is zero)."""
+        out = self.combine(self.encoder.embed(log_mels), self.features.embed(log_mels))
+        if self.pooling == "mean+std":
+            out = np.concatenate([out, np.zeros((len(out), self.encoder.dim), dtype=np.float32)], axis=1)
+        return out
+
+    def pool(self, fragment_vectors: np.ndarray) -> np.ndarray:
+        """Track vector ``(dim,)`` from this backend's fragment vectors ``(k, dim)``: their mean, and with
+        ``mean+std`` the std block computed from their learned blocks."""
+        x = np.asarray(fragment_vectors)
+        track = x.mean(axis=0).astype(np.float32)  # exactly the mean pooling of every other backend
+        if self.pooling == "mean+std":
+            d = self.encoder.dim
+            z = x[:, :d].astype(np.float64) * (np.sqrt(d) / self.learned_weight)
+            track[d + self.features.dim :] = self.std_block(z)
+        return track

@@ -59,8 +59,8 @@ class DescriptorTargets:
     def targets(self, mels: torch.Tensor, keys: list) -> torch.Tensor:
         missing = {key: i for i, key in enumerate(keys) if key not in self._cache}
         if missing:
-            # one fragment per call: the backend's descriptors of a batch depend on its other items (librosa's
-            # power_to_db clips at the batch-wide max - 80 dB), a target must not depend on its batch
+            # one fragment per call (features-v1's descriptors depended on the other items of a batch; v2's do
+            # not, the loop is kept so a target never can)
             for key, i in missing.items():
                 x = self.backend.embed(mels[i : i + 1].float().cpu().numpy())[0]
                 self._cache[key] = np.clip(x, -CLIP, CLIP).astype(np.float32)

@@ -139,6 +139,19 @@ def test_embed_is_deterministic_and_independent_of_the_batch():
     np.testing.assert_allclose(backend.embed(batch[2:3])[0], first[2], rtol=1e-6, atol=1e-6)
 
 
+def test_a_quiet_fragment_has_the_same_vector_alone_and_beside_a_much_louder_one():
+    # half silence, the rest ~70 dB below a full-scale tone: a batch-wide 80 dB floor would lift its
+    # silent frames (loudness, spectral contrast), a per-fragment floor leaves them where they are
+    quiet = 1e-3 * music_like(3) * (T >= 5)
+    loud = tone(440, 1.0) + noise(2)
+    backend = FeaturesBackend()
+    alone = backend.embed(mels(quiet))[0]
+    np.testing.assert_array_equal(backend.embed(mels(loud, quiet))[1], alone)
+    np.testing.assert_array_equal(backend.embed(mels(quiet, loud, music_like(1)))[0], alone)
+    raw = feature_descriptors(mels(quiet), audio=AUDIO)[0]
+    assert raw[IDX["loudness_std"]] > 20  # the silent half stays far below the music: the floor did not bite
+
+
 def test_embed_standardises_with_the_shipped_statistics():
     stats = json.loads(DEFAULT_STATS_PATH.read_text())
     assert stats["names"] == NAMES and stats["audio"] == asdict(AudioConfig())
@@ -161,7 +174,7 @@ def test_fitted_statistics_standardise_their_own_fit_set(tmp_path):
 def test_describe_records_version_audio_and_stats_hash(tmp_path):
     backend = FeaturesBackend()
     desc = backend.describe()
-    assert desc["name"] == "features" and desc["config"]["version"] == "features-v1"
+    assert desc["name"] == "features" and desc["config"]["version"] == "features-v2"
     assert desc["config"]["descriptors"] == NAMES and desc["audio"]["n_mels"] == 128
     assert json.loads(json.dumps(desc)) == desc
     assert model_id(desc) == model_id(FeaturesBackend().describe())

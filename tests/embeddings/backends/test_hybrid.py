@@ -13,7 +13,14 @@ from embeddings.backends import load_backend, model_id
 from embeddings.backends.base import EmbeddingBackend
 from embeddings.backends.encoder import EncoderBackend
 from embeddings.backends.features import FeaturesBackend, feature_descriptors, write_feature_stats
-from embeddings.backends.hybrid import STATS_FILE, HybridBackend, write_embedding_stats
+from embeddings.backends.hybrid import (
+    POOLING_STATS_FILE,
+    STATS_FILE,
+    HybridBackend,
+    sha256_of,
+    write_embedding_stats,
+    write_pooling_stats,
+)
 from embeddings.checkpoint import save_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig
 from embeddings.errors import CheckpointError
@@ -123,3 +130,81 @@ def test_bundled_hybrid_has_both_blocks():
     x = log_mel(np.random.default_rng(0).normal(0, 0.1, (2, 10 * 22050)).astype(np.float32), config=backend.audio)
     out = backend.embed(x.numpy())
     assert out.shape == (2, backend.dim) and np.isfinite(out).all()
+
+
+def with_pooling_stats(model_dir, weight: float = 0.5):
+    """``pooling_stats.json`` fitted on 8 tracks of 5 fragments each; returns the per-track stds it was fitted on."""
+    path, _, fit = model_dir
+    base = hybrid(model_dir)
+    stds = np.stack([base.standardised(base.encoder.embed(fit[i : i + 5])).std(axis=0) for i in range(0, 40, 5)])
+    write_pooling_stats(path / POOLING_STATS_FILE, stds, weight=weight,
+                        weights_sha256=base.encoder.checkpoint.weights_sha256,
+                        embedding_stats_sha256=sha256_of(path / STATS_FILE), fitted_on={"folder": "synthetic"})
+    return stds
+
+
+def test_mean_std_pooling_adds_the_standardised_std_block_to_track_vectors_only(model_dir):
+    stds = with_pooling_stats(model_dir, weight=0.5)
+    plain, pooled = hybrid(model_dir), hybrid(model_dir, pooling="mean+std")
+    assert pooled.dim == plain.dim + 12
+    x = fragments(5, seed=4)
+    frags = pooled.embed(x)
+    np.testing.assert_array_equal(frags[:, : plain.dim], plain.embed(x))
+    assert not frags[:, plain.dim :].any()  # a fragment has no spread: fragment cosines are hybrid's
+    track = pooled.pool(frags)
+    np.testing.assert_allclose(track[: plain.dim], plain.embed(x).mean(axis=0), atol=1e-6)
+    z = (plain.encoder.embed(x) - plain._mean) * plain._scale * np.sqrt(12)
+    expected = 0.5 * (z.std(axis=0) - stds.mean(axis=0)) / stds.std(axis=0) / np.sqrt(12)
+    np.testing.assert_allclose(track[plain.dim :], expected, atol=1e-4)
+    # the block of the fitting tracks is standardised: mean 0, each dimension's variance w^2 / dim_e
+    fit = model_dir[2]
+    blocks = np.stack([pooled.pool(pooled.embed(fit[i : i + 5]))[plain.dim :] for i in range(0, 40, 5)])
+    np.testing.assert_allclose(blocks.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(blocks.std(axis=0), 0.5 / np.sqrt(12), rtol=1e-3)
+
+
+def test_pooling_changes_the_model_id_but_mean_pooling_keeps_it(model_dir):
+    with_pooling_stats(model_dir)
+    plain, pooled = hybrid(model_dir), hybrid(model_dir, pooling="mean+std")
+    assert "pooling" not in plain.describe()["config"]
+    assert pooled.describe()["config"]["pooling"] == "mean+std"
+    assert model_id(plain.describe()) == model_id(hybrid(model_dir, pooling="mean").describe())
+    assert model_id(pooled.describe()) != model_id(plain.describe())
+    with_pooling_stats(model_dir, weight=1.0)
+    assert model_id(hybrid(model_dir, pooling="mean+std").describe()) != model_id(pooled.describe())
+
+
+def test_pooling_statistics_missing_or_of_other_stats_are_refused(model_dir):
+    path = model_dir[0]
+    with pytest.raises(CheckpointError, match="pooling statistics not found.*fit_pooling_stats.py"):
+        hybrid(model_dir, pooling="mean+std")
+    with pytest.raises(CheckpointError, match="pooling 'max' is not one of mean, mean\\+std"):
+        hybrid(model_dir, pooling="max")
+    with_pooling_stats(model_dir)
+    stats = json.loads((path / STATS_FILE).read_text())
+    stats["mean"][0] += 1.0  # refitted embedding statistics: the pooling statistics no longer belong to them
+    (path / STATS_FILE).write_text(json.dumps(stats))
+    with pytest.raises(CheckpointError, match="pooling_stats.json were fitted for other weights or embedding"):
+        hybrid(model_dir, pooling="mean+std")
+
+
+def test_analyse_file_pools_with_the_backends_pooling(model_dir, tmp_path):
+    import soundfile as sf
+
+    from embeddings.inference import analyse_file, pool_fragments
+
+    with_pooling_stats(model_dir)
+    path = model_dir[0]
+    backend = load_backend(f"hybrid+std:{path}")
+    assert backend.pooling == "mean+std" and load_backend(f"hybrid:{path}").pooling == "mean"
+    rng = np.random.default_rng(5)
+    t = np.arange(4 * SR) / SR
+    y = 0.3 * np.sin(2 * np.pi * 330 * t) * (1 + np.sin(2 * np.pi * 0.5 * t)) + 0.02 * rng.standard_normal(len(t))
+    sf.write(tmp_path / "song.wav", y.astype(np.float32), SR)
+    analysis = analyse_file(tmp_path / "song.wav", backend=backend, track_id="song",
+                            fragment_config=FragmentConfig(n_seconds=1.0, step=1.0))
+    assert analysis.fragment_embeddings.shape == (4, backend.dim)
+    np.testing.assert_array_equal(analysis.embedding, backend.pool(analysis.fragment_embeddings))
+    assert np.abs(analysis.embedding[-12:]).max() > 0  # the std block is there
+    mean = pool_fragments(analysis.fragment_embeddings)  # no backend: the mean, as for every other model
+    np.testing.assert_array_equal(mean, analysis.fragment_embeddings.mean(axis=0))
