@@ -251,8 +251,9 @@ def main() -> None:
     ap.add_argument("--mean-std", action="store_true", help="add mean+std pooling rows for the trained models")
     ap.add_argument("--hybrid-mean-std", type=float, nargs="*", default=[],
                     help="hybrid rows with the std over fragments of the learned vectors as a third block of weight W")
-    ap.add_argument("--hybrid-std", action="store_true", help="add hybrid+std(NAME) rows for models with "
-                    f"{POOLING_STATS_FILE} (the fixed std block of `--model hybrid+std:NAME`)")
+    ap.add_argument("--hybrid-std", type=float, nargs="*", default=None, help="add hybrid+std(NAME) rows for models "
+                    f"with {POOLING_STATS_FILE} (the fixed std block of `--model hybrid+std:NAME`), at the weight "
+                    "stored there or at each weight W given")
     ap.add_argument("--store", nargs="*", default=[], help="NAME=PATH: rows from stores embedded elsewhere")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
     ap.add_argument("--vectors", nargs="*", default=[], metavar="NAME=FILE.npz[:KEY]",
@@ -326,12 +327,15 @@ def main() -> None:
                         weighted.combine(data[name][0], data["features"][0]), data[name][1])
                 learned = (data[name][0] - hybrid._mean) / np.asarray(hybrid._scale * np.sqrt(hybrid.encoder.dim))
                 derived[f"{name} standardised"] = (learned.astype(np.float32), data[name][1])
-                if args.hybrid_std and (Path(spec) / POOLING_STATS_FILE).is_file():
+                if args.hybrid_std is not None and (Path(spec) / POOLING_STATS_FILE).is_file():
                     pooled = HybridBackend(hybrid.encoder, pooling="mean+std")
-                    features_frags = fragment_vectors["features"]()
-                    derived[f"hybrid+std({name})"] = (np.stack([
-                        pooled.pool(np.concatenate([pooled.combine(e, f), np.zeros_like(e)], axis=1))
-                        for e, f in zip(fragment_vectors[name](), features_frags, strict=True)]), data[name][1])
+                    pairs = zip(fragment_vectors[name](), fragment_vectors["features"](), strict=True)
+                    x = np.stack([pooled.pool(np.concatenate([pooled.combine(e, f), np.zeros_like(e)], axis=1))
+                                  for e, f in pairs])
+                    for w in args.hybrid_std or [pooled.std_weight]:
+                        std_block = x[:, hybrid.dim :] * (w / pooled.std_weight)
+                        derived[f"hybrid+std({name}) {w:g}"] = (
+                            np.concatenate([x[:, : hybrid.dim], std_block], axis=1).astype(np.float32), data[name][1])
                 if args.hybrid_mean_std:
                     base = hybrid.combine(data[name][0], data["features"][0])
                     stds = hybrid_std_block(hybrid, fragment_vectors[name]())
