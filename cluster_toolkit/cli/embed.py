@@ -132,8 +132,8 @@ def embed_cli(
     music_dir: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
     library: LibraryOption = DEFAULT_LIBRARY,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Embedding backend: hybrid+std (the default), hybrid (without the std "
-                          "over fragments), features, ctk-small, hybrid[+std]:PATH or a checkpoint path.")
+        str, typer.Option("--model", "-m", help="Embedding backend: hybrid (the default), hybrid+std (track vectors "
+                          "add the std over fragments), features, ctk-small, hybrid[+std]:PATH or a checkpoint path.")
     ] = DEFAULT_BACKEND,
     workers: Annotated[int, typer.Option(help="Decoding/analysis processes (0: in this process); with --engine ray, "
                                          "encoder actors.")] = max(
