@@ -49,24 +49,25 @@ POOLING_STATS_FILE = "pooling_stats.json"
 POOLINGS = ("mean", "mean+std")
 
 
+def _write_mean_std(path: str | Path, x: np.ndarray, header: dict[str, Any], *, rows: str) -> dict[str, Any]:
+    """``header`` plus the per-dimension mean and std of ``x`` ``(n >= 2, dim)``, as JSON at ``path``. A dimension
+    with std below 1e-6 gets std 1 (only centred)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise CheckpointError(f"need (n_{rows} >= 2, dim) vectors to fit statistics, got {x.shape}")
+    stats = {**header, "mean": [round(float(v), 7) for v in x.mean(axis=0)],
+             "std": [round(float(v), 7) if v >= 1e-6 else 1.0 for v in x.std(axis=0)]}
+    Path(path).write_text(json.dumps(stats, indent=1) + "\n")
+    return stats
+
+
 def write_embedding_stats(
     path: str | Path, embeddings: np.ndarray, *, weights_sha256: str, fitted_on: dict[str, Any]
 ) -> dict[str, Any]:
     """Per-dimension mean and std of ``embeddings`` ``(n_fragments, dim)`` of the model whose weights hash
     ``weights_sha256``, as JSON at ``path``. A dimension with std below 1e-6 gets std 1 (only centred)."""
-    x = np.asarray(embeddings, dtype=np.float64)
-    if x.ndim != 2 or len(x) < 2:
-        raise CheckpointError(f"need (n_fragments >= 2, dim) embeddings to fit statistics, got {x.shape}")
-    std = x.std(axis=0)
-    stats = {
-        "format": STATS_FORMAT,
-        "weights_sha256": weights_sha256,
-        "fitted_on": fitted_on,
-        "mean": [round(float(v), 7) for v in x.mean(axis=0)],
-        "std": [round(float(v), 7) if v >= 1e-6 else 1.0 for v in std],
-    }
-    Path(path).write_text(json.dumps(stats, indent=1) + "\n")
-    return stats
+    header = {"format": STATS_FORMAT, "weights_sha256": weights_sha256, "fitted_on": fitted_on}
+    return _write_mean_std(path, embeddings, header, rows="fragments")
 
 
 def read_embedding_stats(path: str | Path, *, weights_sha256: str, dim: int) -> dict[str, Any]:
@@ -92,21 +93,9 @@ def write_pooling_stats(
     """Per-dimension mean and std over tracks of ``track_stds`` ``(n_tracks, dim_e)`` (each the std over a
     track's fragments of its standardised learned vectors), and the std block's ``weight``, as JSON at ``path``;
     tied to the encoder's weights and its embedding statistics by their SHA-256."""
-    x = np.asarray(track_stds, dtype=np.float64)
-    if x.ndim != 2 or len(x) < 2:
-        raise CheckpointError(f"need (n_tracks >= 2, dim) stds to fit pooling statistics, got {x.shape}")
-    std = x.std(axis=0)
-    stats = {
-        "format": POOLING_STATS_FORMAT,
-        "weights_sha256": weights_sha256,
-        "embedding_stats_sha256": embedding_stats_sha256,
-        "weight": float(weight),
-        "fitted_on": fitted_on,
-        "mean": [round(float(v), 7) for v in x.mean(axis=0)],
-        "std": [round(float(v), 7) if v >= 1e-6 else 1.0 for v in std],
-    }
-    Path(path).write_text(json.dumps(stats, indent=1) + "\n")
-    return stats
+    header = {"format": POOLING_STATS_FORMAT, "weights_sha256": weights_sha256,
+              "embedding_stats_sha256": embedding_stats_sha256, "weight": float(weight), "fitted_on": fitted_on}
+    return _write_mean_std(path, track_stds, header, rows="tracks")
 
 
 class HybridBackend:

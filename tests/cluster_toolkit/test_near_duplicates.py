@@ -29,7 +29,9 @@ def test_the_shipped_calibrations_are_sane():
     table = calibrations(CALIBRATION_FILE)
     assert any(model.startswith("ctk-small-") for model in table)
     for model, entry in table.items():
-        assert 0.0 < entry["cosine_distance"] < 0.1, model
+        # below the closest 1 % of genuine same-source pairs of that model (the scale differs by model: a
+        # hybrid+std track vector's std block spreads distances out, its threshold is 0.128)
+        assert 0.0 < entry["cosine_distance"] < min(entry["distinct_p01"], 0.5), model
         # the threshold catches most re-encoded copies and flags few genuine same-source pairs
         assert entry["copies_caught"] >= 0.5 and entry["distinct_flagged"] <= 0.02, model
 
