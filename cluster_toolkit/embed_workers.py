@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cluster_toolkit.processes import die_with_parent, stop_pool
+from cluster_toolkit.scanning import path_id
 from cluster_toolkit.track_status import STATUS_FAILED, STATUS_OK, now_iso
 from embeddings.backends import load_backend
 from embeddings.config import CoverageConfig, FragmentConfig
@@ -28,10 +29,13 @@ from embeddings.errors import CtkError
 
 @dataclass(frozen=True)
 class WorkItem:
-    track_id: str
-    path: str
+    track_id: str  # "" for an object not downloaded yet: the worker hashes it (cluster_toolkit.object_audio)
+    path: str  # a local path, or an object's URL
     size: int
     mtime: float
+    etag: str | None = None
+    #: of an object: the stored tracks of its size, which the worker does not analyse again if it is one of them
+    candidates: tuple[str, ...] = ()
 
 
 _WORKER_BACKENDS: dict[str, Any] = {}
@@ -41,8 +45,9 @@ _WORKER_BACKENDS: dict[str, Any] = {}
 #: ``mutagen.File`` imports on its first call. Each of these, imported in every worker instead, cost
 #: ~0.7 CPU s per worker on the 2-core dev machine (docs/BENCHMARKS.md); a name that is missing is skipped.
 _PRELOAD = [
-    "cluster_toolkit.embed_workers", "embeddings.inference", "embeddings.tags", "embeddings.backends.features",
-    "embeddings.backends.encoder", "embeddings.backends.hybrid", "embeddings.models.transformer",
+    "cluster_toolkit.embed_workers", "cluster_toolkit.object_audio", "embeddings.inference", "embeddings.tags",
+    "embeddings.backends.features", "embeddings.backends.encoder", "embeddings.backends.hybrid",
+    "embeddings.models.transformer",
     "embeddings.checkpoint", "librosa.core", "librosa.feature", "librosa.filters", "librosa.onset",
     "librosa.util", *(f"mutagen.{name}" for name in (
         "aac", "ac3", "aiff", "apev2", "asf", "dsdiff", "dsf", "easyid3", "flac", "id3", "monkeysaudio", "mp3",
@@ -72,19 +77,26 @@ def _worker_init(parent_pid: int, model: str | None = None) -> None:
             pass
 
 
-def analyse_item(item: WorkItem, model: str, fragment: FragmentConfig, coverage: CoverageConfig) -> dict[str, Any]:
-    """Analyse one file; never raises for bad input (returns the reason instead)."""
+def analyse_item(item: WorkItem, model: str, fragment: FragmentConfig, coverage: CoverageConfig, fs: Any = None,
+                 ) -> dict[str, Any]:
+    """Analyse one file (with ``fs``, the object at ``item.path``, downloaded to a temporary file); never raises
+    for bad input (returns the reason instead)."""
     from embeddings.inference import analyse_file
     from embeddings.tags import read_tags
 
-    def analyse() -> tuple[Any, dict[str, Any]]:
+    def analyse(path: str, item: WorkItem) -> tuple[Any, dict[str, Any]]:
         backend = worker_backend(model)
         analysis = analyse_file(
-            item.path, backend=backend, fragment_config=fragment, track_id=item.track_id, coverage=coverage
+            path, backend=backend, fragment_config=fragment, track_id=item.track_id, coverage=coverage
         )
-        return analysis, read_tags(item.path)
+        return analysis, read_tags(path)
 
-    done, failed = attempt(item, analyse)
+    if fs is not None:
+        from cluster_toolkit.object_audio import on_object_copy
+
+        done, row, item = on_object_copy(item, fs, analyse)
+        return row or analysed_row(item, *done)
+    done, failed = attempt(item, lambda: analyse(item.path, item))
     return failed or analysed_row(item, *done)
 
 
@@ -96,15 +108,17 @@ def worker_backend(model: str) -> Any:
     return backend
 
 
-def attempt(item: WorkItem, work: Any) -> tuple[Any, dict[str, Any] | None]:
+def attempt(item: WorkItem, work: Any, *, local_path: str | None = None) -> tuple[Any, dict[str, Any] | None]:
     """``(work(), None)``, or ``(None, the failed row of item)`` when it raises: one bad file must not stop
-    the run, and its reason is recorded."""
+    the run, and its reason is recorded. ``local_path``: the temporary copy ``work`` reads, which the reason
+    names as ``item.path``."""
+    named = local_path or item.path
     try:
         return work(), None
     except CtkError as exc:
-        return None, failed_row(item, _reason(exc, item.path))
+        return None, failed_row(item, _reason(exc, named).replace(named, item.path))
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the run
-        return None, failed_row(item, f"unexpected {type(exc).__name__}: {exc}")
+        return None, failed_row(item, f"unexpected {type(exc).__name__}: {exc}".replace(named, item.path))
 
 
 def analysed_row(item: WorkItem, analysis: Any, tags: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +128,7 @@ def analysed_row(item: WorkItem, analysis: Any, tags: dict[str, Any]) -> dict[st
         "path": item.path,
         "size": item.size,
         "mtime": item.mtime,
+        "etag": item.etag,
         "analysed_at": now_iso(),
         **tags,
         "duration_s": analysis.duration_s,
@@ -208,10 +223,11 @@ def _reason(exc: Exception, path: str) -> str:
 
 def failed_row(item: WorkItem, reason: str) -> dict[str, Any]:
     return {
-        "track_id": item.track_id,
+        "track_id": item.track_id or path_id(item.path),  # an object not hashed yet: keyed by its URL
         "path": item.path,
         "size": item.size,
         "mtime": item.mtime,
+        "etag": item.etag,
         "analysed_at": now_iso(),
         "status": STATUS_FAILED,
         "error": reason,

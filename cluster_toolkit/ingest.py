@@ -40,6 +40,7 @@ from cluster_toolkit.store.library_store import (
     TRACK_COLUMNS,
     LibraryStore,
 )
+from cluster_toolkit.store.location import is_remote, library_location
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
 from embeddings.config import CoverageConfig, FragmentConfig
 
@@ -136,8 +137,19 @@ class _Batch:
             self._write(store)
 
     def _write(self, store: LibraryStore) -> None:
-        tracks = pd.DataFrame([{k: r.get(k) for k in TRACK_COLUMNS} for r in self.rows])
-        ok = [r for r in self.rows if r["status"] == STATUS_OK]
+        restored = [r for r in self.rows if r.get("_restored")]  # stored tracks recognised at a new URL
+        if restored:  # their rows only: their vectors are in the store
+            store.commit_batch(pd.DataFrame([{k: r.get(k) for k in TRACK_COLUMNS} for r in restored]))
+        rows = [r for r in self.rows if not r.get("_restored")]
+        if rows:
+            self._write_analysed(store, rows)
+        self.rows = []
+        self.started = time.monotonic()
+
+    @staticmethod
+    def _write_analysed(store: LibraryStore, rows: list[dict[str, Any]]) -> None:
+        tracks = pd.DataFrame([{k: r.get(k) for k in TRACK_COLUMNS} for r in rows])
+        ok = [r for r in rows if r["status"] == STATUS_OK]
         track_emb = np.stack([r["_embedding"] for r in ok]) if ok else None
         frag_df, frag_emb = None, None
         if ok:
@@ -151,8 +163,6 @@ class _Batch:
             )
             frag_emb = np.concatenate([r["_fragments"] for r in ok])
         store.commit_batch(tracks, track_emb, frag_df, frag_emb)
-        self.rows = []
-        self.started = time.monotonic()
 
 
 # ---------------------------------------------------------------------------------- main entry
@@ -264,7 +274,8 @@ def _scan(
     for i, tid in enumerate(tracks["track_id"]):
         if tid in seen_ids or status[i] == STATUS_GONE:
             continue
-        if str(paths[i]).startswith(root) or not Path(paths[i]).exists():
+        # an object's URL is marked gone by a run over its own folder URL only
+        if str(paths[i]).startswith(root) or not is_remote(str(paths[i])) and not Path(paths[i]).exists():
             status[i] = STATUS_GONE
             summary.gone += 1
             changed = True
@@ -284,7 +295,8 @@ def embed_library(
     *,
     pool: WorkerPool | None = None,
 ) -> EmbedSummary:
-    """Analyse ``music_dir`` into the store at ``library`` and return what was done.
+    """Analyse ``music_dir`` (a folder, or the URL of one on an fsspec filesystem: ``s3://bucket/audio``, see
+    :mod:`cluster_toolkit.object_ingest`) into the store at ``library`` and return what was done.
 
     ``pool``: worker processes the caller started already for ``config.model`` and ``config.workers``
     (``ctk embed`` starts them before it imports the store, so that their start overlaps those imports);
@@ -299,9 +311,11 @@ def embed_library(
     config = config or EmbedConfig()
     t0 = pool.started if pool is not None else time.monotonic()
     try:
-        music_dir = Path(music_dir).expanduser()
-        if not music_dir.is_dir():
-            raise UsageError(f"{music_dir}: no such folder")
+        music = library_location(music_dir)
+        if isinstance(music, Path):
+            music = music.expanduser()
+            if not music.is_dir():
+                raise UsageError(f"{music}: no such folder")
         if config.engine == "ray":
             from cluster_toolkit.ray_engine import require_ray
 
@@ -316,17 +330,17 @@ def embed_library(
         store = LibraryStore.open(library, create=True, lock_wait_s=config.lock_wait_s)
         with store.writing(wait_s=config.lock_wait_s):
             _check_usable(store)
-            summary, tracks, work, changed = _survey(music_dir, store, config)  # sets aside damaged parts only
+            summary, tracks, work, changed, objects = _survey(music, store, config)  # sets aside damaged parts only
             summary.started = t0
             summary.mark("scanned")
             description = pool.description() if pool is not None else describe_backend(config.model)
             if _adopt_model(store, *description, config):  # another model's analyses cleared: again
-                summary, tracks, work, changed = _survey(music_dir, store, config)
+                summary, tracks, work, changed, objects = _survey(music, store, config)
                 summary.started = t0
             summary.mark("model ready")
             summary.model_id = store.model_id or ""
             _analyse_work(store, tracks if changed else None, work, config, reporter or _NullReporter(), summary,
-                          pool=pool)
+                          pool=pool, objects=objects)
             summary.seconds = time.monotonic() - t0
     finally:
         if pool is not None:
@@ -335,17 +349,27 @@ def embed_library(
 
 
 def _survey(
-    music_dir: Path, store: LibraryStore, config: EmbedConfig
-) -> tuple[EmbedSummary, pd.DataFrame, list[WorkItem], bool]:
+    music: Path | str, store: LibraryStore, config: EmbedConfig
+) -> tuple[EmbedSummary, pd.DataFrame, list[WorkItem], bool, Any]:
     """The cheap store checks (unreadable parts are set aside, tracks that lost their vectors are
-    analysed again) and the scan of the folder against the store."""
-    summary = EmbedSummary(music_dir=str(music_dir), library=str(store.root), model_id=store.model_id or "")
+    analysed again) and the scan of the folder (or the listing of the folder URL) against the store; with a
+    URL, also the :class:`~cluster_toolkit.object_ingest.ObjectResults` of the run (else ``None``)."""
+    summary = EmbedSummary(music_dir=str(music), library=str(store.root), model_id=store.model_id or "")
     report = check_store(store, deep=False)
     summary.quarantined = [str(p) for p in quarantine_unreadable(store, report)]
     lost = frozenset(report.tracks_without_vectors)
-    tracks, work, changed = _scan(music_dir, store, config, summary, reanalyse=lost)
+    objects = None
+    if isinstance(music, Path):
+        tracks, work, changed = _scan(music, store, config, summary, reanalyse=lost)
+    else:
+        from cluster_toolkit.object_audio import list_audio_objects, open_location
+        from cluster_toolkit.object_ingest import scan_objects
+
+        fs, root = open_location(music)
+        listing = list_audio_objects(fs, root, exclude=str(store.root) if is_remote(store.root) else None)
+        tracks, work, changed, objects = scan_objects(listing, fs, root, store, config, summary, reanalyse=lost)
     summary.repaired = sum(item.track_id in lost for item in work)
-    return summary, tracks, work, changed
+    return summary, tracks, work, changed, objects
 
 
 @dataclass
@@ -396,6 +420,9 @@ def repair_library(
         work = []
         for tid in report.tracks_without_vectors:
             row = tracks.loc[tid]
+            if is_remote(row["path"]):
+                result.not_repaired.append((row["path"], "on object storage: run `ctk embed` on its folder's URL"))
+                continue
             try:
                 st = os.stat(row["path"])
             except OSError as exc:
@@ -419,9 +446,12 @@ def _analyse_work(
     reporter: EmbedReporter,
     summary: EmbedSummary,
     pool: WorkerPool | None = None,
+    objects: Any = None,
 ) -> None:
     """Analyse ``work`` into the store (the caller holds the lock), committing in batches (in the workers
-    of ``pool`` if given, already started, else in new ones or, with ``config.workers`` 0, in this process)."""
+    of ``pool`` if given, already started, else in new ones or, with ``config.workers`` 0, in this process).
+    ``objects``: the :class:`~cluster_toolkit.object_ingest.ObjectResults` of work on object storage."""
+    fs = objects.fs if objects is not None else None
     reporter.scanned(summary.found)
     if changed_tracks is not None:
         store.replace_tracks(changed_tracks)
@@ -431,6 +461,14 @@ def _analyse_work(
     def take(result: dict[str, Any]) -> None:
         if "first track" not in summary.phases:
             summary.mark("first track")
+        if objects is not None:
+            path = result["path"]
+            result = objects(result)
+            if result is None or result.get("_restored"):  # a duplicate, a track recognised at a new URL
+                if result is not None:
+                    batch.add(result)
+                reporter.track_done(path, None)
+                return
         if result["status"] == STATUS_OK:
             summary.analysed += 1
             summary.audio_seconds += float(result["duration_s"])
@@ -450,14 +488,14 @@ def _analyse_work(
         if config.engine == "ray" and work:
             from cluster_toolkit.ray_engine import run_ray
 
-            run_ray(work, config, take)
+            run_ray(work, config, take, fs=fs)
         elif work and pool is not None:
-            _run_pool(work, config, take, pool.take())
+            _run_pool(work, config, take, pool.take(), fs=fs)
         elif config.workers <= 0 or len(work) <= 1:
             for item in work:
-                take(analyse_item(item, config.model, config.fragment, config.coverage))
+                take(analyse_item(item, config.model, config.fragment, config.coverage, fs))
         else:
-            _run_pool(work, config, take)
+            _run_pool(work, config, take, fs=fs)
         summary.mark("last track")
     except KeyboardInterrupt:
         summary.interrupted = True
@@ -470,7 +508,7 @@ def _analyse_work(
 
 
 def _run_pool(work: list[WorkItem], config: EmbedConfig, take: Any, started: ProcessPoolExecutor | None = None,
-              ) -> None:
+              fs: Any = None) -> None:
     """Run :func:`analyse_item` over ``work`` in worker processes (``started``, else new ones), a bounded
     number in flight.
 
@@ -485,7 +523,8 @@ def _run_pool(work: list[WorkItem], config: EmbedConfig, take: Any, started: Pro
             while queue or in_flight:
                 while queue and len(in_flight) < 2 * config.workers:
                     item = queue.pop()
-                    in_flight[pool.submit(analyse_item, item, config.model, config.fragment, config.coverage)] = item
+                    in_flight[pool.submit(analyse_item, item, config.model, config.fragment, config.coverage,
+                                          fs)] = item
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     result = fut.result()  # raises BrokenProcessPool if a worker died

@@ -13,7 +13,9 @@ The driver writes the store's Parquet parts itself, through :class:`~cluster_too
 of Ray, so the store is in the local engine's format (the same tables, columns and parts) and every other
 command reads it unchanged; a store elsewhere than the local disk is whatever ``LibraryStore`` opens. Only
 the driver reads and writes the store: tasks and actors get paths and return rows, so they never contend for
-the lock.
+the lock. With music on object storage (``ctk embed s3://bucket/audio``) the driver only lists: each decode
+task downloads its object to a temporary file, hashes it and decodes it there
+(:mod:`cluster_toolkit.object_ingest`), so the audio never passes through the driver.
 
 Faults: a file that cannot be decoded or embedded comes back as a failed row with its reason (the same
 row as the local engine's). Ray Data restarts an actor that dies and runs its batch again, and retries a
@@ -31,7 +33,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -61,21 +63,28 @@ def require_ray() -> None:
 
 
 def _decode(row: dict[str, Any], *, audio: AudioConfig, fragment: FragmentConfig,
-            coverage: CoverageConfig) -> dict[str, Any]:
-    """CPU task: decode one file's fragments and their log-mels, read its tags (or record why not)."""
+            coverage: CoverageConfig, fs: Any = None) -> dict[str, Any]:
+    """CPU task: decode one file's fragments and their log-mels, read its tags (or record why not); with
+    ``fs``, the file is the object at the item's URL, downloaded by this task to a temporary file and hashed
+    (:func:`~cluster_toolkit.object_audio.on_object_copy`), and the row may be a recognised track's."""
     from embeddings.inference import decode_track, fragment_mels
     from embeddings.tags import read_tags
 
-    item = WorkItem(**{k: row[k] for k in ("track_id", "path", "size", "mtime")})
+    item: WorkItem = pickle.loads(row["item"])
 
-    def decode() -> dict[str, Any]:
-        decoded = decode_track(item.path, sr=audio.sample_rate, fragment_config=fragment, track_id=item.track_id,
+    def decode(path: str, item: WorkItem) -> dict[str, Any]:
+        decoded = decode_track(path, sr=audio.sample_rate, fragment_config=fragment, track_id=item.track_id,
                                coverage=coverage)
         mels = fragment_mels(decoded.samples, audio=audio)
-        return {"decoded": replace(decoded, samples=mels[:0]), "mels": mels, "tags": read_tags(item.path)}
+        return {"decoded": replace(decoded, samples=mels[:0]), "mels": mels, "tags": read_tags(path)}
 
-    done, failed = attempt(item, decode)
-    payload = {"item": item, "failed": failed, **(done or {})}
+    if fs is not None:
+        from cluster_toolkit.object_audio import on_object_copy
+
+        done, ready, item = on_object_copy(item, fs, decode)
+    else:
+        done, ready = attempt(item, lambda: decode(item.path, item))
+    payload = {"item": item, "ready": ready, **(done or {})}
     return {"track_id": item.track_id, "payload": pickle.dumps(payload, protocol=5)}
 
 
@@ -93,7 +102,7 @@ class _Encoder:
         from embeddings.inference import embed_mels, track_analysis
 
         tracks = [pickle.loads(p) for p in batch["payload"]]
-        ok = [t for t in tracks if t["failed"] is None]
+        ok = [t for t in tracks if t["ready"] is None]
         if ok:  # one pass over every fragment of the batch; should it fail, each track alone (below)
             done, _ = attempt(ok[0]["item"], lambda: embed_mels(
                 np.concatenate([t["mels"] for t in ok]), backend=self.backend, batch_size=FRAGMENTS_PER_PASS))
@@ -102,8 +111,8 @@ class _Encoder:
                     t["vectors"] = frag
         rows = []
         for t in tracks:
-            if t["failed"] is not None:
-                rows.append(t["failed"])
+            if t["ready"] is not None:  # failed, or a stored track recognised (cluster_toolkit.object_ingest)
+                rows.append(t["ready"])
                 continue
 
             def analyse(t: dict[str, Any] = t) -> Any:
@@ -137,9 +146,10 @@ def _start_ray(workers: int) -> bool:
     return True
 
 
-def run_ray(work: list[WorkItem], config: EmbedConfig, take: Any) -> None:
+def run_ray(work: list[WorkItem], config: EmbedConfig, take: Any, fs: Any = None) -> None:
     """Analyse ``work`` on Ray and hand each result row to ``take`` (the local engine's committer) as it
-    arrives; a track Ray hands back twice (a batch run again after an actor died) is taken once."""
+    arrives; a track Ray hands back twice (a batch run again after an actor died) is taken once. With ``fs``,
+    the items are objects of that filesystem, which the decode tasks download themselves."""
     import ray
     import ray.data
 
@@ -156,10 +166,10 @@ def run_ray(work: list[WorkItem], config: EmbedConfig, take: Any) -> None:
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         audio = worker_backend(config.model).audio  # the driver loaded the model to describe it
-        items = [asdict(item) for item in work]
+        items = [{"item": pickle.dumps(item, protocol=5)} for item in work]
         ds = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / TRACKS_PER_BLOCK))
-        ds = ds.map(_decode, fn_kwargs={"audio": audio, "fragment": config.fragment, "coverage": config.coverage},
-                    num_cpus=1)
+        ds = ds.map(_decode, fn_kwargs={"audio": audio, "fragment": config.fragment, "coverage": config.coverage,
+                                        "fs": fs}, num_cpus=1)
         # Ray Data restarts a dead actor and runs its batch again (its default max_restarts=-1). The actors'
         # memory reservation also keeps Ray from fusing the decode tasks into them (operators with other
         # resources are not fused): decoding stays in CPU tasks, off the GPU actors.
@@ -167,12 +177,13 @@ def run_ray(work: list[WorkItem], config: EmbedConfig, take: Any) -> None:
                             batch_size=min(TRACKS_PER_ENCODE, config.batch_size),
                             compute=ray.data.ActorPoolStrategy(size=config.workers),
                             num_cpus=1, num_gpus=1 if gpus else 0, memory=ENCODER_MEMORY)
-        taken: set[str] = set()
+        taken: set[str] = set()  # by path: two objects of the same content are the resolver's to tell apart
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            for track_id, payload in zip(batch["track_id"], batch["payload"]):
-                if track_id not in taken:
-                    taken.add(track_id)
-                    take(pickle.loads(payload))
+            for payload in batch["payload"]:
+                row = pickle.loads(payload)
+                if row["path"] not in taken:
+                    taken.add(row["path"])
+                    take(row)
     finally:
         if started:
             ray.shutdown()

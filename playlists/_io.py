@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from playlists.errors import ExportError
+
+#: a track path that is a URL (an object on S3...): written as it is, never made relative
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
 def tracks_in_order(tracks: pd.DataFrame, track_ids: Sequence[str]) -> pd.DataFrame:
@@ -41,7 +45,7 @@ def entry_path(track_path: str, playlist_path: Path | None, *, relative: bool) -
     symlinked playlist folder) it is computed between the real, symlink-resolved locations. Paths are
     written with forward slashes when relative; a track on another drive (Windows) keeps its absolute path.
     """
-    if not relative or playlist_path is None:
+    if not relative or playlist_path is None or _URL.match(str(track_path)):  # an object's URL (s3://...)
         return str(track_path)
     base = os.path.dirname(os.path.abspath(playlist_path))
     try:

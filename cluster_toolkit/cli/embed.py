@@ -129,7 +129,9 @@ def embed_lyrics_step(library: Path, wait: float) -> None:
 
 def embed_cli(
     ctx: typer.Context,
-    music_dir: Annotated[Path, typer.Argument(help="Folder of audio files (searched recursively).")],
+    music_dir: Annotated[str, typer.Argument(
+        help="Folder of audio files (searched recursively), or its URL on object storage (s3://bucket/audio; "
+        "docs/SCALING.md).")],
     library: LibraryOption = DEFAULT_LIBRARY,
     model: Annotated[
         str, typer.Option("--model", "-m", help="Embedding backend: hybrid (the default), hybrid+std (track vectors "

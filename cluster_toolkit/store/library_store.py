@@ -51,6 +51,7 @@ TRACK_SCHEMA = pa.schema(
         ("path", pa.string()),
         ("size", pa.int64()),
         ("mtime", pa.float64()),
+        ("etag", pa.string()),
         ("title", pa.string()),
         ("artist", pa.string()),
         ("album", pa.string()),
@@ -420,6 +421,9 @@ class LibraryStore:
             return _tracks_table(pd.DataFrame(columns=TRACK_COLUMNS)).to_pandas()
         df = table.to_pandas()
         df = df.sort_values("_seq", kind="stable").drop_duplicates("track_id", keep="last")
+        for name in TRACK_COLUMNS:  # a column added since older parts were written (etag)
+            if name not in df:
+                df[name] = None
         return df.drop(columns="_seq").reset_index(drop=True)
 
     def tracks(self, *, include_gone: bool = False, include_failed: bool = False) -> pd.DataFrame:

@@ -144,3 +144,41 @@ def chromium(tmp_path):
         return run_chromium(*args, profile=tmp_path / f"chromium-profile-{next(calls)}")
 
     return run
+
+
+@pytest.fixture(scope="module")
+def s3_url():
+    """A moto S3 server on 127.0.0.1 (real HTTP, the S3 API, conditional writes included) for the module."""
+    import logging
+
+    import s3fs
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def bucket(s3_url, monkeypatch, tmp_path):
+    """A fresh bucket; fsspec's S3 configuration (and the environment, for subprocesses) points at moto. The
+    configuration holds the credentials too: ctk's worker processes get them with the pickled filesystem (the
+    forkserver they come from may predate this test's environment)."""
+    import uuid
+
+    import fsspec
+    import s3fs
+
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "FSSPEC_S3_ENDPOINT_URL": s3_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_url, "key": "testing", "secret": "testing"})
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    fs = s3fs.S3FileSystem(endpoint_url=s3_url)
+    fs.call_s3("create_bucket", Bucket=name)
+    return name, fs, env

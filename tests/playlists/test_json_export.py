@@ -38,3 +38,11 @@ def test_json_matches_the_golden_bytes(tmp_path):
     assert out.read_bytes() == (GOLDEN / "evening.json").read_bytes()
     doc = json.loads(text)
     assert [t["track_id"] for t in doc["tracks"]] == playlist.track_ids
+
+
+def test_an_objects_url_is_exported_as_it_is(tmp_path):
+    url = "s3://bucket/audio/One.flac"
+    tracks = pd.DataFrame({"track_id": ["a"], "path": [url], "title": ["One"], "duration_s": [1.0]})
+    playlist = Playlist(track_ids=["a"], method="similar", params={}, metrics={}, notices=[])
+    doc = json.loads(playlist_json(playlist, tracks, name="x", playlist_path=tmp_path / "x.json"))
+    assert doc["tracks"][0]["path"] == url

@@ -53,6 +53,14 @@ def test_a_backslash_in_a_path_is_written_as_a_uri_and_reads_back(tmp_path):
     assert read_m3u(out) == [odd]
 
 
+def test_an_objects_url_is_written_as_it_is_never_made_relative(tmp_path):
+    url = "s3://bucket/audio/Artist A/One.flac"  # a track embedded from object storage (ctk embed s3://...)
+    tracks = pd.DataFrame({"track_id": ["a", "b"], "path": [url, str(tmp_path / "music" / "x.flac")],
+                           "artist": ["Artist A", None], "title": ["One", None], "duration_s": [245.4, 1.0]})
+    text = m3u8_text(tracks, ["a", "b"], playlist_path=tmp_path / "lists" / "p.m3u8")
+    assert text.splitlines()[1:] == ["#EXTINF:245,Artist A - One", url, "#EXTINF:1,x", "../music/x.flac"]
+
+
 def test_errors(tmp_path):
     tracks = tracks_under(tmp_path)
     with pytest.raises(ExportError, match="not in the track table"):

@@ -4,21 +4,16 @@ audio embedded into ``s3://<bucket>/lib``, every command reading it, two writers
 from __future__ import annotations
 
 import json
-import logging
 import re
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pytest
-import s3fs
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from cluster_toolkit.cli.main import app
@@ -29,31 +24,6 @@ from cluster_toolkit.store.protocol import side_folder
 
 ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def s3_url():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    s3fs.S3FileSystem.clear_instance_cache()
-
-
-@pytest.fixture
-def bucket(s3_url, monkeypatch, tmp_path):
-    """A fresh bucket; fsspec's S3 configuration (and the environment, for subprocesses) points at moto."""
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "FSSPEC_S3_ENDPOINT_URL": s3_url, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_url})
-    name = f"b-{uuid.uuid4().hex[:12]}"
-    fs = s3fs.S3FileSystem(endpoint_url=s3_url)
-    fs.call_s3("create_bucket", Bucket=name)
-    return name, fs, env
 
 
 def _run(*args):
