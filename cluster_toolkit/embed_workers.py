@@ -124,11 +124,7 @@ def attempt(item: WorkItem, work: Any, *, local_path: str | None = None) -> tupl
 def analysed_row(item: WorkItem, analysis: Any, tags: dict[str, Any]) -> dict[str, Any]:
     """The result of a track analysed: its ``tracks`` row and (underscored) its fragments and vectors."""
     return {
-        "track_id": item.track_id,
-        "path": item.path,
-        "size": item.size,
-        "mtime": item.mtime,
-        "etag": item.etag,
+        **item_row(item),
         "analysed_at": now_iso(),
         **tags,
         "duration_s": analysis.duration_s,
@@ -221,13 +217,15 @@ def _reason(exc: Exception, path: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
+def item_row(item: WorkItem) -> dict[str, Any]:
+    """The ``tracks`` columns that come from the work item itself: the key of the file and its cheap key."""
+    return {"track_id": item.track_id, "path": item.path, "size": item.size, "mtime": item.mtime, "etag": item.etag}
+
+
 def failed_row(item: WorkItem, reason: str) -> dict[str, Any]:
     return {
+        **item_row(item),
         "track_id": item.track_id or path_id(item.path),  # an object not hashed yet: keyed by its URL
-        "path": item.path,
-        "size": item.size,
-        "mtime": item.mtime,
-        "etag": item.etag,
         "analysed_at": now_iso(),
         "status": STATUS_FAILED,
         "error": reason,

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cluster_toolkit.embed_workers import WorkItem, _reason, attempt, failed_row
+from cluster_toolkit.embed_workers import WorkItem, _reason, attempt, failed_row, item_row
 from cluster_toolkit.errors import CtkError, UsageError
 from cluster_toolkit.scanning import content_hash, path_id
 from embeddings.audio import is_audio_file
@@ -158,13 +158,9 @@ def on_object_copy(item: WorkItem, fs: Any, work: Callable[[str, WorkItem], Any]
         with local_copy(fs, item.path) as (local, digest):
             item = replace(item, track_id=digest if item.size > 0 else path_id(item.path))
             if item.track_id in item.candidates:
-                return None, {**_row_of(item), "_known": True}, item
+                return None, {**item_row(item), "_known": True}, item
             done, failed = attempt(item, lambda: work(str(local), item), local_path=str(local))
             return done, failed, item
     except DownloadError as exc:
         item = replace(item, track_id=path_id(item.path), mtime=math.nan, etag=None)  # tried again next run
         return None, failed_row(item, _reason(exc, item.path)), item
-
-
-def _row_of(item: WorkItem) -> dict[str, Any]:
-    return {"track_id": item.track_id, "path": item.path, "size": item.size, "mtime": item.mtime, "etag": item.etag}
