@@ -79,9 +79,15 @@ def make_copies(corpus: Path, work: Path, *, per_source: int, seed: int) -> list
     return rows
 
 
-def distances(store: LibraryStore, rows: list[tuple[str, str, str]]) -> dict[str, np.ndarray]:
+def unit_head(X: np.ndarray, dims: int) -> np.ndarray:
+    """The first ``dims`` dimensions of ``X`` (all for 0), rows L2-normalised: what the rule compares."""
+    X = X[:, :dims] if dims else X
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def distances(store: LibraryStore, rows: list[tuple[str, str, str]], dims: int = 0) -> dict[str, np.ndarray]:
     tracks, X = store.track_embeddings()
-    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    X = unit_head(X, dims)
     index = {str(p): i for i, p in enumerate(tracks["path"])}
     same = {name: [] for name in VARIANTS}
     originals: dict[str, list[int]] = {}
@@ -114,12 +120,12 @@ def choose_threshold(same: np.ndarray, distinct: np.ndarray, nearest: np.ndarray
                          "distinct same-source pairs are flagged")
 
 
-def library_pairs(path: str) -> tuple[np.ndarray, np.ndarray]:
+def library_pairs(path: str, dims: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Distances of all within-folder pairs of a store, and each track's distance to its nearest
     same-folder track."""
     store = LibraryStore.open(path)
     tracks, X = store.track_embeddings()
-    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    X = unit_head(X, dims)
     folder = tracks["path"].map(lambda p: Path(p).parent.name).to_numpy()
     D = 1.0 - X @ X.T
     same = folder[:, None] == folder[None, :]
@@ -143,6 +149,8 @@ def main() -> None:
     parser.add_argument("--coverage", default="sampled", choices=("full", "sampled"),
                         help="how the copies are embedded: sampled (ctk embed's default) or full; give the "
                         "coverage the --library store was embedded with")
+    parser.add_argument("--dims", type=int, default=0, help="compare only the first N dimensions (0: all); "
+                        "stored with the threshold (hybrid+std: its mean blocks, 256 + 87)")
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
     args = parser.parse_args()
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
@@ -152,13 +160,13 @@ def main() -> None:
     embed_library(args.work / "music", library,
                   EmbedConfig(model=args.model, workers=args.workers, coverage=CoverageConfig(mode=args.coverage)))
     store = LibraryStore.open(library)
-    d = distances(store, rows)
+    d = distances(store, rows, args.dims)
     nearest = None
     if args.library:
-        d["distinct, same source"], nearest = library_pairs(args.library)
+        d["distinct, same source"], nearest = library_pairs(args.library, args.dims)
     same, distinct = d["same recording (all)"], d["distinct, same source"]
     threshold, rule = choose_threshold(same, distinct, nearest)
-    print(f"<!-- {date.today()} model {store.model_id} -->")
+    print(f"<!-- {date.today()} model {store.model_id}{f', first {args.dims} dims' if args.dims else ''} -->")
     print(f"**{store.model_id}**: cosine distances, {len(same)} same-recording pairs, {len(distinct)} distinct "
           "same-source pairs\n")
     print("| pairs | n | min | median | 99th pct | max | flagged at the threshold |")
@@ -182,7 +190,7 @@ def main() -> None:
             "tracks_losing_nearest": float(np.mean(nearest < threshold)) if nearest is not None else None,
             "distinct_flagged": float(np.mean(distinct < threshold)),
             "corpus": str(args.corpus), "per_source": args.per_source, "date": str(date.today()),
-            "coverage": args.coverage,
+            "coverage": args.coverage, **({"dims": args.dims} if args.dims else {}),
             "distinct_from": args.library or "the originals",
         })
         print(f"written to {path}")

@@ -9,6 +9,10 @@ soundtrack; see docs/BENCHMARKS.md) and stored here, in ``near_duplicates.json``
 (``LibraryStore.model_id``, e.g. ``ctk-small-842ec8acedda``). New weights get a new id: rerun the bench with
 ``--write`` for them.
 
+An entry may hold ``dims``: the rule then compares only the first ``dims`` dimensions of the track vectors
+(``hybrid+std`` is judged on its mean blocks: its spread block says how a track varies, not which recording
+it is, and makes every steady synthetic tone look alike).
+
 A model without a calibration (your own ``ctk train`` checkpoint, new weights not yet measured) falls back to
 :data:`FALLBACK_DISTANCE`, with a notice saying so.
 """
@@ -40,6 +44,12 @@ def near_duplicate_distance(model_id: str | None, *, path: Path | None = None) -
         f"the near-duplicate threshold of model {model_id!r} is not calibrated; using {FALLBACK_DISTANCE} "
         "(run bench/near_duplicates.py --model ... --write to measure it)"
     )
+
+
+def near_duplicate_dims(model_id: str | None, *, path: Path | None = None) -> int:
+    """How many leading dimensions the rule of ``model_id`` compares (0: all; also for uncalibrated models)."""
+    entry = calibrations(path).get(model_id or "")
+    return int(entry.get("dims") or 0) if entry is not None else 0
 
 
 def write_calibration(model_id: str, distance: float, details: dict[str, Any], *,

@@ -3,8 +3,9 @@
 * **No duplicate tracks**: a ``track_id`` appears at most once.
 * **No near-duplicate recordings** (unless ``allow_near_duplicates``): two tracks whose
   normalised ``artist + title`` are equal (the same song ripped twice, a remaster), or whose
-  embeddings are closer than ``near_duplicate_distance`` in cosine distance, are never both
-  in a playlist; the one met first (the seed, the better-ranked track) wins.
+  embeddings are closer than ``near_duplicate_distance`` in cosine distance (over the first
+  ``near_duplicate_dims`` dimensions when that is set), are never both in a playlist; the one met
+  first (the seed, the better-ranked track) wins.
 * **Artist window** (optional): a track's artist differs from the artists of the
   ``artist_window`` tracks before it (``1`` forbids back-to-back repeats).
 * **Exact length** when enough admissible candidates exist; otherwise the generator returns
@@ -43,6 +44,9 @@ class PlaylistRules:
             identical embeddings.
         near_duplicate_distance: cosine distance below which two embeddings count as the same
             recording (0 disables the embedding test).
+        near_duplicate_dims: compare only the first N dimensions of the embeddings for that test (0: all):
+            a model whose track vectors end with a block that does not tell recordings apart (the spread
+            block of ``hybrid+std``) is judged on the blocks before it.
         artist_window: number of preceding tracks whose artists a track may not repeat
             (0 = off, 1 = no back-to-back repeats).
     """
@@ -50,6 +54,7 @@ class PlaylistRules:
     allow_near_duplicates: bool = False
     near_duplicate_distance: float = 0.01
     artist_window: int = 0
+    near_duplicate_dims: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.near_duplicate_distance < 2.0:
@@ -58,6 +63,8 @@ class PlaylistRules:
             )
         if self.artist_window < 0:
             raise ConfigError(f"artist_window={self.artist_window} must be >= 0")
+        if self.near_duplicate_dims < 0:
+            raise ConfigError(f"near_duplicate_dims={self.near_duplicate_dims} must be >= 0 (0: all dimensions)")
 
 
 def clean_title(title: object) -> str:
@@ -114,6 +121,12 @@ class RuleChecker:
     def __init__(self, tracks: pd.DataFrame, embeddings: np.ndarray, rules: PlaylistRules) -> None:
         self.rules = rules
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        self.duplicate_vectors = self.embeddings
+        dims = rules.near_duplicate_dims
+        if dims and self.embeddings.ndim == 2 and dims < self.embeddings.shape[1]:
+            head = self.embeddings[:, :dims]
+            norms = np.linalg.norm(head, axis=1, keepdims=True)
+            self.duplicate_vectors = head / np.where(norms > 0, norms, 1.0)
         n = len(tracks)
         self._artist_raw = tracks["artist"].tolist() if "artist" in tracks else [""] * n
         self._title_raw = tracks["title"].tolist() if "title" in tracks else [""] * n
@@ -227,7 +240,7 @@ class Selection:
         self.members: list[int] = []
         self._ids: set[int] = set()
         self._keys: set[str] = set()
-        dim = checker.embeddings.shape[1] if checker.embeddings.ndim == 2 else 0
+        dim = checker.duplicate_vectors.shape[1] if checker.duplicate_vectors.ndim == 2 else 0
         self._emb = np.zeros((16, dim), dtype=np.float32)
 
     def __contains__(self, idx: object) -> bool:
@@ -247,7 +260,7 @@ class Selection:
         if key and key in self._keys:
             return "near-duplicate (same artist and title)"
         if rules.near_duplicate_distance > 0:
-            sims = self._emb[: len(self.members)] @ self.checker.embeddings[idx]
+            sims = self._emb[: len(self.members)] @ self.checker.duplicate_vectors[idx]
             if float(sims.max()) > 1.0 - rules.near_duplicate_distance:
                 return "near-duplicate (embedding)"
         return None
@@ -256,7 +269,7 @@ class Selection:
         """Admit ``idx`` (no checks: call :meth:`reason` first unless it is a seed)."""
         if len(self.members) == self._emb.shape[0]:
             self._emb = np.concatenate([self._emb, np.zeros_like(self._emb)])
-        self._emb[len(self.members)] = self.checker.embeddings[idx]
+        self._emb[len(self.members)] = self.checker.duplicate_vectors[idx]
         self.members.append(idx)
         self._ids.add(idx)
         key = self.checker.key(idx)

@@ -144,16 +144,17 @@ METRIC_LABELS = {
 
 
 def rules_from(artist_window: int, allow_near_duplicates: bool, *, store=None) -> PlaylistRules:
-    """The playlist rules of the flags; the near-duplicate distance is the store's model's calibrated one
-    (:mod:`cluster_toolkit.near_duplicates`; a notice when the model has none)."""
-    from cluster_toolkit.near_duplicates import near_duplicate_distance
+    """The playlist rules of the flags; the near-duplicate distance (and the dimensions it compares) is the
+    store's model's calibrated one (:mod:`cluster_toolkit.near_duplicates`; a notice when the model has none)."""
+    from cluster_toolkit.near_duplicates import near_duplicate_dims, near_duplicate_distance
     from playlists.rules import PlaylistRules
 
-    distance, missing = near_duplicate_distance(store.model_id if store is not None else None)
+    model = store.model_id if store is not None else None
+    distance, missing = near_duplicate_distance(model)
     if missing and store is not None and not allow_near_duplicates:
         notice(missing)
     return PlaylistRules(allow_near_duplicates=allow_near_duplicates, artist_window=artist_window,
-                         near_duplicate_distance=distance)
+                         near_duplicate_distance=distance, near_duplicate_dims=near_duplicate_dims(model))
 
 
 def _text(value: object) -> str:

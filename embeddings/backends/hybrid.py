@@ -25,7 +25,10 @@ the checkpoint, written by ``bench/fit_pooling_stats.py``, which also holds the 
     track = [ mean of the fragment vectors (both blocks above) ,  w_std * (s - mu_s) / sd_s / sqrt(dim_e) ]
 
 Fragment vectors keep the store's single width: their std block is zero (a fragment has no spread), so
-fragment-to-fragment cosines are those of ``hybrid``'s vectors.
+fragment-to-fragment cosines are those of ``hybrid``'s vectors. A track of fewer than ``STD_MIN_FRAGMENTS``
+fragments (a jingle shorter than two fragments) has no spread to measure either: its std block is zero too,
+the neutral value, rather than the standardised value of a zero std, which would be far below the training
+tracks' and shared by every such track, pulling all short tracks together.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ STATS_FILE = "embedding_stats.json"
 POOLING_STATS_FORMAT = "ctk-pooling-stats/1"
 POOLING_STATS_FILE = "pooling_stats.json"
 POOLINGS = ("mean", "mean+std")
+STD_MIN_FRAGMENTS = 2  # fewer fragments than this: no std block (zeros)
 
 
 def _write_mean_std(path: str | Path, x: np.ndarray, header: dict[str, Any], *, rows: str) -> dict[str, Any]:
@@ -160,7 +164,8 @@ class HybridBackend:
             "config": {"learned_weight": self.learned_weight, "features_weight": self.features_weight,
                        "embedding_stats": self._stats_hash,
                        # mean pooling adds no key: stores of mean vectors keep their model id
-                       **({"pooling": self.pooling, "pooling_stats": self._pooling_hash}
+                       **({"pooling": self.pooling, "pooling_stats": self._pooling_hash,
+                           "std_min_fragments": STD_MIN_FRAGMENTS}
                           if self.pooling != "mean" else {})},
             "encoder": self.encoder.describe(),
             "features": self.features.describe(),
@@ -199,10 +204,10 @@ class HybridBackend:
 
     def pool(self, fragment_vectors: np.ndarray) -> np.ndarray:
         """Track vector ``(dim,)`` from this backend's fragment vectors ``(k, dim)``: their mean, and with
-        ``mean+std`` the std block computed from their learned blocks."""
+        ``mean+std`` the std block computed from their learned blocks (zeros below ``STD_MIN_FRAGMENTS``)."""
         x = np.asarray(fragment_vectors)
         track = x.mean(axis=0).astype(np.float32)  # exactly the mean pooling of every other backend
-        if self.pooling == "mean+std":
+        if self.pooling == "mean+std" and len(x) >= STD_MIN_FRAGMENTS:
             d = self.encoder.dim
             z = x[:, :d].astype(np.float64) * (np.sqrt(d) / self.learned_weight)
             track[d + self.features.dim :] = self.std_block(z)

@@ -6,6 +6,7 @@ from cluster_toolkit.near_duplicates import (
     CALIBRATION_FILE,
     FALLBACK_DISTANCE,
     calibrations,
+    near_duplicate_dims,
     near_duplicate_distance,
     write_calibration,
 )
@@ -45,4 +46,9 @@ def test_the_playlist_commands_read_the_models_threshold(tmp_path, monkeypatch):
     monkeypatch.setattr("cluster_toolkit.near_duplicates.CALIBRATION_FILE", path)
     store = LibraryStore.open(tmp_path / "lib", create=True)
     store.set_model({"name": "toy", "dim": 4}, "toy-000000000007", 4)
-    assert rules_from(0, False, store=store).near_duplicate_distance == pytest.approx(0.0042)
+    rules = rules_from(0, False, store=store)
+    assert rules.near_duplicate_distance == pytest.approx(0.0042) and rules.near_duplicate_dims == 0
+    write_calibration("toy-000000000007", 0.05, {"dims": 3}, path=path)  # judged on the first 3 of 4 dims
+    rules = rules_from(0, False, store=store)
+    assert (rules.near_duplicate_distance, rules.near_duplicate_dims) == (pytest.approx(0.05), 3)
+    assert near_duplicate_dims("toy-000000000007", path=path) == 3 and near_duplicate_dims("other", path=path) == 0

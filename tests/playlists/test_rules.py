@@ -32,6 +32,8 @@ def test_rules_validate():
         PlaylistRules(near_duplicate_distance=-0.1)
     with pytest.raises(ConfigError, match="artist_window=-1"):
         PlaylistRules(artist_window=-1)
+    with pytest.raises(ConfigError, match="near_duplicate_dims=-1"):
+        PlaylistRules(near_duplicate_dims=-1)
 
 
 def _checker(artists, titles, emb, **rules):
@@ -55,6 +57,23 @@ def test_duplicates_and_near_duplicates():
     allowed = _checker(["A", "B", "C", "D", "a"], ["x", "y", "z", "w", "X (Remastered)"], emb,
                        allow_near_duplicates=True)
     assert allowed.deduplicate([3, 1, 2, 4, 3], keep=[0])[0] == [0, 3, 1, 2, 4]
+
+
+def test_near_duplicates_can_be_judged_on_the_leading_dimensions_only():
+    """Tracks 0 and 1 share their first two dimensions and differ only in a trailing block (a track's spread,
+    say): on all dimensions they are apart (cosine distance 0.04), on the first two the same recording.
+    Track 2 differs from both on every view."""
+    emb = [[1, 0.2, 0], [1, 0.2, 0.3], [0.2, 1, 3]]
+    kw = {"near_duplicate_distance": 0.02}
+    everything = _checker(["A", "B", "C"], ["x", "y", "z"], emb, **kw)
+    head = _checker(["A", "B", "C"], ["x", "y", "z"], emb, near_duplicate_dims=2, **kw)
+    assert everything.duplicate_reason(1, [0]) is None  # the trailing block keeps them apart (distance 0.04)
+    assert head.duplicate_reason(1, [0]) == "near-duplicate (embedding)"
+    assert head.duplicate_reason(2, [0]) is None
+    assert head.deduplicate([1, 2], keep=[0])[0] == [0, 2]
+    assert everything.deduplicate([1, 2], keep=[0])[0] == [0, 1, 2]
+    # the embeddings the generators rank by are untouched
+    np.testing.assert_array_equal(head.embeddings, everything.embeddings)
 
 
 def test_arrange_keeps_the_artist_window_with_little_reordering():

@@ -164,6 +164,20 @@ def test_mean_std_pooling_adds_the_standardised_std_block_to_track_vectors_only(
     np.testing.assert_allclose(blocks.std(axis=0), 0.5 / np.sqrt(12), rtol=1e-3)
 
 
+def test_a_one_fragment_track_gets_a_neutral_std_block_not_the_value_of_zero_spread(model_dir):
+    """A jingle shorter than two fragments has no spread to measure: its std block is zero (neutral), so short
+    tracks are not pulled together by the shared, far-below-average value a zero std would standardise to."""
+    stds = with_pooling_stats(model_dir, weight=0.5)
+    plain, pooled = hybrid(model_dir), hybrid(model_dir, pooling="mean+std")
+    one = pooled.pool(pooled.embed(fragments(1, seed=5)))
+    assert not one[plain.dim :].any()
+    np.testing.assert_allclose(one[: plain.dim], plain.embed(fragments(1, seed=5))[0], atol=1e-6)
+    zero_spread = 0.5 * (0.0 - stds.mean(axis=0)) / stds.std(axis=0) / np.sqrt(12)
+    assert np.linalg.norm(zero_spread) > 0.5  # what the block would have been: a large shared offset
+    two = pooled.pool(pooled.embed(fragments(2, seed=6)))
+    assert np.abs(two[plain.dim :]).max() > 0  # from two fragments on, the spread is measured
+
+
 def test_pooling_changes_the_model_id_but_mean_pooling_keeps_it(model_dir):
     with_pooling_stats(model_dir)
     plain, pooled = hybrid(model_dir), hybrid(model_dir, pooling="mean+std")
