@@ -5,10 +5,10 @@ rebuild the same backend from a picklable value:
 
 - ``features``: handcrafted descriptors, the baseline (no training).
 - ``ctk-small``: the bundled contrastive encoder, shipped inside the package.
-- ``hybrid`` (the default): ``ctk-small``'s vector and the ``features`` vector of each fragment, each standardised by
+- ``hybrid``: ``ctk-small``'s vector and the ``features`` vector of each fragment, each standardised by
   fixed reference statistics, side by side (:mod:`embeddings.backends.hybrid`); ``hybrid:PATH`` does
   the same with the checkpoint at PATH (which needs its ``embedding_stats.json``).
-- ``hybrid+std[:PATH]``: ``hybrid`` whose track vectors add the std over the track's fragments of
+- ``hybrid+std[:PATH]`` (the default): ``hybrid`` whose track vectors add the std over the track's fragments of
   the learned vectors as a third block (needs ``pooling_stats.json`` next to the checkpoint).
 - a path to a checkpoint directory made by ``ctk train``: that encoder.
 """
@@ -22,7 +22,7 @@ from embeddings.errors import CheckpointError
 
 __all__ = ["DEFAULT_BACKEND", "EmbeddingBackend", "load_backend", "model_id"]
 
-DEFAULT_BACKEND = "hybrid"
+DEFAULT_BACKEND = "hybrid+std"
 
 
 def load_backend(spec: str, *, device: str = "cpu") -> EmbeddingBackend:

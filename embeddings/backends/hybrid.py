@@ -130,7 +130,8 @@ class HybridBackend:
         path = Path(stats_path) if stats_path is not None else Path(encoder.checkpoint.path) / STATS_FILE
         stats = read_embedding_stats(path, weights_sha256=encoder.checkpoint.weights_sha256, dim=encoder.dim)
         self._mean = np.asarray(stats["mean"], dtype=np.float64)
-        self._scale = learned_weight / (np.asarray(stats["std"], dtype=np.float64) * np.sqrt(encoder.dim))
+        self._std = np.asarray(stats["std"], dtype=np.float64)
+        self._scale = learned_weight / (self._std * np.sqrt(encoder.dim))
         self._features_scale = features_weight / np.sqrt(self.features.dim)
         self.learned_weight, self.features_weight = float(learned_weight), float(features_weight)
         self.dim = encoder.dim + self.features.dim
@@ -186,8 +187,7 @@ class HybridBackend:
 
     def standardised(self, learned: np.ndarray) -> np.ndarray:
         """Encoder vectors ``(n, dim_e)`` -> ``(e - mu_e) / sd_e`` by the fixed embedding statistics (float64)."""
-        return (np.asarray(learned, dtype=np.float64) - self._mean) * self._scale * (
-            np.sqrt(self.encoder.dim) / self.learned_weight)
+        return (np.asarray(learned, dtype=np.float64) - self._mean) / self._std
 
     def std_block(self, standardised: np.ndarray) -> np.ndarray:
         """The ``mean+std`` pooling's std block ``(dim_e,)`` of one track from its fragments' standardised

@@ -41,8 +41,10 @@ def test_embed_builds_the_store(music_dir, tmp_path):
     for tid, vec in zip(tracks["track_id"], matrix):
         np.testing.assert_allclose(vec, fmat[frags["track_id"] == tid].mean(axis=0), rtol=1e-6, atol=1e-6)
     assert abs(tracks.set_index("title").loc["two", "duration_s"] - 14.0) < 0.01
-    # the default: the bundled encoder's vector beside the handcrafted features (docs/ctk-small.md)
-    assert store.meta["model"]["name"] == "hybrid" and store.dim == 256 + 87
+    # the default: the bundled encoder's vector beside the handcrafted features, and the spread of the learned
+    # vectors over the track's fragments (docs/ctk-small.md); one fragment has no spread: that block is zero
+    assert store.meta["model"]["name"] == "hybrid" and store.dim == 256 + 87 + 256
+    assert store.meta["model"]["config"]["pooling"] == "mean+std" and not matrix[:, 256 + 87 :].any()
     assert store.meta["model"]["encoder"]["name"] == "ctk-small"
 
 

@@ -125,7 +125,7 @@ def test_load_backend_builds_hybrid_from_a_checkpoint_path(model_dir):
 
 
 def test_bundled_hybrid_has_both_blocks():
-    assert DEFAULT_BACKEND == "hybrid" and load_backend("hybrid+std").dim == 2 * 256 + FeaturesBackend().dim
+    assert DEFAULT_BACKEND == "hybrid+std" and load_backend("hybrid+std").dim == 2 * 256 + FeaturesBackend().dim
     backend = load_backend("hybrid")
     assert backend.name == "hybrid" and backend.dim == 256 + FeaturesBackend().dim
     x = log_mel(np.random.default_rng(0).normal(0, 0.1, (2, 10 * 22050)).astype(np.float32), config=backend.audio)
