@@ -181,9 +181,11 @@ def _adopt_model(store: LibraryStore, description: dict[str, Any], dim: int, con
     cleared = False
     if store.model_id is not None and store.model_id != mid:
         if not config.reembed:
+            made_by = store.meta.get("model_spec")
+            keep = f"pass --model {made_by} to add to it, " if made_by and made_by != config.model else "pass "
             raise StoreError(
                 f"{store.root}: was embedded with model {store.model_id}, this run uses {mid}; "
-                "pass --reembed to replace its embeddings, or use another --library"
+                f"{keep}--reembed to replace its embeddings, or use another --library"
             )
         store.clear_embeddings()
         cleared = True

@@ -127,6 +127,21 @@ def embed_lyrics_step(library: Path, wait: float) -> None:
     )
 
 
+def stored_model_spec(library: str | Path) -> str | None:
+    """The ``--model`` a local library was last embedded with (``store.json``'s ``model_spec``), read without
+    importing the store; None for a new library, a URL or an unreadable file (``embed_library`` then decides)."""
+    import json
+
+    if "://" in str(library):
+        return None
+    try:
+        meta = json.loads((Path(library).expanduser() / "store.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    spec = meta.get("model_spec") if isinstance(meta, dict) else None
+    return spec if isinstance(spec, str) and spec else None
+
+
 def embed_cli(
     ctx: typer.Context,
     music_dir: Annotated[str, typer.Argument(
@@ -134,8 +149,9 @@ def embed_cli(
         "docs/SCALING.md).")],
     library: LibraryOption = DEFAULT_LIBRARY,
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Embedding backend: hybrid (the default), hybrid+std (track vectors "
-                          "add the std over fragments), features, ctk-small, hybrid[+std]:PATH or a checkpoint path.")
+        str, typer.Option("--model", "-m", help="Embedding backend: hybrid+std (the default for a new library; an "
+                          "existing one keeps the model it was made with), hybrid (without the std over fragments), "
+                          "features, ctk-small, hybrid[+std]:PATH or a checkpoint path.")
     ] = DEFAULT_BACKEND,
     workers: Annotated[int, typer.Option(help="Decoding/analysis processes (0: in this process); with --engine ray, "
                                          "encoder actors.")] = max(
@@ -167,6 +183,13 @@ def embed_cli(
     ] = False,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
+    source = ctx.get_parameter_source("model")
+    if source is None or source.name == "DEFAULT":  # no --model, none in the config file
+        kept = stored_model_spec(library)
+        if kept is not None and kept != model:
+            notice(f"{library}: keeps the model it was made with, {kept} (the default for new libraries is {model}; "
+                   f"--model {model} --reembed moves it)")
+            model = kept
     if lyrics:
         from embeddings.text_encoder import TextEncoder
 

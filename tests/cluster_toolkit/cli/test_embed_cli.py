@@ -71,6 +71,24 @@ def test_library_of_another_model_is_exit_2(music_dir, tmp_path):
     assert _run("embed", str(music_dir), "--library", str(lib), "--workers", "0", "--reembed").exit_code == 0
 
 
+def test_an_existing_library_keeps_its_model_unless_one_is_asked_for(music_dir, tmp_path):
+    """A library made with another model than today's default (an earlier default, or --model features) is
+    updated with that model when no --model is given; an explicit other model is refused with the way out."""
+    lib = tmp_path / "lib"
+    assert _run("embed", str(music_dir), "--library", str(lib), "--workers", "0", "--model", "features").exit_code == 0
+    made = LibraryStore.open(lib).model_id
+    (music_dir / "A" / "one.wav").rename(music_dir / "A" / "renamed.wav")
+    again = _run("embed", str(music_dir), "--library", str(lib), "--workers", "0")
+    assert again.exit_code == 0, again.output
+    assert "keeps the model it was made with, features" in again.output
+    store = LibraryStore.open(lib)
+    assert store.model_id == made and store.meta["model_spec"] == "features" and len(store.tracks()) == 5
+    other = _run("embed", str(music_dir), "--library", str(lib), "--workers", "0", "--model", "hybrid")
+    assert other.exit_code == 2
+    assert "pass --model features to add to it, --reembed to replace its embeddings" in other.output
+    assert LibraryStore.open(lib).model_id == made
+
+
 def test_unknown_model_is_exit_2(music_dir, tmp_path):
     result = _run("embed", str(music_dir), "--library", str(tmp_path / "lib"), "--model", "nonsense")
     assert result.exit_code == 2
