@@ -224,8 +224,7 @@ def store_fragment_vectors(store: LibraryStore, paths: np.ndarray) -> list[np.nd
 def hybrid_std_block(hybrid: HybridBackend, per_track: list[np.ndarray]) -> np.ndarray:
     """Per track, the std over its fragments of the standardised learned vectors, centred on the mean over
     the tracks given and scaled to unit expected squared norm per track (like each hybrid block)."""
-    std_e = hybrid.learned_weight / (hybrid._scale * np.sqrt(hybrid.encoder.dim))  # the reference std per dimension
-    s = np.stack([((f - hybrid._mean) / std_e).std(axis=0) for f in per_track])
+    s = np.stack([hybrid.standardised(f).std(axis=0) for f in per_track])
     s = s - s.mean(axis=0)
     return s / np.sqrt((s**2).sum(axis=1).mean())
 
@@ -325,8 +324,7 @@ def main() -> None:
                     weighted = HybridBackend(hybrid.encoder, learned_weight=w)
                     derived[f"hybrid({name}) {w:g}:1"] = (
                         weighted.combine(data[name][0], data["features"][0]), data[name][1])
-                learned = (data[name][0] - hybrid._mean) / np.asarray(hybrid._scale * np.sqrt(hybrid.encoder.dim))
-                derived[f"{name} standardised"] = (learned.astype(np.float32), data[name][1])
+                derived[f"{name} standardised"] = (hybrid.standardised(data[name][0]).astype(np.float32), data[name][1])
                 if args.hybrid_std is not None and (Path(spec) / POOLING_STATS_FILE).is_file():
                     pooled = HybridBackend(hybrid.encoder, pooling="mean+std")
                     pairs = zip(fragment_vectors[name](), fragment_vectors["features"](), strict=True)
