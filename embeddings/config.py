@@ -211,6 +211,12 @@ class TrainConfig:
     `features` vector from its embedding and ``W * MSE`` joins the loss (``embeddings/training/descriptors.py``);
     the head is not exported.
 
+    Mixed positives (``track_weight = W > 0``, with ``positives`` other than ``"track"``): each group's
+    ``views`` items come as ``views // 2`` tracks with two fragments each where the tracks have them, and
+    ``W *`` the same loss with every track its own group (two fragments of one track positives; all other
+    items, the group's other tracks included, negatives) joins the group loss: the model learns both what
+    a production shares and what tells its tracks apart.
+
     Negative weights (``loss="soft-infonce"`` only): ``negative_weights`` names the similarity of two tracks
     that down-weights one as the other's negative: ``"tags"`` (Jaccard overlap of their genre tags),
     ``"lyrics"`` (clipped cosine of their lyric vectors, see :mod:`embeddings.lyrics.similarity`; tracks without
@@ -250,6 +256,7 @@ class TrainConfig:
     kmeans_fragments: int = 4096
     ema_decay: float = 0.0
     aux_descriptors: float = 0.0
+    track_weight: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -270,6 +277,18 @@ class TrainConfig:
             )
         if self.views < 2:
             raise ConfigError(f"views={self.views} must be >= 2: a contrastive batch needs positives")
+        if self.track_weight < 0:
+            raise ConfigError(f"track_weight={self.track_weight} must be >= 0 (0: group positives only)")
+        if self.track_weight > 0 and self.positives == "track":
+            raise ConfigError(
+                "track_weight > 0 mixes track positives into group positives; with positives='track' every "
+                "group already is one track (use --positives folder, playlist or tag)"
+            )
+        if self.track_weight > 0 and (self.views < 4 or self.views % 2):
+            raise ConfigError(
+                f"views={self.views} must be even and >= 4 with track_weight > 0: each group holds tracks "
+                "with two fragments each, and at least two tracks"
+            )
         if self.batch_size < 2 * self.views:
             raise ConfigError(f"batch_size={self.batch_size} must hold at least two groups of views={self.views} items")
         if self.epochs < 1 or (self.max_steps is not None and self.max_steps < 1):
@@ -313,6 +332,11 @@ class TrainConfig:
     @property
     def groups_per_batch(self) -> int:
         return self.batch_size // self.views
+
+    @property
+    def fragments_per_track(self) -> int:
+        """Fragments of one track drawn together into a group: 2 with mixed positives, else 1."""
+        return 2 if self.track_weight > 0 else 1
 
     def to_dict(self) -> dict[str, Any]:
         """The plain dict a checkpoint's ``model.json`` holds under ``"training"``."""

@@ -86,6 +86,10 @@ def train_cli(
         float, typer.Option(help="Weight of an auxiliary head that predicts each fragment's handcrafted `features` "
                             "descriptors from its embedding (MSE; 0: off; the head is not exported).")
     ] = TrainConfig.aux_descriptors,
+    track_weight: Annotated[
+        float, typer.Option(help="Mixed positives: with group positives (folder, playlist, tag), draw two fragments "
+                            "per track and add this weight times the loss with each track its own group (0: off).")
+    ] = TrainConfig.track_weight,
     val_every: Annotated[
         int, typer.Option(help="Validate every N steps (and at epoch ends N/2+ steps later).")
     ] = TrainConfig.val_every,
@@ -136,7 +140,7 @@ def train_cli(
             training=dict(loss=loss, positives=positives, negative_weights=negative_weights,
                           epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
                           batch_size=batch_size, views=views, lr=lr, schedule=schedule, tag_weight=tag_weight,
-                          aux_descriptors=aux_descriptors,
+                          aux_descriptors=aux_descriptors, track_weight=track_weight,
                           val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
                           ema_decay=ema_decay, logger=logger),
         )

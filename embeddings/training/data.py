@@ -174,6 +174,7 @@ class BatchPlanner:
         pool_groups: int,
         max_tracks_per_group: int,
         seed: int,
+        fragments_per_track: int = 1,
     ) -> None:
         self.groups = [[t for t in g if n_train[t] > 0] for g in groups]
         self.usable = [i for i, g in enumerate(self.groups) if g]
@@ -186,6 +187,7 @@ class BatchPlanner:
         self.views = views
         self.pool_groups = max(pool_groups, self.groups_per_batch)
         self.max_tracks = max_tracks_per_group
+        self.per_track = fragments_per_track
         self.seed = seed
         self.epoch = 0
         self._start_epoch(0)
@@ -246,13 +248,23 @@ class BatchPlanner:
         members, unused = entry["members"], entry["unused"]
         chosen: list[int] = []
         tracks_used: set[int] = set()
+        n_tracks = max(1, self.views // self.per_track)
         for pos in list(unused):  # distinct tracks first (playlist/tag positives across tracks)
-            if len(chosen) == self.views:
+            if len(chosen) == n_tracks:
                 break
             track = members[pos][0]
             if track not in tracks_used and track not in taken:
                 chosen.append(pos)
                 tracks_used.add(track)
+        if self.per_track > 1:  # then more fragments of those tracks (mixed track + group positives)
+            count = dict.fromkeys(tracks_used, 1)
+            for pos in list(unused):
+                if len(chosen) == self.views:
+                    break
+                track = members[pos][0]
+                if pos not in chosen and count.get(track, self.per_track) < self.per_track:
+                    chosen.append(pos)
+                    count[track] += 1
         for pos in list(unused):
             if len(chosen) == self.views:
                 break
@@ -316,6 +328,8 @@ class Batch:
     epoch: int
     planner_state: dict[str, Any]
     fragments: torch.Tensor | None = None
+    #: whether some track has two items in the global batch (the track term of mixed positives needs one)
+    repeats_tracks: bool = True
 
 
 class BatchStream:
@@ -344,6 +358,7 @@ class BatchStream:
         costs a few fragments, not the run; it is reported once (``on_skip``) and never decoded again.
         With several processes, only this process's share is decoded (a replacement comes from the share;
         the loss checks the global batch for positives)."""
+        repeats_tracks = len({t for t, _ in items}) < len(items)
         part = shard(len(items), self.world)
         items, slots = items[part], slots[part]
         decoded: dict[int, torch.Tensor] = {}
@@ -372,6 +387,7 @@ class BatchStream:
             epoch=self.planner.epoch,
             planner_state=self.planner.state_dict(),
             fragments=torch.tensor([items[i][1] for i in keep], dtype=torch.long),
+            repeats_tracks=repeats_tracks,
         )
 
     def epoch(self) -> Iterator[Batch]:

@@ -231,6 +231,7 @@ def load_data(
         pool_groups=config.pool_groups,
         max_tracks_per_group=config.max_tracks_per_group,
         seed=config.seed,
+        fragments_per_track=config.fragments_per_track,
     )
     vocab = tag_vocabulary(tracks, config.max_tags) if config.tag_weight > 0 else []
     tag_targets = torch.zeros(len(tracks), len(vocab))
@@ -600,6 +601,10 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
         z = projections.float()
         terms["contrastive_loss"] = run.cross_loss(z, group_ids, batch.tracks, generator=state.loss_rng)
         loss = config.contrastive_weight * terms["contrastive_loss"]
+        if config.track_weight > 0 and batch.repeats_tracks:  # mixed positives: each track its own group too
+            tracks = batch.tracks.to(run.device)
+            terms["track_loss"] = run.cross_loss(z, tracks, batch.tracks, generator=state.loss_rng)
+            loss = loss + config.track_weight * terms["track_loss"]
         if kmeans is not None:
             terms["kmeans_loss"] = kmeans.loss(embeddings.float())
             loss = loss + config.kmeans_weight * terms["kmeans_loss"]
