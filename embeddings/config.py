@@ -217,6 +217,10 @@ class TrainConfig:
     items, the group's other tracks included, negatives) joins the group loss: the model learns both what
     a production shares and what tells its tracks apart.
 
+    Multi-crop (``local_crops = N > 0``, after SwAV's multi-crop, Caron et al., NeurIPS 2020): each item also
+    gives ``N`` local crops of half its crop length, augmented alike; they join the batch as more items of
+    the item's group, so every anchor has more positives at a small extra cost (half-length inputs).
+
     Negative weights (``loss="soft-infonce"`` only): ``negative_weights`` names the similarity of two tracks
     that down-weights one as the other's negative: ``"tags"`` (Jaccard overlap of their genre tags),
     ``"lyrics"`` (clipped cosine of their lyric vectors, see :mod:`embeddings.lyrics.similarity`; tracks without
@@ -257,6 +261,7 @@ class TrainConfig:
     ema_decay: float = 0.0
     aux_descriptors: float = 0.0
     track_weight: float = 0.0
+    local_crops: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -277,6 +282,8 @@ class TrainConfig:
             )
         if self.views < 2:
             raise ConfigError(f"views={self.views} must be >= 2: a contrastive batch needs positives")
+        if self.local_crops < 0:
+            raise ConfigError(f"local_crops={self.local_crops} must be >= 0 (0: one crop per item)")
         if self.track_weight < 0:
             raise ConfigError(f"track_weight={self.track_weight} must be >= 0 (0: group positives only)")
         if self.track_weight > 0 and self.positives == "track":

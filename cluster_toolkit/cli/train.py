@@ -90,6 +90,10 @@ def train_cli(
         float, typer.Option(help="Mixed positives: with group positives (folder, playlist, tag), draw two fragments "
                             "per track and add this weight times the loss with each track its own group (0: off).")
     ] = TrainConfig.track_weight,
+    local_crops: Annotated[
+        int, typer.Option(help="Multi-crop: each item also gives N crops of half its crop length, more positives "
+                          "of its group (0: off).", min=0)
+    ] = TrainConfig.local_crops,
     val_every: Annotated[
         int, typer.Option(help="Validate every N steps (and at epoch ends N/2+ steps later).")
     ] = TrainConfig.val_every,
@@ -141,6 +145,7 @@ def train_cli(
                           epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
                           batch_size=batch_size, views=views, lr=lr, schedule=schedule, tag_weight=tag_weight,
                           aux_descriptors=aux_descriptors, track_weight=track_weight,
+                          local_crops=local_crops,
                           val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
                           ema_decay=ema_decay, logger=logger),
         )

@@ -587,6 +587,18 @@ def after_validation(run: Run, state: TrainState, record: dict[str, Any] | None,
     return config.patience > 0 and state.bad_validations >= config.patience
 
 
+def local_crops(run: Run, state: TrainState, batch: Batch) -> torch.Tensor | None:
+    """``local_crops`` augmented crops of half the crop length of every item, ``(N * B, n_mels, T / 2)``
+    (all the first crops, then all the second...), or ``None`` without multi-crop."""
+    n = run.config.local_crops
+    if n == 0:
+        return None
+    full = run.config.augment.crop_frames or batch.mels.shape[-1]
+    augment = SpectrogramAugment(replace(run.config.augment, crop_frames=max(1, full // 2)))
+    crops = [augment.batch(batch.mels, generator=state.aug_rng, group_ids=batch.group_ids) for _ in range(n)]
+    return torch.cat(crops).to(run.device)
+
+
 def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
     """One optimiser step on ``batch``; returns the step's numbers (loss, its terms, gradient norm)."""
     config, model, kmeans = run.config, state.model, state.kmeans
@@ -595,15 +607,20 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
         descriptors = run.descriptors.targets(batch.mels, list(zip(batch.tracks.tolist(), batch.fragments.tolist())))
     mels = run.augment.batch(batch.mels, generator=state.aug_rng, group_ids=batch.group_ids).to(run.device)
     group_ids = batch.group_ids.to(run.device)
+    local = local_crops(run, state, batch)
     terms: dict[str, torch.Tensor] = {}
     with run.autocast():
         embeddings, projections = state.net(mels)
         z = projections.float()
-        terms["contrastive_loss"] = run.cross_loss(z, group_ids, batch.tracks, generator=state.loss_rng)
+        items, item_tracks = group_ids, batch.tracks
+        if local is not None:  # multi-crop: the local crops are more items of their groups
+            z = torch.cat([z, state.net(local)[1].float()])
+            items = group_ids.repeat(1 + config.local_crops)
+            item_tracks = batch.tracks.repeat(1 + config.local_crops)
+        terms["contrastive_loss"] = run.cross_loss(z, items, item_tracks, generator=state.loss_rng)
         loss = config.contrastive_weight * terms["contrastive_loss"]
         if config.track_weight > 0 and batch.repeats_tracks:  # mixed positives: each track its own group too
-            tracks = batch.tracks.to(run.device)
-            terms["track_loss"] = run.cross_loss(z, tracks, batch.tracks, generator=state.loss_rng)
+            terms["track_loss"] = run.cross_loss(z, item_tracks.to(run.device), item_tracks, generator=state.loss_rng)
             loss = loss + config.track_weight * terms["track_loss"]
         if kmeans is not None:
             terms["kmeans_loss"] = kmeans.loss(embeddings.float())
