@@ -1,0 +1,160 @@
+"""Attention pooling of the `hybrid+std` fragment vectors against mean pooling, on held-out sources (issue 9 item 3).
+
+Not part of ctk yet: this measures whether a learned pooling pays before it is built into a backend.
+
+A small attention head scores each fragment's mean part (the `hybrid` blocks: learned + features),
+``a = softmax_k(v . tanh(W x_k + b))`` with ``W`` ``(32, 343)``, and replaces the track's mean of those blocks
+by ``sum_k a_k x_k``; the std block is the default's. ``v`` starts at zero, so step 0 *is* mean pooling.
+The head is fitted on the train sources' tracks (sampled coverage, as ``ctk embed``), full batch, Adam
+(lr 1e-3), multi-positive InfoNCE over tracks with the source folder as the label (temperature 0.1).
+
+Its one free choice, the number of steps, is made on the train side only: the train sources are split into
+``--folds`` groups of whole sources; for each, the head is fitted on the others and the NMI over 10 k-means
+seeds of the left-out sources is read at each of ``--steps``; the step count with the best mean gain over
+step 0 is then fitted on all train sources and scored once on the held-out group beside mean pooling.
+
+    python bench/attention_pooling.py --model v2-s0=embeddings/assets/ctk-small v2-s1=runs/v2-s1 \\
+        --train $CORPUS/train --heldout $CORPUS/heldout --train-mels /tmp/train-mels --heldout-mels /tmp/heldout-mels
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fit_pooling_stats import cached_mels  # noqa: E402
+
+from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings  # noqa: E402
+from cluster_toolkit.scanning import iter_audio_files  # noqa: E402
+from embeddings.backends.encoder import EncoderBackend  # noqa: E402
+from embeddings.backends.hybrid import HybridBackend  # noqa: E402
+from embeddings.losses.infonce import InfoNCELoss  # noqa: E402
+
+CORPUS = os.environ.get("CORPUS")
+
+
+class AttentionPool(torch.nn.Module):
+    """``(k, d)`` fragment vectors -> ``(d,)``: softmax-weighted sum; zero ``v`` gives the plain mean."""
+
+    def __init__(self, dim: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.score = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.Tanh(),
+                                         torch.nn.Linear(hidden, 1, bias=False))
+        torch.nn.init.zeros_(self.score[2].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.score(x).squeeze(-1), dim=0)
+        return weights @ x
+
+
+def fragment_vectors(hybrid: HybridBackend, folder: Path, mel_dir: Path, workers: int):
+    """Per track its ``hybrid+std`` fragment vectors ``(k, dim)``, and the tracks' source folders."""
+    files = sorted(Path(f) for f in iter_audio_files(folder))
+    mels = cached_mels(files, mel_dir, coverage="sampled", workers=workers)
+    vectors = [hybrid.embed(np.load(out)).astype(np.float32) for out in mels.values()]
+    return vectors, np.array([f.parent.name for f in mels])
+
+
+def track_vectors(hybrid: HybridBackend, head: AttentionPool, vectors: list[np.ndarray]) -> np.ndarray:
+    """The default's track vectors with the mean part replaced by the head's pooling."""
+    d = head.score[0].in_features
+    out = []
+    with torch.no_grad():
+        for x in vectors:
+            track = hybrid.pool(x)
+            track[:d] = head(torch.from_numpy(x[:, :d])).numpy()
+            out.append(track)
+    return np.stack(out)
+
+
+def nmi_over_seeds(v: np.ndarray, labels: np.ndarray, n_seeds: int = 10) -> np.ndarray:
+    return np.array([clustering_scores(v, labels, seed=s)["nmi"] for s in range(n_seeds)])
+
+
+def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
+    """Fit a head for ``max(steps)`` steps; with ``probe`` (vectors, labels), its mean NMI at each of ``steps``."""
+    torch.manual_seed(seed)
+    d = hybrid.encoder.dim + hybrid.features.dim
+    head = AttentionPool(d)
+    targets = torch.from_numpy(np.unique(labels, return_inverse=True)[1])
+    loss_fn = InfoNCELoss(temperature=0.1)
+    optimiser = torch.optim.Adam(head.parameters(), lr=1e-3)
+    inputs = [torch.from_numpy(x[:, :d]) for x in vectors]
+    scores = {}
+    for step in range(max(steps) + 1):
+        if probe is not None and step in steps:
+            scores[step] = float(nmi_over_seeds(track_vectors(hybrid, head, probe[0]), probe[1]).mean())
+        if step == max(steps):
+            break
+        loss = loss_fn(torch.stack([head(x) for x in inputs]), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return head, scores
+
+
+def choose_steps(hybrid, vectors, labels, steps, n_folds):
+    """The step count whose NMI gain over mean pooling on left-out train sources is best (mean over folds)."""
+    sources = np.random.default_rng(0).permutation(np.unique(labels))
+    gains = {s: [] for s in steps}
+    for fold in np.array_split(sources, n_folds):
+        out = np.isin(labels, fold)
+        _, scores = fit_head(hybrid, [x for x, o in zip(vectors, out) if not o], labels[~out], steps,
+                             probe=([x for x, o in zip(vectors, out) if o], labels[out]))
+        for s in steps:
+            gains[s].append(scores[s] - scores[0])
+    mean_gain = {s: float(np.mean(g)) for s, g in gains.items()}
+    return max(steps, key=lambda s: mean_gain[s]), mean_gain
+
+
+def row(name: str, v: np.ndarray, labels: np.ndarray) -> str:
+    scores = evaluate_embeddings(v.astype(np.float32), labels)
+    runs = [clustering_scores(v, labels, seed=s) for s in range(10)]
+    nmi = np.array([r["nmi"] for r in runs])
+    ami = np.array([r["ami"] for r in runs])
+    r = scores["retrieval"]
+    return (f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['map@10']:.3f} | "
+            f"{scores['linear_probe']['accuracy']:.3f} | {nmi.mean():.3f} ± {nmi.std():.3f} | "
+            f"{ami.mean():.3f} ± {ami.std():.3f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", nargs="+", required=True, help="NAME=DIR checkpoints with their statistics files")
+    ap.add_argument("--train", type=Path, default=CORPUS and Path(CORPUS) / "train")
+    ap.add_argument("--heldout", type=Path, default=CORPUS and Path(CORPUS) / "heldout")
+    ap.add_argument("--train-mels", type=Path, required=True, help="log-mel cache of the train tracks")
+    ap.add_argument("--heldout-mels", type=Path, required=True, help="log-mel cache of the held-out tracks")
+    ap.add_argument("--steps", type=int, nargs="+", default=[0, 25, 50, 100, 200, 300])
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    steps = sorted(set(args.steps) | {0})
+    print("| backend | Recall@1 | Recall@10 | mAP@10 | probe | NMI, 10 k-means seeds | AMI, 10 seeds |")
+    print("|---|---|---|---|---|---|---|")
+    for spec in args.model:
+        name, folder = spec.split("=", 1)
+        hybrid = HybridBackend(EncoderBackend.from_checkpoint(folder), pooling="mean+std")
+        train_v, train_y = fragment_vectors(hybrid, args.train, args.train_mels, args.workers)
+        test_v, test_y = fragment_vectors(hybrid, args.heldout, args.heldout_mels, args.workers)
+        best, gains = choose_steps(hybrid, train_v, train_y, steps, args.folds)
+        print(f"<!-- {name}: NMI gain on left-out train sources by steps "
+              f"{ {s: round(g, 4) for s, g in gains.items()} }, chosen {best} -->", flush=True)
+        head, _ = fit_head(hybrid, train_v, train_y, [best])
+        print(row(f"{name} `hybrid+std`, mean pooling", track_vectors(hybrid, AttentionPool(head.score[0].in_features),
+                                                                     test_v), test_y), flush=True)
+        print(row(f"{name} attention pooling ({best} steps)", track_vectors(hybrid, head, test_v), test_y), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
