@@ -1,10 +1,11 @@
 """Tiny encoders for fast tests, from one helper, and a tiny training check shared by the model tests."""
 
+import json
 from functools import partial
 
 import torch
 
-from embeddings.config import AugmentConfig, TrainConfig
+from embeddings.config import AugmentConfig, TrainConfig, config_from_dict
 from embeddings.losses import InfoNCELoss
 from embeddings.models.config import EncoderConfig
 
@@ -83,3 +84,11 @@ def fit_two_views(model: torch.nn.Module, *, n_mels: int, n_frames: int, steps: 
         optimizer.step()
         losses.append(float(loss.detach()))
     return losses
+
+
+def check_new_train_field(config: TrainConfig, field: str) -> None:
+    """``config`` survives a JSON round trip, and a checkpoint's training config written before ``field``
+    existed still loads, with the field's default."""
+    assert config_from_dict(TrainConfig, json.loads(json.dumps(config.to_dict()))) == config
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != field}
+    assert getattr(config_from_dict(TrainConfig, old), field) == getattr(TrainConfig(), field)

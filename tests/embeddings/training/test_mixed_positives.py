@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from embeddings.config import TrainConfig, config_from_dict
+from embeddings.config import TrainConfig
 from embeddings.errors import ConfigError
 from embeddings.training import train
 from embeddings.training.data import BatchPlanner
-from tests.embeddings.tiny import quick_train_config
+from tests.embeddings.tiny import check_new_train_field, quick_train_config
 
 
 def test_planner_draws_two_fragments_of_each_track_in_a_group():
@@ -47,9 +47,7 @@ def test_a_group_of_one_fragment_tracks_still_fills_its_views():
 def test_config_checks_and_old_checkpoints_load():
     config = TrainConfig(positives="folder", views=8, track_weight=0.5)
     assert config.fragments_per_track == 2 and TrainConfig().fragments_per_track == 1
-    assert config_from_dict(TrainConfig, json.loads(json.dumps(config.to_dict()))) == config
-    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "track_weight"}  # a checkpoint from before
-    assert config_from_dict(TrainConfig, old).track_weight == 0.0
+    check_new_train_field(config, "track_weight")
     with pytest.raises(ConfigError, match="track_weight=-1.0 must be >= 0"):
         TrainConfig(positives="folder", track_weight=-1.0)
     with pytest.raises(ConfigError, match="positives='track'"):

@@ -8,19 +8,17 @@ import pytest
 import torch
 
 from embeddings.backends.encoder import EncoderBackend
-from embeddings.config import TrainConfig, config_from_dict
+from embeddings.config import TrainConfig
 from embeddings.errors import ConfigError
 from embeddings.training import train
 from embeddings.training.data import Batch
 from embeddings.training.train import local_crops
-from tests.embeddings.tiny import quick_train_config
+from tests.embeddings.tiny import check_new_train_field, quick_train_config
 
 
 def test_config_checks_and_old_checkpoints_load():
     config = TrainConfig(local_crops=2)
-    assert config_from_dict(TrainConfig, json.loads(json.dumps(config.to_dict()))) == config
-    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "local_crops"}  # a checkpoint from before
-    assert config_from_dict(TrainConfig, old).local_crops == 0
+    check_new_train_field(config, "local_crops")
     with pytest.raises(ConfigError, match="local_crops=-1 must be >= 0"):
         TrainConfig(local_crops=-1)
 
