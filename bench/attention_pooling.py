@@ -101,14 +101,14 @@ def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
     return head, scores
 
 
-def choose_steps(hybrid, vectors, labels, steps, n_folds):
+def choose_steps(hybrid, vectors, labels, steps, n_folds, seed=0):
     """The step count whose NMI gain over mean pooling on left-out train sources is best (mean over folds)."""
     sources = np.random.default_rng(0).permutation(np.unique(labels))
     gains = {s: [] for s in steps}
     for fold in np.array_split(sources, n_folds):
         out = np.isin(labels, fold)
         _, scores = fit_head(hybrid, [x for x, o in zip(vectors, out) if not o], labels[~out], steps,
-                             probe=([x for x, o in zip(vectors, out) if o], labels[out]))
+                             probe=([x for x, o in zip(vectors, out) if o], labels[out]), seed=seed)
         for s in steps:
             gains[s].append(scores[s] - scores[0])
     mean_gain = {s: float(np.mean(g)) for s, g in gains.items()}
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, nargs="+", default=[0, 25, 50, 100, 200, 300])
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation (the folds stay fixed)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     steps = sorted(set(args.steps) | {0})
@@ -146,13 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         hybrid = HybridBackend(EncoderBackend.from_checkpoint(folder), pooling="mean+std")
         train_v, train_y = fragment_vectors(hybrid, args.train, args.train_mels, args.workers)
         test_v, test_y = fragment_vectors(hybrid, args.heldout, args.heldout_mels, args.workers)
-        best, gains = choose_steps(hybrid, train_v, train_y, steps, args.folds)
+        best, gains = choose_steps(hybrid, train_v, train_y, steps, args.folds, seed=args.seed)
         print(f"<!-- {name}: NMI gain on left-out train sources by steps "
               f"{ {s: round(g, 4) for s, g in gains.items()} }, chosen {best} -->", flush=True)
-        head, _ = fit_head(hybrid, train_v, train_y, [best])
+        head, _ = fit_head(hybrid, train_v, train_y, [best], seed=args.seed)
         print(row(f"{name} `hybrid+std`, mean pooling", track_vectors(hybrid, AttentionPool(head.score[0].in_features),
                                                                      test_v), test_y), flush=True)
-        print(row(f"{name} attention pooling ({best} steps)", track_vectors(hybrid, head, test_v), test_y), flush=True)
+        attention = track_vectors(hybrid, head, test_v)
+        print(row(f"{name} attention pooling ({best} steps, head seed {args.seed})", attention, test_y), flush=True)
     return 0
 
 
