@@ -75,8 +75,10 @@ def track_vectors(hybrid: HybridBackend, head: AttentionPool, vectors: list[np.n
     return np.stack(out)
 
 
-def nmi_over_seeds(v: np.ndarray, labels: np.ndarray, n_seeds: int = 10) -> np.ndarray:
-    return np.array([clustering_scores(v, labels, seed=s)["nmi"] for s in range(n_seeds)])
+def over_kmeans_seeds(v: np.ndarray, labels: np.ndarray, n_seeds: int = 10) -> dict[str, np.ndarray]:
+    """NMI and AMI of k-means runs with ``n_seeds`` seeds."""
+    runs = [clustering_scores(v, labels, seed=s) for s in range(n_seeds)]
+    return {m: np.array([r[m] for r in runs]) for m in ("nmi", "ami")}
 
 
 def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
@@ -91,7 +93,7 @@ def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
     scores = {}
     for step in range(max(steps) + 1):
         if probe is not None and step in steps:
-            scores[step] = float(nmi_over_seeds(track_vectors(hybrid, head, probe[0]), probe[1]).mean())
+            scores[step] = float(over_kmeans_seeds(track_vectors(hybrid, head, probe[0]), probe[1])["nmi"].mean())
         if step == max(steps):
             break
         loss = loss_fn(torch.stack([head(x) for x in inputs]), targets)
@@ -117,9 +119,8 @@ def choose_steps(hybrid, vectors, labels, steps, n_folds, seed=0):
 
 def row(name: str, v: np.ndarray, labels: np.ndarray) -> str:
     scores = evaluate_embeddings(v.astype(np.float32), labels)
-    runs = [clustering_scores(v, labels, seed=s) for s in range(10)]
-    nmi = np.array([r["nmi"] for r in runs])
-    ami = np.array([r["ami"] for r in runs])
+    seeds = over_kmeans_seeds(v, labels)
+    nmi, ami = seeds["nmi"], seeds["ami"]
     r = scores["retrieval"]
     return (f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['map@10']:.3f} | "
             f"{scores['linear_probe']['accuracy']:.3f} | {nmi.mean():.3f} ± {nmi.std():.3f} | "

@@ -85,7 +85,7 @@ def split(corpus: Path, *, render_modules: bool = False) -> Counter:
         folder.mkdir(parents=True, exist_ok=True)
         if module:
             target = render_module(r, corpus)
-            (folder / f"{r['track_id']}-{os.path.basename(r['path'])}.flac").symlink_to(target)
+            (folder / f"{link_name(r)}.flac").symlink_to(target)
         else:
             (folder / link_name(r)).symlink_to(r["path"])
         counts[part] += 1
