@@ -1,20 +1,23 @@
-"""Attention pooling of the `hybrid+std` fragment vectors against mean pooling, on held-out sources (issue 9 item 3).
+"""Attention pooling of the `hybrid+std` fragment vectors against mean pooling, on held-out sources (issue 9 item 3),
+and the fit of the ``hybrid+attn`` backend's head (``--write``).
 
-Not part of ctk yet: this measures whether a learned pooling pays before it is built into a backend.
-
-A small attention head scores each fragment's mean part (the `hybrid` blocks: learned + features),
-``a = softmax_k(v . tanh(W x_k + b))`` with ``W`` ``(32, 343)``, and replaces the track's mean of those blocks
-by ``sum_k a_k x_k``; the std block is the default's. ``v`` starts at zero, so step 0 *is* mean pooling.
+A small attention head (:mod:`embeddings.backends.attention_pooling`) scores each fragment's mean part (the
+`hybrid` blocks: learned + features), ``a = softmax_k(v . tanh(W x_k + b))`` with ``W`` ``(32, 343)``, and replaces
+the track's mean of those blocks by ``sum_k a_k x_k``; the std block is the default's. ``v`` starts at zero, so
+step 0 *is* mean pooling.
 The head is fitted on the train sources' tracks (sampled coverage, as ``ctk embed``), full batch, Adam
 (lr 1e-3), multi-positive InfoNCE over tracks with the source folder as the label (temperature 0.1).
 
 Its one free choice, the number of steps, is made on the train side only: the train sources are split into
 ``--folds`` groups of whole sources; for each, the head is fitted on the others and the NMI over 10 k-means
 seeds of the left-out sources is read at each of ``--steps``; the step count with the best mean gain over
-step 0 is then fitted on all train sources and scored once on the held-out group beside mean pooling.
+step 0 is then fitted on all train sources and scored once on the held-out group beside mean pooling. With
+``--write`` that head is stored next to each model's checkpoint (``attention_pooling.safetensors``), which is what
+``ctk embed --model hybrid+attn[:DIR]`` loads.
 
     python bench/attention_pooling.py --model v2-s0=embeddings/assets/ctk-small v2-s1=runs/v2-s1 \\
         --train $CORPUS/train --heldout $CORPUS/heldout --train-mels /tmp/train-mels --heldout-mels /tmp/heldout-mels
+    python bench/attention_pooling.py --model v2=embeddings/assets/ctk-small --write ...    # the shipped head
 """
 
 from __future__ import annotations
@@ -34,25 +37,16 @@ from fit_pooling_stats import cached_mels  # noqa: E402
 
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings  # noqa: E402
 from cluster_toolkit.scanning import iter_audio_files  # noqa: E402
+from embeddings.backends.attention_pooling import (  # noqa: E402
+    ATTENTION_FILE,
+    AttentionPooling,
+    fit_attention_pooling,
+    write_attention_pooling,
+)
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import HybridBackend  # noqa: E402
-from embeddings.losses.infonce import InfoNCELoss  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS")
-
-
-class AttentionPool(torch.nn.Module):
-    """``(k, d)`` fragment vectors -> ``(d,)``: softmax-weighted sum; zero ``v`` gives the plain mean."""
-
-    def __init__(self, dim: int, hidden: int = 32) -> None:
-        super().__init__()
-        self.score = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.Tanh(),
-                                         torch.nn.Linear(hidden, 1, bias=False))
-        torch.nn.init.zeros_(self.score[2].weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = torch.softmax(self.score(x).squeeze(-1), dim=0)
-        return weights @ x
 
 
 def fragment_vectors(hybrid: HybridBackend, folder: Path, mel_dir: Path, workers: int):
@@ -63,14 +57,15 @@ def fragment_vectors(hybrid: HybridBackend, folder: Path, mel_dir: Path, workers
     return vectors, np.array([f.parent.name for f in mels])
 
 
-def track_vectors(hybrid: HybridBackend, head: AttentionPool, vectors: list[np.ndarray]) -> np.ndarray:
-    """The default's track vectors with the mean part replaced by the head's pooling."""
-    d = head.score[0].in_features
+def track_vectors(hybrid: HybridBackend, head: AttentionPooling, vectors: list[np.ndarray]) -> np.ndarray:
+    """The default's track vectors with the mean part replaced by the head's pooling (what ``hybrid+attn`` stores)."""
+    d = head.dim
     out = []
     with torch.no_grad():
         for x in vectors:
             track = hybrid.pool(x)
-            track[:d] = head(torch.from_numpy(x[:, :d])).numpy()
+            if len(x) > 1:
+                track[:d] = head(torch.from_numpy(x[:, :d])).numpy()
             out.append(track)
     return np.stack(out)
 
@@ -82,24 +77,15 @@ def over_kmeans_seeds(v: np.ndarray, labels: np.ndarray, n_seeds: int = 10) -> d
 
 
 def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
-    """Fit a head for ``max(steps)`` steps; with ``probe`` (vectors, labels), its mean NMI at each of ``steps``."""
-    torch.manual_seed(seed)
-    d = hybrid.encoder.dim + hybrid.features.dim
-    head = AttentionPool(d)
-    targets = torch.from_numpy(np.unique(labels, return_inverse=True)[1])
-    loss_fn = InfoNCELoss(temperature=0.1)
-    optimiser = torch.optim.Adam(head.parameters(), lr=1e-3)
-    inputs = [torch.from_numpy(x[:, :d]) for x in vectors]
-    scores = {}
-    for step in range(max(steps) + 1):
-        if probe is not None and step in steps:
+    """Fit a head for ``max(steps)`` steps; with ``probe`` (vectors, labels), its mean NMI at each of ``steps``
+    (each a fresh fit of that many steps from the same seed: full batch, so the same path)."""
+    d = hybrid.mean_dim
+    inputs = [x[:, :d] for x in vectors]
+    scores, head = {}, None
+    for step in sorted(steps):
+        head = fit_attention_pooling(inputs, labels, steps=step, seed=seed)
+        if probe is not None:
             scores[step] = float(over_kmeans_seeds(track_vectors(hybrid, head, probe[0]), probe[1])["nmi"].mean())
-        if step == max(steps):
-            break
-        loss = loss_fn(torch.stack([head(x) for x in inputs]), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
     return head, scores
 
 
@@ -138,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation (the folds stay fixed)")
+    ap.add_argument("--write", action="store_true", help=f"store the chosen head as DIR/{ATTENTION_FILE}")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     steps = sorted(set(args.steps) | {0})
@@ -152,8 +139,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"<!-- {name}: NMI gain on left-out train sources by steps "
               f"{ {s: round(g, 4) for s, g in gains.items()} }, chosen {best} -->", flush=True)
         head, _ = fit_head(hybrid, train_v, train_y, [best], seed=args.seed)
-        print(row(f"{name} `hybrid+std`, mean pooling", track_vectors(hybrid, AttentionPool(head.score[0].in_features),
-                                                                     test_v), test_y), flush=True)
+        if args.write:
+            where = write_attention_pooling(
+                Path(folder) / ATTENTION_FILE, head, ties=hybrid.attention_ties(),
+                fitted_on={"folder": str(args.train), "tracks": len(train_v), "sources": int(len(np.unique(train_y))),
+                           "coverage": "sampled", "steps": best, "seed": args.seed, "folds": args.folds,
+                           "loss": "multi-positive InfoNCE over tracks, source labels, temperature 0.1"})
+            print(f"<!-- wrote {where} -->", flush=True)
+        print(row(f"{name} `hybrid+std`, mean pooling", track_vectors(hybrid, AttentionPooling(head.dim), test_v),
+                  test_y), flush=True)
         attention = track_vectors(hybrid, head, test_v)
         print(row(f"{name} attention pooling ({best} steps, head seed {args.seed})", attention, test_y), flush=True)
     return 0

@@ -20,6 +20,9 @@ Rows derived from those stores without another decode:
 - ``hybrid+std(NAME)`` (``--hybrid-std``): what the ``hybrid+std`` backend stores for model NAME: the hybrid
   vector and the std block standardised by ``NAME/pooling_stats.json`` (fitted on the training sources,
   weight chosen there by ``bench/fit_pooling_stats.py``): a fixed map, the shippable version of the above.
+- ``hybrid+attn(NAME)`` (``--hybrid-attn``): what the ``hybrid+attn`` backend stores for model NAME: ``hybrid+std``
+  with the mean part pooled by the attention head ``NAME/attention_pooling.safetensors`` (fitted on the training
+  sources by ``bench/attention_pooling.py --write``).
 - ``--store NAME=PATH``: the track vectors of a store embedded elsewhere (same held-out tracks), e.g. one
   made by an earlier ctk for reference.
 
@@ -58,6 +61,7 @@ from bench.heldout_mels import cache_mels, embed_cached  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
+from embeddings.backends.attention_pooling import ATTENTION_FILE  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import POOLING_STATS_FILE, STATS_FILE, HybridBackend  # noqa: E402
 from embeddings.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
@@ -253,6 +257,8 @@ def main() -> None:
     ap.add_argument("--hybrid-std", type=float, nargs="*", default=None, help="add hybrid+std(NAME) rows for models "
                     f"with {POOLING_STATS_FILE} (the fixed std block of `--model hybrid+std:NAME`), at the weight "
                     "stored there or at each weight W given")
+    ap.add_argument("--hybrid-attn", action="store_true", help="add hybrid+attn(NAME) rows for models with "
+                    f"{ATTENTION_FILE} (`--model hybrid+attn:NAME`)")
     ap.add_argument("--store", nargs="*", default=[], help="NAME=PATH: rows from stores embedded elsewhere")
     ap.add_argument("--manifest", type=Path, default=None, help="corpus manifest.csv: adds artist-label scores")
     ap.add_argument("--vectors", nargs="*", default=[], metavar="NAME=FILE.npz[:KEY]",
@@ -334,6 +340,12 @@ def main() -> None:
                         std_block = x[:, hybrid.dim :] * (w / pooled.std_weight)
                         derived[f"hybrid+std({name}) {w:g}"] = (
                             np.concatenate([x[:, : hybrid.dim], std_block], axis=1).astype(np.float32), data[name][1])
+                if args.hybrid_attn and (Path(spec) / ATTENTION_FILE).is_file():
+                    attn = HybridBackend(hybrid.encoder, pooling="attention")
+                    pairs = zip(fragment_vectors[name](), fragment_vectors["features"](), strict=True)
+                    derived[f"hybrid+attn({name})"] = (
+                        np.stack([attn.pool(np.concatenate([attn.combine(e, f), np.zeros_like(e)], axis=1))
+                                  for e, f in pairs]), data[name][1])
                 if args.hybrid_mean_std:
                     base = hybrid.combine(data[name][0], data["features"][0])
                     stds = hybrid_std_block(hybrid, fragment_vectors[name]())

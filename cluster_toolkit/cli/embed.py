@@ -151,7 +151,8 @@ def embed_cli(
     model: Annotated[
         str, typer.Option("--model", "-m", help="Embedding backend: hybrid+std (the default for a new library; an "
                           "existing one keeps the model it was made with), hybrid (without the std over fragments), "
-                          "features, ctk-small, hybrid[+std]:PATH or a checkpoint path.")
+                          "hybrid+attn (hybrid+std with learned attention pooling), features, ctk-small, "
+                          "hybrid[+std|+attn]:PATH or a checkpoint path.")
     ] = DEFAULT_BACKEND,
     workers: Annotated[int, typer.Option(help="Decoding/analysis processes (0: in this process); with --engine ray, "
                                          "encoder actors.")] = max(

@@ -10,6 +10,8 @@ rebuild the same backend from a picklable value:
   the same with the checkpoint at PATH (which needs its ``embedding_stats.json``).
 - ``hybrid+std[:PATH]`` (the default): ``hybrid`` whose track vectors add the std over the track's fragments of
   the learned vectors as a third block (needs ``pooling_stats.json`` next to the checkpoint).
+- ``hybrid+attn[:PATH]``: ``hybrid+std`` whose mean part is a learned attention-weighted mean of the fragment
+  vectors (needs ``attention_pooling.safetensors`` too; :mod:`embeddings.backends.attention_pooling`).
 - a path to a checkpoint directory made by ``ctk train``: that encoder.
 """
 
@@ -23,6 +25,7 @@ from embeddings.errors import CheckpointError
 __all__ = ["DEFAULT_BACKEND", "EmbeddingBackend", "load_backend", "model_id"]
 
 DEFAULT_BACKEND = "hybrid+std"
+HYBRID_POOLINGS = {"hybrid": "mean", "hybrid+std": "mean+std", "hybrid+attn": "attention"}
 
 
 def load_backend(spec: str, *, device: str = "cpu") -> EmbeddingBackend:
@@ -35,7 +38,7 @@ def load_backend(spec: str, *, device: str = "cpu") -> EmbeddingBackend:
     from embeddings.checkpoint import BUNDLED, CONFIG, resolve_checkpoint_dir
 
     kind, _, path = spec.partition(":")
-    if kind in ("hybrid", "hybrid+std"):
+    if kind in HYBRID_POOLINGS:
         from embeddings.backends.encoder import EncoderBackend
         from embeddings.backends.hybrid import HybridBackend
 
@@ -43,12 +46,12 @@ def load_backend(spec: str, *, device: str = "cpu") -> EmbeddingBackend:
         if not (folder / CONFIG).is_file():
             raise CheckpointError(f"{kind}: no checkpoint at {folder} ({CONFIG} missing)")
         return HybridBackend(EncoderBackend.from_checkpoint(folder, device=device),
-                             pooling="mean+std" if kind == "hybrid+std" else "mean")
+                             pooling=HYBRID_POOLINGS[kind])
     if spec in BUNDLED or Path(spec).expanduser().exists():
         from embeddings.backends.encoder import EncoderBackend
 
         return EncoderBackend.from_checkpoint(spec, device=device)
     raise CheckpointError(
-        f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid', 'hybrid+std' or the path of a checkpoint "
-        "made by `ctk train`"
+        f"unknown model {spec!r}: use 'features', 'ctk-small', 'hybrid', 'hybrid+std', 'hybrid+attn' or the path of "
+        "a checkpoint made by `ctk train`"
     )

@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from embeddings.backends.base import check_mean_std, read_stats_file
+from embeddings.backends.attention_pooling import ATTENTION_FILE, read_attention_pooling
+from embeddings.backends.base import check_mean_std, model_id, read_stats_file
 from embeddings.backends.encoder import EncoderBackend
 from embeddings.backends.features import FeaturesBackend
 from embeddings.errors import CheckpointError
@@ -49,7 +51,7 @@ STATS_FORMAT = "ctk-embedding-stats/1"
 STATS_FILE = "embedding_stats.json"
 POOLING_STATS_FORMAT = "ctk-pooling-stats/1"
 POOLING_STATS_FILE = "pooling_stats.json"
-POOLINGS = ("mean", "mean+std")
+POOLINGS = ("mean", "mean+std", "attention")
 STD_MIN_FRAGMENTS = 2  # fewer fragments than this: no std block (zeros)
 
 
@@ -117,6 +119,7 @@ class HybridBackend:
         features_weight: float = 1.0,
         pooling: str = "mean",
         pooling_stats_path: str | Path | None = None,
+        attention_path: str | Path | None = None,
     ) -> None:
         if pooling not in POOLINGS:
             raise CheckpointError(f"hybrid pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
@@ -137,7 +140,7 @@ class HybridBackend:
         self.dim = encoder.dim + self.features.dim
         self._stats_hash = sha256_of(path)
         self.pooling = pooling
-        if pooling == "mean+std":
+        if pooling in ("mean+std", "attention"):
             ppath = (Path(pooling_stats_path) if pooling_stats_path is not None
                      else Path(encoder.checkpoint.path) / POOLING_STATS_FILE)
             pstats = read_stats_file(ppath, what="pooling", stats_format=POOLING_STATS_FORMAT,
@@ -153,6 +156,22 @@ class HybridBackend:
             self.std_weight = float(pstats["weight"])
             self._pooling_hash = sha256_of(ppath)
             self.dim += encoder.dim
+        self.attention = None
+        if pooling == "attention":
+            apath = (Path(attention_path) if attention_path is not None
+                     else Path(encoder.checkpoint.path) / ATTENTION_FILE)
+            self.attention = read_attention_pooling(apath, ties=self.attention_ties(), dim=self.mean_dim)
+            self._attention_hash = sha256_of(apath)
+
+    @property
+    def mean_dim(self) -> int:
+        """Width of the mean part of a track vector: the learned block and the `features` block."""
+        return self.encoder.dim + self.features.dim
+
+    def attention_ties(self) -> dict[str, str]:
+        """What an attention head fitted on this backend's vectors is tied to (``mean+std`` or ``attention``)."""
+        return {"weights_sha256": self.encoder.checkpoint.weights_sha256, "embedding_stats_sha256": self._stats_hash,
+                "pooling_stats_sha256": self._pooling_hash, "features_model": model_id(self.features.describe())}
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> HybridBackend:
@@ -167,7 +186,8 @@ class HybridBackend:
                        # mean pooling adds no key: stores of mean vectors keep their model id
                        **({"pooling": self.pooling, "pooling_stats": self._pooling_hash,
                            "std_min_fragments": STD_MIN_FRAGMENTS}
-                          if self.pooling != "mean" else {})},
+                          if self.pooling != "mean" else {}),
+                       **({"attention_pooling": self._attention_hash} if self.pooling == "attention" else {})},
             "encoder": self.encoder.describe(),
             "features": self.features.describe(),
             "audio": self.encoder.describe()["audio"],
@@ -198,16 +218,21 @@ class HybridBackend:
         """``(batch, n_mels, n_frames)`` float32 log-mels (dB) -> ``(batch, dim)`` float32 (``mean+std``: the
         std block of a fragment is zero)."""
         out = self.combine(self.encoder.embed(log_mels), self.features.embed(log_mels))
-        if self.pooling == "mean+std":
+        if self.pooling != "mean":
             out = np.concatenate([out, np.zeros((len(out), self.encoder.dim), dtype=np.float32)], axis=1)
         return out
 
     def pool(self, fragment_vectors: np.ndarray) -> np.ndarray:
-        """Track vector ``(dim,)`` from this backend's fragment vectors ``(k, dim)``: their mean, and with
-        ``mean+std`` the std block computed from their learned blocks (zeros below ``STD_MIN_FRAGMENTS``)."""
+        """Track vector ``(dim,)`` from this backend's fragment vectors ``(k, dim)``: their mean (``attention``: the
+        head's weighted mean of the mean part), and with ``mean+std`` or ``attention`` the std block computed from
+        their learned blocks (zeros below ``STD_MIN_FRAGMENTS``)."""
         x = np.asarray(fragment_vectors)
         track = x.mean(axis=0).astype(np.float32)  # exactly the mean pooling of every other backend
-        if self.pooling == "mean+std" and len(x) >= STD_MIN_FRAGMENTS:
+        if self.attention is not None and len(x) > 1:
+            with torch.no_grad():
+                m = self.mean_dim
+                track[:m] = self.attention(torch.from_numpy(np.ascontiguousarray(x[:, :m], dtype=np.float32))).numpy()
+        if self.pooling != "mean" and len(x) >= STD_MIN_FRAGMENTS:
             d = self.encoder.dim
             z = x[:, :d].astype(np.float64) * (np.sqrt(d) / self.learned_weight)
             track[d + self.features.dim :] = self.std_block(z)
