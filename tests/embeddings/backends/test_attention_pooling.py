@@ -176,3 +176,19 @@ def test_load_backend_builds_hybrid_attn_and_ctk_embed_stores_its_track_vectors(
     frags = analysis.fragment_embeddings
     np.testing.assert_allclose(analysis.embedding[: backend.mean_dim],
                                reference_pooling(head, frags[:, : backend.mean_dim]), atol=1e-5)
+
+
+def test_the_bundled_head_belongs_to_the_shipped_statistics_and_has_a_calibrated_threshold():
+    """``hybrid+attn`` loads with the shipped files (the head is tied to their hashes), pools the mean part only,
+    and its model id has a near-duplicate threshold (else playlists would fall back to an uncalibrated one)."""
+    from cluster_toolkit.near_duplicates import near_duplicate_dims, near_duplicate_distance
+
+    attn, std = load_backend("hybrid+attn"), load_backend("hybrid+std")
+    assert attn.dim == std.dim == 2 * 256 + attn.features.dim and attn.mean_dim == 256 + attn.features.dim
+    x = np.random.default_rng(0).normal(size=(5, attn.dim)).astype(np.float32)
+    x[:, attn.mean_dim :] = 0.0
+    np.testing.assert_array_equal(attn.pool(x)[attn.mean_dim :], std.pool(x)[attn.mean_dim :])
+    assert np.abs(attn.pool(x)[: attn.mean_dim] - std.pool(x)[: attn.mean_dim]).max() > 1e-3
+    distance, notice = near_duplicate_distance(model_id(attn.describe()))
+    assert notice is None and 0.01 < distance < 0.2
+    assert near_duplicate_dims(model_id(attn.describe())) == attn.mean_dim  # judged on the mean part, as hybrid+std
