@@ -221,6 +221,12 @@ class TrainConfig:
     gives ``N`` local crops of half its crop length, augmented alike; they join the batch as more items of
     the item's group, so every anchor has more positives at a small extra cost (half-length inputs).
 
+    Queue of past keys (``queue_size = N > 0``, ``loss="infonce"`` with group positives; after MoCo, He et
+    al., CVPR 2020): a key encoder, the model's weights averaged with momentum ``queue_momentum`` after every
+    step, embeds each batch; its last ``N`` keys, labelled by their group, join the loss's candidates
+    (:class:`~embeddings.losses.QueueInfoNCELoss`): keys of the anchor's group are more positives, all others
+    more negatives. The key encoder and the queue are saved in the resumable checkpoint; one process only.
+
     Negative weights (``loss="soft-infonce"`` only): ``negative_weights`` names the similarity of two tracks
     that down-weights one as the other's negative: ``"tags"`` (Jaccard overlap of their genre tags),
     ``"lyrics"`` (clipped cosine of their lyric vectors, see :mod:`embeddings.lyrics.similarity`; tracks without
@@ -262,6 +268,8 @@ class TrainConfig:
     aux_descriptors: float = 0.0
     track_weight: float = 0.0
     local_crops: int = 0
+    queue_size: int = 0
+    queue_momentum: float = 0.99
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -284,6 +292,15 @@ class TrainConfig:
             raise ConfigError(f"views={self.views} must be >= 2: a contrastive batch needs positives")
         if self.local_crops < 0:
             raise ConfigError(f"local_crops={self.local_crops} must be >= 0 (0: one crop per item)")
+        if self.queue_size < 0:
+            raise ConfigError(f"queue_size={self.queue_size} must be >= 0 (0: no queue of past keys)")
+        if not 0 < self.queue_momentum < 1:
+            raise ConfigError(f"queue_momentum={self.queue_momentum} must be in (0, 1) (try 0.99)")
+        if self.queue_size > 0 and (self.loss != "infonce" or self.positives == "track"):
+            raise ConfigError(
+                f"queue_size > 0 needs loss='infonce' and group positives (folder, playlist or tag); got "
+                f"loss={self.loss!r}, positives={self.positives!r}"
+            )
         if self.track_weight < 0:
             raise ConfigError(f"track_weight={self.track_weight} must be >= 0 (0: group positives only)")
         if self.track_weight > 0 and self.positives == "track":

@@ -94,6 +94,15 @@ def train_cli(
         int, typer.Option(help="Multi-crop: each item also gives N crops of half its crop length, more positives "
                           "of its group (0: off).", min=0)
     ] = TrainConfig.local_crops,
+    queue: Annotated[
+        int, typer.Option("--queue", help="MoCo queue: keep the keys of the last N items (from a momentum copy of "
+                          "the model) as more candidates of the loss, positives when of the anchor's group "
+                          "(0: off; --loss infonce with group positives, one process).", min=0)
+    ] = TrainConfig.queue_size,
+    queue_momentum: Annotated[
+        float, typer.Option(help="With --queue: the key encoder's weights follow the model's as a moving average "
+                            "with this momentum (closer to 1: slower).")
+    ] = TrainConfig.queue_momentum,
     val_every: Annotated[
         int, typer.Option(help="Validate every N steps (and at epoch ends N/2+ steps later).")
     ] = TrainConfig.val_every,
@@ -145,7 +154,7 @@ def train_cli(
                           epochs=epochs or TrainConfig.epochs, max_steps=max_steps,
                           batch_size=batch_size, views=views, lr=lr, schedule=schedule, tag_weight=tag_weight,
                           aux_descriptors=aux_descriptors, track_weight=track_weight,
-                          local_crops=local_crops,
+                          local_crops=local_crops, queue_size=queue, queue_momentum=queue_momentum,
                           val_every=val_every, checkpoint_every=checkpoint_every, patience=patience, seed=seed,
                           ema_decay=ema_decay, logger=logger),
         )

@@ -8,6 +8,7 @@ from embeddings.losses.dec import DECLoss, soft_assignments, target_distribution
 from embeddings.losses.groups import GroupedLoss
 from embeddings.losses.infonce import InfoNCELoss
 from embeddings.losses.kmeans_loss import KMeansLoss, assign_clusters
+from embeddings.losses.queue_infonce import QueueInfoNCELoss
 from embeddings.losses.skipgram import SkipGramLoss
 from embeddings.losses.soft_infonce import SoftInfoNCELoss
 from embeddings.losses.tag_head import TagHeadLoss, exact_match, hamming_accuracy, tag_metrics
@@ -19,6 +20,7 @@ __all__ = [
     "GroupedLoss",
     "InfoNCELoss",
     "KMeansLoss",
+    "QueueInfoNCELoss",
     "SkipGramLoss",
     "SoftInfoNCELoss",
     "TagHeadLoss",

@@ -190,6 +190,8 @@ class BatchPlanner:
         self.per_track = fragments_per_track
         self.seed = seed
         self.epoch = 0
+        #: each slot's group (its index in ``groups``) in the batch last planned: an identity across batches
+        self.slot_groups: list[int] = []
         self._start_epoch(0)
 
     # ---------------------------------------------------------------- state
@@ -281,6 +283,7 @@ class BatchPlanner:
         """``(items, group_slots)`` of the next batch, or ``None`` when the epoch is over.
 
         ``items`` are ``(track, train_fragment)`` pairs; items with equal ``group_slots`` are positives.
+        :attr:`slot_groups` then names the group of each slot.
         """
         self._fill_pool()
         if len(self.pool) < self.groups_per_batch:
@@ -306,6 +309,7 @@ class BatchPlanner:
             items += drawn
             slots += [slot] * len(drawn)
             taken |= {t for t, _ in drawn}
+        self.slot_groups = [int(self.pool[index]["group"]) for index in picked]
         self.pool = [p for p in self.pool if p["unused"]]
         return items, slots
 
@@ -320,7 +324,9 @@ class BatchPlanner:
 class Batch:
     """One training batch: ``mels`` ``(B, n_mels, n_frames)`` float32, ``group_ids`` ``(B,)``, the track
     of each item, and the planner state right after this batch (what a checkpoint must save); ``fragments``:
-    each item's train-fragment index within its track (with ``tracks``, the item's identity)."""
+    each item's train-fragment index within its track (with ``tracks``, the item's identity); ``groups``:
+    each item's group as the planner numbers them (``group_ids`` are slots of this batch, ``groups`` compare
+    across batches)."""
 
     mels: torch.Tensor
     group_ids: torch.Tensor
@@ -330,6 +336,7 @@ class Batch:
     fragments: torch.Tensor | None = None
     #: whether some track has two items in the global batch (the track term of mixed positives needs one)
     repeats_tracks: bool = True
+    groups: torch.Tensor | None = None
 
 
 class BatchStream:
@@ -352,12 +359,15 @@ class BatchStream:
         self.on_skip = on_skip if on_skip is not None else (lambda message: None)
         self.reported: set[int] = set()
 
-    def _assemble(self, items: list[tuple[int, int]], slots: list[int]) -> Batch:
+    def _assemble(
+        self, items: list[tuple[int, int]], slots: list[int], slot_groups: list[int] | None = None
+    ) -> Batch:
         """Decode the planned items. An item whose track fails to decode is replaced by another item of
         its group (a second augmented view of it), and a group left with none is dropped, so one bad file
         costs a few fragments, not the run; it is reported once (``on_skip``) and never decoded again.
         With several processes, only this process's share is decoded (a replacement comes from the share;
-        the loss checks the global batch for positives)."""
+        the loss checks the global batch for positives). ``slot_groups`` (:attr:`BatchPlanner.slot_groups`)
+        gives the batch its items' ``groups``."""
         repeats_tracks = len({t for t, _ in items}) < len(items)
         part = shard(len(items), self.world)
         items, slots = items[part], slots[part]
@@ -388,6 +398,7 @@ class BatchStream:
             planner_state=self.planner.state_dict(),
             fragments=torch.tensor([items[i][1] for i in keep], dtype=torch.long),
             repeats_tracks=repeats_tracks,
+            groups=None if slot_groups is None else torch.tensor([slot_groups[slots[i]] for i in keep]),
         )
 
     def epoch(self) -> Iterator[Batch]:
@@ -401,7 +412,7 @@ class BatchStream:
                     planned = self.planner.next_batch()
                     if planned is None:
                         break
-                    out.put(self._assemble(*planned))
+                    out.put(self._assemble(*planned, self.planner.slot_groups))
                 else:
                     return
                 out.put(done)

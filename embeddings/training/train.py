@@ -15,6 +15,7 @@ random streams, counters; it saves and loads itself), then :func:`train_epoch` /
 Library code: it never prints; progress goes to the ``on_progress`` callback (the CLI draws a bar).
 Fine-tuning: ``init_from`` starts from a trained checkpoint; ``TrainConfig.kmeans_weight > 0`` adds the
 k-means term of :mod:`embeddings.training.kmeans_term` (centroids refitted each epoch) to the loss.
+``TrainConfig.queue_size > 0`` adds MoCo's queue of past keys (:mod:`embeddings.training.queue`) to the loss.
 Ctrl-C saves ``last/`` and returns with ``status="interrupted"``.
 Several devices: run inside a process group (``torchrun``, ``ctk train --devices N``), ``train`` trains one
 share of each global batch under DistributedDataParallel; :mod:`embeddings.training.distributed` says how.
@@ -42,7 +43,7 @@ from embeddings.checkpoint import load_checkpoint, save_checkpoint
 from embeddings.config import AudioConfig, FragmentConfig, TrainConfig
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.fragments import TRAIN, VALIDATION
-from embeddings.losses import GroupedLoss, TagHeadLoss, build_loss, tag_metrics
+from embeddings.losses import GroupedLoss, QueueInfoNCELoss, TagHeadLoss, build_loss, tag_metrics
 from embeddings.lyrics.similarity import BatchLyricSimilarity
 from embeddings.models import ContrastiveModel
 from embeddings.models.config import EncoderConfig
@@ -81,6 +82,7 @@ from embeddings.training.distributed import (
 from embeddings.training.kmeans_term import KMeansTerm
 from embeddings.training.metrics_log import MetricsLog, plot_loss_curve, read_metrics
 from embeddings.training.plan import LAST
+from embeddings.training.queue import MomentumKeys
 
 STATE = "train_state.pt"
 #: TrainConfig fields a resumed run may change; anything else must match the saved run.
@@ -287,8 +289,9 @@ def load_data(
 
 class TrainState:
     """Everything that changes while training and that a resumed run restores: the model and its
-    optimiser, the learning-rate schedules, the weight average, the k-means term, the batch sampler, the
-    random streams (augmentation, loss sampling, torch's global one), the step and the best validation.
+    optimiser, the learning-rate schedules, the weight average, the k-means term, the key encoder and queue of
+    past keys, the batch sampler, the random streams (augmentation, loss sampling, torch's global one), the
+    step and the best validation.
 
     :meth:`save` writes it into a run's ``last/`` folder (the full checkpoint plus ``train_state.pt``),
     :meth:`load` reads it back. Throughput counters and the last validation are kept for the run at hand
@@ -323,6 +326,9 @@ class TrainState:
         self.ema = None
         if config.ema_decay > 0:
             self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.keys = None  # MoCo's key encoder and queue of past keys
+        if config.queue_size > 0:
+            self.keys = MomentumKeys(model, size=config.queue_size, momentum=config.queue_momentum)
         self.kmeans = None
         if config.kmeans_weight > 0:
             self.kmeans = KMeansTerm(
@@ -354,7 +360,7 @@ class TrainState:
         return self.items / self.train_time if self.train_time > 0 else 0.0
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "step": self.step,
             "total_steps": self.total_steps,
             "optimizer": self.optimizer.state_dict(),
@@ -370,6 +376,9 @@ class TrainState:
             "ema": None if self.ema is None else self.ema.state_dict(),
             "aux_head": None if self.aux_head is None else self.aux_head.state_dict(),
         }
+        if self.keys is not None:  # only with a queue: a run without one saves what it always did
+            state["keys"] = self.keys.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any], *, saved: TrainConfig) -> None:
         """Restore ``state`` (of a run trained with ``saved``); a longer run recomputes its total steps."""
@@ -388,6 +397,8 @@ class TrainState:
             self.ema.load_state_dict(state["ema"])
         if self.aux_head is not None:
             self.aux_head.load_state_dict(state["aux_head"])
+        if self.keys is not None:
+            self.keys.load_state_dict(state["keys"])
         config = self.config
         self.total_steps = state["total_steps"] if config.max_steps is None else config.max_steps
         if config.epochs != saved.epochs and config.max_steps is None:
@@ -434,6 +445,7 @@ class Run:
     loss_fn: GroupedLoss = field(init=False)
     cross_loss: CrossDeviceLoss = field(init=False)  # the loss of the global batch (several processes)
     tag_loss: TagHeadLoss = field(init=False)
+    queue_loss: QueueInfoNCELoss | None = field(init=False)  # with a queue of past keys (one process)
     augment: SpectrogramAugment = field(init=False)
     descriptors: DescriptorTargets | None = field(init=False)
 
@@ -442,6 +454,7 @@ class Run:
         self.loss_fn = build_loss(self.config.loss, **self.config.loss_params)
         self.cross_loss = CrossDeviceLoss(self.loss_fn, self.data.similarity)
         self.tag_loss = TagHeadLoss()
+        self.queue_loss = QueueInfoNCELoss(**self.config.loss_params) if self.config.queue_size > 0 else None
         self.augment = SpectrogramAugment(replace(self.config.augment))
 
     def autocast(self) -> torch.autocast:
@@ -617,7 +630,12 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
             z = torch.cat([z, state.net(local)[1].float()])
             items = group_ids.repeat(1 + config.local_crops)
             item_tracks = batch.tracks.repeat(1 + config.local_crops)
-        terms["contrastive_loss"] = run.cross_loss(z, items, item_tracks, generator=state.loss_rng)
+        if state.keys is None:
+            terms["contrastive_loss"] = run.cross_loss(z, items, item_tracks, generator=state.loss_rng)
+        else:  # MoCo: earlier batches' keys join the candidates, matched by the groups' global numbers
+            keys, groups, queue = state.keys.encode(mels), batch.groups.to(run.device), state.keys.queue
+            anchor_groups = groups.repeat(1 + config.local_crops)  # the local crops' groups too
+            terms["contrastive_loss"] = run.queue_loss(z, anchor_groups, queue.keys, queue.ids)
         loss = config.contrastive_weight * terms["contrastive_loss"]
         if config.track_weight > 0 and batch.repeats_tracks:  # mixed positives: each track its own group too
             terms["track_loss"] = run.cross_loss(z, item_tracks.to(run.device), item_tracks, generator=state.loss_rng)
@@ -644,6 +662,9 @@ def train_step(run: Run, state: TrainState, batch: Batch) -> dict[str, Any]:
     state.optimizer.step()
     if state.ema is not None:
         state.ema.update_parameters(model)
+    if state.keys is not None:  # the key encoder follows the weights; this batch's keys join the queue
+        state.keys.update(model)
+        state.keys.push(keys, groups)
     if config.schedule == "cosine" or state.step < state.warmup:
         state.scheduler.step()
     state.step += 1
@@ -782,6 +803,9 @@ def train(
         raise ConfigError(f"encoder n_mels={encoder.n_mels} but the audio front end gives n_mels={audio.n_mels}")
     saved_config = _check_resume(out_dir, encoder, config, audio, fragments) if resume else None
     world = current_world()  # one process of one, or of a distributed job (only rank 0 reports and writes)
+    if world.size > 1 and config.queue_size > 0:  # each process would queue only its share's keys
+        raise ConfigError("--queue trains on one process only (the queue would hold one process's keys); drop "
+                          "--devices or --queue")
     emit = on_progress or (lambda event: None)
     if not world.main:  # the others only report the files of their share that they could not decode
 

@@ -81,6 +81,8 @@ def test_dry_run_writes_nothing(music, tmp_path):
     assert result.exit_code == 0, result.output
     assert "would train transformer/alibi2d with infonce on 5 files" in result.output
     assert not (tmp_path / "dry").exists()
+    queue = _run(music, "--out", tmp_path / "dry", "--dry-run", "--positives", "folder", "--queue", "64", *SMALL)
+    assert queue.exit_code == 0, queue.output
 
 
 @pytest.mark.parametrize(
@@ -91,6 +93,9 @@ def test_dry_run_writes_nothing(music, tmp_path):
         (["--out", "x", "--loss", "triplet"], "--loss 'triplet'"),
         (["--out", "x", "--positional", "sine"], "positional='sine'"),
         (["--out", "x", "--crop-seconds", "20"], "--crop-seconds 20.0: must be in (0, --seconds 10.0]"),
+        (["--out", "x", "--queue", "64"], "queue_size > 0 needs loss='infonce' and group positives"),
+        (["--out", "x", "--queue", "64", "--positives", "folder", "--queue-momentum", "1"],
+         "queue_momentum=1.0 must be in (0, 1)"),
     ],
 )
 def test_usage_errors_exit_2(music, tmp_path, args, message):

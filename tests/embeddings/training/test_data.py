@@ -55,6 +55,18 @@ def test_state_dict_resumes_the_same_sequence():
     assert [other.next_batch() for _ in range(3)] == expected
 
 
+def test_slot_groups_name_each_slot_by_its_group():
+    groups = [[0, 1, 2], [3, 4], [5, 6, 7], [8, 9], [10, 11]]
+    planner = _planner(groups, [3] * 12, groups_per_batch=3)
+    seen = set()
+    for items, slots in planner:
+        assert len(planner.slot_groups) == 3 and len(set(planner.slot_groups)) == 3
+        for (track, _), slot in zip(items, slots, strict=True):
+            assert track in groups[planner.slot_groups[slot]]
+        seen |= set(planner.slot_groups)
+    assert seen == set(range(5))
+
+
 def test_single_fragment_tracks_reuse_their_fragment():
     planner = _planner([[0], [1]], [1, 1], groups_per_batch=2)
     items, slots = planner.next_batch()
@@ -108,5 +120,7 @@ def test_a_track_that_fails_to_decode_mid_training_costs_its_items_not_the_run(
     for batch in batches:
         assert 1 not in batch.tracks.tolist()
         assert len(batch.mels) == 4 and sorted(batch.group_ids.tolist()) == [0, 0, 1, 1]
+        owner = {0: 0, 2: 1, 3: 1}  # the planner's group of each track that decodes
+        assert batch.groups.tolist() == [owner[t] for t in batch.tracks.tolist()]
     # the group that lost a track keeps two views: the remaining track's fragment, twice
     assert any(batch.tracks.tolist().count(0) == 2 for batch in batches)
