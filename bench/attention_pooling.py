@@ -40,6 +40,7 @@ from cluster_toolkit.scanning import iter_audio_files  # noqa: E402
 from embeddings.backends.attention_pooling import (  # noqa: E402
     ATTENTION_FILE,
     AttentionPooling,
+    attention_pooled,
     fit_attention_pooling,
     write_attention_pooling,
 )
@@ -59,14 +60,11 @@ def fragment_vectors(hybrid: HybridBackend, folder: Path, mel_dir: Path, workers
 
 def track_vectors(hybrid: HybridBackend, head: AttentionPooling, vectors: list[np.ndarray]) -> np.ndarray:
     """The default's track vectors with the mean part replaced by the head's pooling (what ``hybrid+attn`` stores)."""
-    d = head.dim
     out = []
-    with torch.no_grad():
-        for x in vectors:
-            track = hybrid.pool(x)
-            if len(x) > 1:
-                track[:d] = head(torch.from_numpy(x[:, :d])).numpy()
-            out.append(track)
+    for x in vectors:
+        track = hybrid.pool(x)
+        track[: head.dim] = attention_pooled(head, x[:, : head.dim])
+        out.append(track)
     return np.stack(out)
 
 

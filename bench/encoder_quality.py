@@ -331,21 +331,23 @@ def main() -> None:
                     derived[f"hybrid({name}) {w:g}:1"] = (
                         weighted.combine(data[name][0], data["features"][0]), data[name][1])
                 derived[f"{name} standardised"] = (hybrid.standardised(data[name][0]).astype(np.float32), data[name][1])
+
+                def stored_tracks(pooled: HybridBackend, name: str = name) -> np.ndarray:
+                    """What ``pooled`` stores as track vectors, from the two backends' cached fragment vectors."""
+                    pairs = zip(fragment_vectors[name](), fragment_vectors["features"](), strict=True)
+                    return np.stack([pooled.pool(np.concatenate([pooled.combine(e, f), np.zeros_like(e)], axis=1))
+                                     for e, f in pairs])
+
                 if args.hybrid_std is not None and (Path(spec) / POOLING_STATS_FILE).is_file():
                     pooled = HybridBackend(hybrid.encoder, pooling="mean+std")
-                    pairs = zip(fragment_vectors[name](), fragment_vectors["features"](), strict=True)
-                    x = np.stack([pooled.pool(np.concatenate([pooled.combine(e, f), np.zeros_like(e)], axis=1))
-                                  for e, f in pairs])
+                    x = stored_tracks(pooled)
                     for w in args.hybrid_std or [pooled.std_weight]:
                         std_block = x[:, hybrid.dim :] * (w / pooled.std_weight)
                         derived[f"hybrid+std({name}) {w:g}"] = (
                             np.concatenate([x[:, : hybrid.dim], std_block], axis=1).astype(np.float32), data[name][1])
                 if args.hybrid_attn and (Path(spec) / ATTENTION_FILE).is_file():
-                    attn = HybridBackend(hybrid.encoder, pooling="attention")
-                    pairs = zip(fragment_vectors[name](), fragment_vectors["features"](), strict=True)
                     derived[f"hybrid+attn({name})"] = (
-                        np.stack([attn.pool(np.concatenate([attn.combine(e, f), np.zeros_like(e)], axis=1))
-                                  for e, f in pairs]), data[name][1])
+                        stored_tracks(HybridBackend(hybrid.encoder, pooling="attention")), data[name][1])
                 if args.hybrid_mean_std:
                     base = hybrid.combine(data[name][0], data["features"][0])
                     stds = hybrid_std_block(hybrid, fragment_vectors[name]())

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from embeddings.errors import CheckpointError, ConfigError
 from embeddings.losses.infonce import InfoNCELoss
@@ -60,6 +61,16 @@ class AttentionPooling(torch.nn.Module):
         if x.ndim != 2 or x.shape[1] != self.dim or len(x) == 0:
             raise ConfigError(f"AttentionPooling needs (k >= 1, {self.dim}) fragment vectors, got {tuple(x.shape)}")
         return self.weights(x) @ x
+
+
+def attention_pooled(head: AttentionPooling, fragment_vectors: np.ndarray) -> np.ndarray:
+    """``head``'s pooling of one track's fragment vectors ``(k, head.dim)`` -> ``(head.dim,)`` float32 (numpy in and
+    out, no gradient; a single fragment is returned as it is, which is what the head gives it)."""
+    x = np.ascontiguousarray(fragment_vectors, dtype=np.float32)
+    if len(x) == 1:
+        return x[0].copy()
+    with torch.no_grad():
+        return head(torch.from_numpy(x)).numpy()
 
 
 def fit_attention_pooling(
@@ -108,16 +119,14 @@ def write_attention_pooling(path: str | Path, head: AttentionPooling, *, ties: d
 def read_attention_pooling(path: str | Path, *, ties: dict[str, str], dim: int) -> AttentionPooling:
     """The head stored at ``path``, checked against the model it must belong to (``ties``) and its width;
     :class:`CheckpointError` naming the file and the reason otherwise."""
-    from safetensors import safe_open
-
     path = Path(path)
     fit = f"python bench/attention_pooling.py --model NAME={path.parent} --write ..."
     if not path.is_file():
         raise CheckpointError(f"attention pooling not found at {path}; fit it with `{fit}`")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one read: the metadata and the tensors
             metadata = f.metadata() or {}
-        state = load_file(str(path))
+            state = {name: f.get_tensor(name) for name in f.keys()}
     except Exception as exc:  # safetensors raises its own error types for truncated or foreign files
         raise CheckpointError(f"attention pooling {path} is unreadable: {exc}") from exc
     if metadata.get("format") != ATTENTION_FORMAT:

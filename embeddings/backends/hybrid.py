@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from embeddings.backends.attention_pooling import ATTENTION_FILE, read_attention_pooling
+from embeddings.backends.attention_pooling import ATTENTION_FILE, attention_pooled, read_attention_pooling
 from embeddings.backends.base import check_mean_std, model_id, read_stats_file
 from embeddings.backends.encoder import EncoderBackend
 from embeddings.backends.features import FeaturesBackend
@@ -140,7 +139,7 @@ class HybridBackend:
         self.dim = encoder.dim + self.features.dim
         self._stats_hash = sha256_of(path)
         self.pooling = pooling
-        if pooling in ("mean+std", "attention"):
+        if pooling != "mean":
             ppath = (Path(pooling_stats_path) if pooling_stats_path is not None
                      else Path(encoder.checkpoint.path) / POOLING_STATS_FILE)
             pstats = read_stats_file(ppath, what="pooling", stats_format=POOLING_STATS_FORMAT,
@@ -228,10 +227,8 @@ class HybridBackend:
         their learned blocks (zeros below ``STD_MIN_FRAGMENTS``)."""
         x = np.asarray(fragment_vectors)
         track = x.mean(axis=0).astype(np.float32)  # exactly the mean pooling of every other backend
-        if self.attention is not None and len(x) > 1:
-            with torch.no_grad():
-                m = self.mean_dim
-                track[:m] = self.attention(torch.from_numpy(np.ascontiguousarray(x[:, :m], dtype=np.float32))).numpy()
+        if self.attention is not None:
+            track[: self.mean_dim] = attention_pooled(self.attention, x[:, : self.mean_dim])
         if self.pooling != "mean" and len(x) >= STD_MIN_FRAGMENTS:
             d = self.encoder.dim
             z = x[:, :d].astype(np.float64) * (np.sqrt(d) / self.learned_weight)
