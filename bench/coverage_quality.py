@@ -2,7 +2,8 @@
 
 Each backend embeds the held-out folder once with full coverage, keeping every fragment's vector. A
 sampled track vector is the mean of the fragments `--coverage sampled --sampled-fragments N` would
-embed (`spread_fragments` of the full plan), so every N is scored on the very same fragment vectors;
+embed (`spread_fragments` of the full plan; pooled as `ctk embed` pools, so `hybrid+std` gets its std
+block), so every N is scored on the very same fragment vectors;
 one real sampled run (`--check N`, spans decoded by seeking) confirms that its track vectors equal these
 (cosine printed). Scores: `ctk evaluate --labels folder`'s metrics, NMI over 10 k-means seeds (mean,
 sd) and a paired bootstrap over the queries of the Recall@10 difference sampled - full.
@@ -30,15 +31,18 @@ sys.path.insert(0, str(ROOT))
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
+from embeddings.backends import load_backend  # noqa: E402
 from embeddings.config import CoverageConfig  # noqa: E402
 from embeddings.fragments import FragmentPlan, spread_fragments  # noqa: E402
+from embeddings.inference import pool_fragments  # noqa: E402
 from embeddings.retrieval import recall_hits  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
 
-def sampled_vectors(frags, matrix: np.ndarray, track_ids: list[str], n: int | None) -> np.ndarray:
-    """Track vectors pooled from the fragments sampled coverage with ``n`` fragments keeps (None: all)."""
+def sampled_vectors(frags, matrix: np.ndarray, track_ids: list[str], n: int | None, backend=None) -> np.ndarray:
+    """Track vectors pooled from the fragments sampled coverage with ``n`` fragments keeps (None: all), as
+    ``ctk embed`` pools them (``pool_fragments``: the backend's own pooling, e.g. ``hybrid+std``, else the mean)."""
     out = np.empty((len(track_ids), matrix.shape[1]), dtype=np.float32)
     groups = frags.groupby("track_id").indices
     for i, tid in enumerate(track_ids):
@@ -48,7 +52,7 @@ def sampled_vectors(frags, matrix: np.ndarray, track_ids: list[str], n: int | No
                                 splits=tuple(frags["split"].to_numpy()[rows]), n_seconds=10.0)
             kept = spread_fragments(plan, n).starts
             rows = rows[np.isin(plan.starts, kept)]
-        out[i] = matrix[rows].mean(axis=0)
+        out[i] = pool_fragments(matrix[rows], backend)
     return out
 
 
@@ -99,10 +103,11 @@ def main() -> None:
         labels = labels_for(tracks, "folder").to_numpy().astype(str)
         frags, matrix = store.fragment_embeddings(track_ids)
         per_track = frags.groupby("track_id").size()
-        full = sampled_vectors(frags, matrix, track_ids, None)
+        backend = load_backend(model)
+        full = sampled_vectors(frags, matrix, track_ids, None, backend)
         rows = {"full": {**score(full, labels), "fragments_per_track": float(per_track.mean())}}
         for n in args.budgets:
-            x = sampled_vectors(frags, matrix, track_ids, n)
+            x = sampled_vectors(frags, matrix, track_ids, n, backend)
             rows[f"sampled {n}"] = {**score(x, labels), "fragments_per_track": float(np.minimum(per_track, n).mean()),
                                     "recall@10_minus_full": paired_recall_diff(x, full, labels)}
             print(model, n, json.dumps(rows[f"sampled {n}"]), flush=True)
@@ -116,7 +121,7 @@ def main() -> None:
             real_tracks, real_x = LibraryStore.open(check_lib).track_embeddings()
             order = real_tracks.set_index("track_id").index.get_indexer(track_ids)
             real_x = real_x[order]
-            simulated = sampled_vectors(frags, matrix, track_ids, args.check)
+            simulated = sampled_vectors(frags, matrix, track_ids, args.check, backend)
             cos = np.sum(real_x * simulated, axis=1) / (
                 np.linalg.norm(real_x, axis=1) * np.linalg.norm(simulated, axis=1))
             entry["check"] = {"budget": args.check, "embed_s": time.perf_counter() - t0,

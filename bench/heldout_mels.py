@@ -10,6 +10,7 @@ uses this for the encoders and checks it against a store that ``ctk embed`` wrot
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -45,23 +46,31 @@ def _one(job: tuple[str, str, list[float], str, float]) -> str:
     return out
 
 
+def mels_file(track_id: str, starts: list[float], n_seconds: float) -> str:
+    """Cache file name of one track's log-mels under one fragment plan: the track id and a hash of the
+    fragment starts and length, so a store with another coverage never reads fragments of a different plan."""
+    plan = hashlib.blake2b(np.asarray([n_seconds, *starts], dtype=np.float64).tobytes(), digest_size=6).hexdigest()
+    return f"{track_id}-{plan}.npy"
+
+
 def cache_mels(store_dir: Path, mel_dir: Path, *, workers: int = 2, n_seconds: float = 10.0) -> pd.DataFrame:
-    """Log-mels of every fragment of the store's tracks into ``mel_dir/<track_id>.npy`` (kept if there).
-    Returns the tracks (path, track_id), ordered by path."""
+    """Log-mels of every fragment of the store's tracks into ``mel_dir/<track_id>-<plan>.npy`` (kept if there).
+    Returns the tracks (path, track_id, mels: the cache file name), ordered as the store lists them."""
     store = LibraryStore.open(store_dir)
     tracks = store.tracks()[["path", "track_id"]]
     frags, _ = store.fragment_embeddings()
     mel_dir.mkdir(parents=True, exist_ok=True)
-    jobs = []
+    jobs, files = [], []
     for path, track_id in tracks.itertuples(index=False):
-        out = mel_dir / f"{track_id}.npy"
+        starts = frags.loc[frags["track_id"] == track_id].sort_values("fragment_index")["start_s"].tolist()
+        files.append(mels_file(track_id, starts, n_seconds))
+        out = mel_dir / files[-1]
         if not out.exists():
-            starts = frags.loc[frags["track_id"] == track_id].sort_values("fragment_index")["start_s"].tolist()
             jobs.append((path, track_id, starts, str(out), n_seconds))
     if jobs:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_one, jobs, chunksize=2))
-    return tracks.reset_index(drop=True)
+    return tracks.assign(mels=files).reset_index(drop=True)
 
 
 def embed_cached(spec: str, tracks: pd.DataFrame, mel_dir: Path, *, batch_size: int = 32) -> tuple[np.ndarray, list]:
@@ -73,8 +82,8 @@ def embed_cached(spec: str, tracks: pd.DataFrame, mel_dir: Path, *, batch_size: 
     torch.set_num_threads(2)
     backend = load_backend(spec)
     pooled, per_track = [], []
-    for track_id in tracks["track_id"]:
-        mels = np.load(mel_dir / f"{track_id}.npy")
+    for name in tracks["mels"]:
+        mels = np.load(mel_dir / name)
         frag = np.concatenate([backend.embed(mels[i : i + batch_size]) for i in range(0, len(mels), batch_size)])
         per_track.append(frag)
         pooled.append(pool_fragments(frag))

@@ -103,12 +103,13 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> dict:
 
 
 def run_ctk(music: Path, work: Path, *, model: str, coverage: str, workers: int, round_no: int,
-            tree: Path = ROOT, side: str = "ctk") -> dict:
+            tree: Path = ROOT, side: str = "ctk", extra: tuple[str, ...] = ()) -> dict:
     lib = work / f"lib-{side}-{round_no}"
     cmd = [sys.executable, "-m", "cluster_toolkit.cli.main", "--verbose", "embed", str(music), "--library",
            str(lib), "--workers", str(workers), "--model", model]
     if coverage:
         cmd += ["--coverage", coverage]
+    cmd += extra
     env = {**os.environ, "PYTHONPATH": str(tree)}
     result = measure(cmd, env=env)
     timings = [line for line in result.pop("stderr_tail").splitlines() if line.startswith("timings")]
@@ -153,6 +154,8 @@ def main() -> None:
     ap.add_argument("--model", default="ctk-small", help="ctk backend (default: ctk-small)")
     ap.add_argument("--coverage", default="", help="ctk --coverage (default: ctk's default)")
     ap.add_argument("--baseline", type=Path, default=None, help="another ctk checkout, run as a third side")
+    ap.add_argument("--also-sampled", type=int, default=0, metavar="N",
+                    help="one more ctk side, this tree with --sampled-fragments N (the cost of a larger budget)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "vs_bliss.json")
     args = ap.parse_args()
 
@@ -176,14 +179,16 @@ def main() -> None:
         for link in links:
             Path(link).read_bytes()
         print("warm-up", flush=True)
-        trees = {"ctk": ROOT, **({"ctk-base": args.baseline.resolve()} if args.baseline else {})}
-        for side, tree in trees.items():
+        trees = {"ctk": (ROOT, ()), **({"ctk-base": (args.baseline.resolve(), ())} if args.baseline else {}),
+                 **({f"ctk-{args.also_sampled}frag": (ROOT, ("--sampled-fragments", str(args.also_sampled)))}
+                    if args.also_sampled else {})}
+        for side, (tree, extra) in trees.items():
             run_ctk(warm, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=0,
-                    tree=tree, side=side)
+                    tree=tree, side=side, extra=extra)
         run_bliss([str(p) for p in sorted(warm.iterdir())], workers=args.workers)
-        sides = {side: (lambda r, tree=tree, side=side: run_ctk(
+        sides = {side: (lambda r, tree=tree, side=side, extra=extra: run_ctk(
             music, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=r, tree=tree,
-            side=side)) for side, tree in trees.items()}
+            side=side, extra=extra)) for side, (tree, extra) in trees.items()}
         sides["bliss"] = lambda r: run_bliss(links, workers=args.workers)
         names = list(sides)
         runs: dict[str, list[dict]] = {name: [] for name in names}
@@ -218,6 +223,9 @@ def main() -> None:
         "ratio_tracks_per_s": summary["ctk"]["tracks_per_s"] / summary["bliss"]["tracks_per_s"],
         "ratio_per_round": ratios,
         "ratio_cpu_s_per_track": summary["bliss"]["cpu_s_per_track"] / summary["ctk"]["cpu_s_per_track"],
+        "ratios_vs_bliss": {name: {"tracks_per_s": summary[name]["tracks_per_s"] / summary["bliss"]["tracks_per_s"],
+                                   "cpu_s_per_track": summary["bliss"]["cpu_s_per_track"]
+                                   / summary[name]["cpu_s_per_track"]} for name in summary if name != "bliss"},
         **({"baseline": str(args.baseline),
             "ratio_ctk_base_tracks_per_s": summary["ctk-base"]["tracks_per_s"] / summary["bliss"]["tracks_per_s"],
             "ratio_ctk_base_per_round": [c["wall_s"] and b["wall_s"] / c["wall_s"]
@@ -262,6 +270,10 @@ def markdown(result: dict, n: int) -> str:
                      + ", ".join(f"{x:.2f}x" for x in result["ratio_ctk_base_per_round"])
                      + f"); ctk / ctk-base tracks/s: {result['ctk_vs_base_wall']:.2f}x; max |track vector "
                      f"difference| {result['max_track_vector_difference']:.1e}")
+    for name, r in result["ratios_vs_bliss"].items():
+        if name not in ("ctk", "ctk-base"):
+            lines.append(f"{name} / bliss tracks/s: {r['tracks_per_s']:.2f}x; CPU per track: bliss / {name} "
+                         f"{r['cpu_s_per_track']:.2f}x")
     phases = [x.get("phases") for x in runs["ctk"] if x.get("phases")]
     lines += ["", *(f"ctk round {r + 1} {p}" for r, p in enumerate(phases))]
     return "\n".join(lines)
