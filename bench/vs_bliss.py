@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -154,8 +155,9 @@ def main() -> None:
     ap.add_argument("--model", default="ctk-small", help="ctk backend (default: ctk-small)")
     ap.add_argument("--coverage", default="", help="ctk --coverage (default: ctk's default)")
     ap.add_argument("--baseline", type=Path, default=None, help="another ctk checkout, run as a third side")
-    ap.add_argument("--also-sampled", type=int, default=0, metavar="N",
-                    help="one more ctk side, this tree with --sampled-fragments N (the cost of a larger budget)")
+    ap.add_argument("--also", default="", metavar="'FLAGS'",
+                    help="one more ctk side, 'ctk-also': this tree with these extra ctk embed flags, e.g. "
+                         "'--sampled-fragments 8' (the cost of another setting, in the same rounds)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "vs_bliss.json")
     args = ap.parse_args()
 
@@ -180,8 +182,7 @@ def main() -> None:
             Path(link).read_bytes()
         print("warm-up", flush=True)
         trees = {"ctk": (ROOT, ()), **({"ctk-base": (args.baseline.resolve(), ())} if args.baseline else {}),
-                 **({f"ctk-{args.also_sampled}frag": (ROOT, ("--sampled-fragments", str(args.also_sampled)))}
-                    if args.also_sampled else {})}
+                 **({"ctk-also": (ROOT, tuple(shlex.split(args.also)))} if args.also else {})}
         for side, (tree, extra) in trees.items():
             run_ctk(warm, work, model=args.model, coverage=args.coverage, workers=args.workers, round_no=0,
                     tree=tree, side=side, extra=extra)
@@ -215,6 +216,7 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "model": args.model,
         "coverage": args.coverage or "(ctk default)",
+        "also": args.also,
         "n_tracks": args.n_tracks,
         "audio_hours": float(tracks["duration_s"].sum() / 3600),
         "mean_track_s": float(tracks["duration_s"].mean()),
