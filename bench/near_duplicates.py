@@ -151,14 +151,24 @@ def main() -> None:
                         "coverage the --library store was embedded with")
     parser.add_argument("--dims", type=int, default=0, help="compare only the first N dimensions (0: all); "
                         "stored with the threshold (hybrid+std: its mean blocks, 256 + 87)")
+    parser.add_argument("--n-seconds", type=float, default=10.0, help="fragment length of the copies' store "
+                        "(ctk embed --n-seconds; give what --library was embedded with)")
+    parser.add_argument("--step", type=float, default=10.0, help="seconds between fragment starts (ctk embed --step)")
+    parser.add_argument("--sampled-fragments", type=int, default=5, help="with --coverage sampled (ctk embed's)")
+    parser.add_argument("--at", type=float, nargs="*", default=[], help="more thresholds to tabulate, e.g. the one "
+                        "stored for the model, to see how it does on these fragments")
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
     args = parser.parse_args()
+    if args.write and (args.n_seconds, args.step) != (10.0, 10.0):
+        parser.error("--write stores one threshold per model id, calibrated on ctk embed's default 10 s fragments")
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
-    library = args.work / f"{args.model.replace('/', '_')}-{args.coverage}.ctk"
-    from embeddings.config import CoverageConfig
+    plan = "" if (args.n_seconds, args.step) == (10.0, 10.0) else f"-{args.n_seconds:g}s-step{args.step:g}"
+    library = args.work / f"{args.model.replace('/', '_')}-{args.coverage}{plan}.ctk"
+    from embeddings.config import CoverageConfig, FragmentConfig
 
-    embed_library(args.work / "music", library,
-                  EmbedConfig(model=args.model, workers=args.workers, coverage=CoverageConfig(mode=args.coverage)))
+    embed_library(args.work / "music", library, EmbedConfig(
+        model=args.model, workers=args.workers, fragment=FragmentConfig(n_seconds=args.n_seconds, step=args.step),
+        coverage=CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)))
     store = LibraryStore.open(library)
     d = distances(store, rows, args.dims)
     nearest = None
@@ -178,7 +188,7 @@ def main() -> None:
     print("| threshold | copies caught | distinct same-source pairs flagged | tracks losing their nearest "
           "same-source track |")
     print("|---|---|---|---|")
-    for t in sorted({threshold, 0.01, 0.001}):
+    for t in sorted({threshold, 0.01, 0.001, *args.at}):
         lost = f"{np.mean(nearest < t):.1%}" if nearest is not None else "-"
         print(f"| {t:.4g}{' (chosen)' if t == threshold else ''} | {np.mean(same < t):.1%} | "
               f"{np.mean(distinct < t):.2%} | {lost} |")

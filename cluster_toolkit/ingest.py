@@ -202,8 +202,10 @@ def _adopt_model(store: LibraryStore, description: dict[str, Any], dim: int, con
         cleared = True
     if store.model_id != mid:
         store.set_model(description, mid, dim)
-    if store.meta.get("fragment") != fragment or store.meta.get("model_spec") != config.model:
-        store.update_meta(fragment=fragment, model_spec=config.model)
+    coverage = asdict(config.coverage)  # the latest run's, so `ctk embed` without options keeps it
+    if (store.meta.get("fragment") != fragment or store.meta.get("model_spec") != config.model
+            or store.meta.get("coverage") != coverage):
+        store.update_meta(fragment=fragment, model_spec=config.model, coverage=coverage)
     return cleared
 
 

@@ -127,19 +127,38 @@ def embed_lyrics_step(library: Path, wait: float) -> None:
     )
 
 
-def stored_model_spec(library: str | Path) -> str | None:
-    """The ``--model`` a local library was last embedded with (``store.json``'s ``model_spec``), read without
-    importing the store; None for a new library, a URL or an unreadable file (``embed_library`` then decides)."""
+def stored_meta(library: str | Path) -> dict:
+    """A local library's ``store.json``, read without importing the store; ``{}`` for a new library, a URL or an
+    unreadable file (``embed_library`` then decides)."""
     import json
 
     if "://" in str(library):
-        return None
+        return {}
     try:
         meta = json.loads((Path(library).expanduser() / "store.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    spec = meta.get("model_spec") if isinstance(meta, dict) else None
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def stored_model_spec(library: str | Path) -> str | None:
+    """The ``--model`` a local library was last embedded with (``store.json``'s ``model_spec``), or None."""
+    spec = stored_meta(library).get("model_spec")
     return spec if isinstance(spec, str) and spec else None
+
+
+def kept_settings(library: str | Path, given: dict[str, object], unset: set[str]) -> dict[str, object]:
+    """The fragment and coverage settings of a run into ``library``: each option in ``unset`` (not on the command
+    line nor in the config file) takes the value the library was made with, so a library cut into 5 s fragments
+    stays so without repeating the flags; the others, and everything for a new library, are as ``given``."""
+    meta = stored_meta(library)
+    stored = {**(meta.get("fragment") or {}), **(meta.get("coverage") or {})}
+    names = {"n_seconds": "n_seconds", "step": "step", "coverage": "mode", "sampled_fragments": "n_fragments"}
+    out = dict(given)
+    for option, key in names.items():
+        if option in unset and key in stored:
+            out[option] = type(given[option])(stored[key])
+    return out
 
 
 def embed_cli(
@@ -191,6 +210,16 @@ def embed_cli(
             notice(f"{library}: keeps the model it was made with, {kept} (the default for new libraries is {model}; "
                    f"--model {model} --reembed moves it)")
             model = kept
+    unset = {name for name in ("n_seconds", "step", "coverage", "sampled_fragments")
+             if (src := ctx.get_parameter_source(name)) is None or src.name == "DEFAULT"}
+    given = {"n_seconds": n_seconds, "step": step, "coverage": coverage.value, "sampled_fragments": sampled_fragments}
+    kept_values = kept_settings(library, given, unset)
+    if kept_values != given:
+        changed = ", ".join(f"--{k.replace('_', '-')} {v if isinstance(v, str) else format(v, 'g')}"
+                            for k, v in kept_values.items() if v != given[k])
+        notice(f"{library}: keeps the fragments it was made with ({changed}; pass the options to change them)")
+    n_seconds, step = kept_values["n_seconds"], kept_values["step"]
+    coverage, sampled_fragments = Coverage(kept_values["coverage"]), kept_values["sampled_fragments"]
     if lyrics:
         from embeddings.text_encoder import TextEncoder
 

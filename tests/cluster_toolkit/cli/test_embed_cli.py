@@ -120,3 +120,34 @@ def test_coverage_options_choose_how_many_fragments_are_embedded(tmp_path):
     assert counts == {"full": 4, "two": 2}
     bad = _run("embed", str(music), "--library", str(tmp_path / "x"), "--coverage", "most")
     assert bad.exit_code == 2
+
+
+def test_an_existing_library_keeps_its_fragments_unless_options_say_otherwise(tmp_path):
+    """A library cut into 5 s fragments (10 sampled per track) stays so when `ctk embed` runs on it again without
+    the options: new tracks get the same plan and no 'holds fragments of 5 s' refusal; an explicit option wins."""
+    from tests.conftest import synth, write_audio
+
+    music = tmp_path / "music"
+    write_audio(music / "a.wav", synth(60.0, seed=1))
+    lib = tmp_path / "lib"
+    flags = ["--n-seconds", "5", "--step", "5", "--sampled-fragments", "3"]
+    made = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--model", "features", *flags)
+    assert made.exit_code == 0, made.output
+    store = LibraryStore.open(lib)
+    assert store.meta["fragment"]["n_seconds"] == 5.0
+    assert store.meta["coverage"] == {"mode": "sampled", "n_fragments": 3}
+    write_audio(music / "b.wav", synth(60.0, seed=2))
+    again = _run("embed", str(music), "--library", str(lib), "--workers", "0")
+    assert again.exit_code == 0, again.output
+    assert "keeps the fragments it was made with (--n-seconds 5, --step 5, --sampled-fragments 3" in again.output
+    frags, _ = LibraryStore.open(lib).fragment_embeddings()
+    tracks = LibraryStore.open(lib).tracks().set_index("path")
+    b = frags[frags["track_id"] == tracks.loc[str((music / "b.wav").absolute()), "track_id"]]
+    assert len(b) == 3 and b["start_s"].max() == 55.0  # the last of a 5 s grid (a 10 s grid ends at 50)
+    # an explicit option is a request: 10 s fragments in a 5 s library are refused with the way out
+    other = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--n-seconds", "10", "--step", "10")
+    assert other.exit_code == 2 and "holds fragments of 5 s every 5 s" in other.output
+    # a new library gets today's defaults
+    fresh = tmp_path / "fresh"
+    assert _run("embed", str(music), "--library", str(fresh), "--workers", "0", "--model", "features").exit_code == 0
+    assert LibraryStore.open(fresh).meta["fragment"]["n_seconds"] == 10.0
