@@ -417,9 +417,11 @@ def repair_library(
                 "pass the model that made them"
             )
         fragment = FragmentConfig(**store.meta["fragment"]) if store.meta.get("fragment") else FragmentConfig()
-        config = EmbedConfig(model=spec, fragment=fragment)
+        # analysed again as the store's last run analysed its tracks (stores before 2026-12-03: today's default)
+        coverage = CoverageConfig(**store.meta["coverage"]) if store.meta.get("coverage") else CoverageConfig()
+        config = EmbedConfig(model=spec, fragment=fragment, coverage=coverage)
         if workers is not None:
-            config = EmbedConfig(model=spec, fragment=fragment, workers=workers)
+            config = EmbedConfig(model=spec, fragment=fragment, coverage=coverage, workers=workers)
         tracks = store.all_tracks().set_index("track_id")
         work = []
         for tid in report.tracks_without_vectors:

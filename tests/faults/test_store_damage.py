@@ -133,3 +133,24 @@ def test_repair_of_a_track_whose_file_changed_says_so(built):
     assert result.exit_code == 1
     flat = " ".join(result.output.split())
     assert "not repaired" in flat and "t05.wav: changed since analysed" in flat, result.output
+
+
+def test_check_repair_analyses_a_lost_track_with_the_store_s_own_fragments_and_coverage(tmp_path):
+    """A store made with 5 s fragments and 3 sampled per track: a track whose vectors are lost is analysed again
+    the same way by `ctk check --repair` (not with today's defaults: 10 s fragments, 5 sampled)."""
+    from tests.conftest import synth, write_audio
+
+    music = tmp_path / "music"
+    write_audio(music / "long.wav", synth(60.0, seed=3))
+    lib = tmp_path / "lib"
+    made = _ctk("embed", str(music), "--library", str(lib), "--workers", "0", "--model", "features",
+                "--n-seconds", "5", "--step", "5", "--sampled-fragments", "3")
+    assert made.exit_code == 0, made.output
+    before, _ = LibraryStore.open(lib).fragment_embeddings()
+    for part in LibraryStore.open(lib).parts("fragments"):
+        part.unlink()
+    result = _ctk("check", "--library", str(lib), "--repair", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    after, _ = LibraryStore.open(lib).fragment_embeddings()
+    assert len(after) == 3 and sorted(after["start_s"]) == sorted(before["start_s"])
+    assert max(after["start_s"]) == 55.0  # the last start of a 5 s grid over 60 s
