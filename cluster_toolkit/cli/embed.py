@@ -152,12 +152,18 @@ def kept_settings(library: str | Path, given: dict[str, object], unset: set[str]
     line nor in the config file) takes the value the library was made with, so a library cut into 5 s fragments
     stays so without repeating the flags; the others, and everything for a new library, are as ``given``."""
     meta = stored_meta(library)
-    stored = {**(meta.get("fragment") or {}), **(meta.get("coverage") or {})}
+    stored = {k: v for part in ("fragment", "coverage") if isinstance(meta.get(part), dict)
+              for k, v in meta[part].items()}
     names = {"n_seconds": "n_seconds", "step": "step", "coverage": "mode", "sampled_fragments": "n_fragments"}
     out = dict(given)
     for option, key in names.items():
         if option in unset and key in stored:
-            out[option] = type(given[option])(stored[key])
+            try:
+                value = type(given[option])(stored[key])
+            except (TypeError, ValueError):  # a damaged store.json: embed_library reports the store itself
+                continue
+            if option != "coverage" or value in {c.value for c in Coverage}:
+                out[option] = value
     return out
 
 
