@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.near_duplicates import write_calibration  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
+from embeddings.config import CoverageConfig, FragmentConfig  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
@@ -151,21 +152,23 @@ def main() -> None:
                         "coverage the --library store was embedded with")
     parser.add_argument("--dims", type=int, default=0, help="compare only the first N dimensions (0: all); "
                         "stored with the threshold (hybrid+std: its mean blocks, 256 + 87)")
-    parser.add_argument("--n-seconds", type=float, default=10.0, help="fragment length of the copies' store "
-                        "(ctk embed --n-seconds; give what --library was embedded with)")
-    parser.add_argument("--step", type=float, default=10.0, help="seconds between fragment starts (ctk embed --step)")
-    parser.add_argument("--sampled-fragments", type=int, default=5, help="with --coverage sampled (ctk embed's)")
+    parser.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds,
+                        help="fragment length of the copies' store (ctk embed --n-seconds; give what --library was "
+                        "embedded with)")
+    parser.add_argument("--step", type=float, default=FragmentConfig.step,
+                        help="seconds between fragment starts (ctk embed --step)")
+    parser.add_argument("--sampled-fragments", type=int, default=CoverageConfig.n_fragments,
+                        help="with --coverage sampled (ctk embed's)")
     parser.add_argument("--at", type=float, nargs="*", default=[], help="more thresholds to tabulate, e.g. the one "
                         "stored for the model, to see how it does on these fragments")
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
     args = parser.parse_args()
-    if args.write and (args.n_seconds, args.step) != (10.0, 10.0):
-        parser.error("--write stores one threshold per model id, calibrated on ctk embed's default 10 s fragments")
+    default_plan = (args.n_seconds, args.step) == (FragmentConfig.n_seconds, FragmentConfig.step)
+    if args.write and not default_plan:
+        parser.error("--write stores one threshold per model id, calibrated on ctk embed's default fragments")
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
-    plan = "" if (args.n_seconds, args.step) == (10.0, 10.0) else f"-{args.n_seconds:g}s-step{args.step:g}"
+    plan = "" if default_plan else f"-{args.n_seconds:g}s-step{args.step:g}"
     library = args.work / f"{args.model.replace('/', '_')}-{args.coverage}{plan}.ctk"
-    from embeddings.config import CoverageConfig, FragmentConfig
-
     embed_library(args.work / "music", library, EmbedConfig(
         model=args.model, workers=args.workers, fragment=FragmentConfig(n_seconds=args.n_seconds, step=args.step),
         coverage=CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)))

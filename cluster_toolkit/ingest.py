@@ -42,7 +42,7 @@ from cluster_toolkit.store.library_store import (
 )
 from cluster_toolkit.store.location import is_remote, library_location
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
-from embeddings.config import CoverageConfig, FragmentConfig
+from embeddings.config import CoverageConfig, FragmentConfig, config_from_dict
 
 
 @dataclass(frozen=True)
@@ -416,12 +416,12 @@ def repair_library(
                 f"{store.root}: its vectors were made by {store.model_id}, not by --model {spec}; "
                 "pass the model that made them"
             )
-        fragment = FragmentConfig(**store.meta["fragment"]) if store.meta.get("fragment") else FragmentConfig()
-        # analysed again as the store's last run analysed its tracks (stores before 2026-12-03: today's default)
-        coverage = CoverageConfig(**store.meta["coverage"]) if store.meta.get("coverage") else CoverageConfig()
-        config = EmbedConfig(model=spec, fragment=fragment, coverage=coverage)
-        if workers is not None:
-            config = EmbedConfig(model=spec, fragment=fragment, coverage=coverage, workers=workers)
+        # analysed again as the store's tracks were: its fragments and its last run's coverage (stores without
+        # them, from before those keys: today's defaults)
+        fragment = config_from_dict(FragmentConfig, store.meta.get("fragment") or {})
+        coverage = config_from_dict(CoverageConfig, store.meta.get("coverage") or {})
+        config = EmbedConfig(model=spec, fragment=fragment, coverage=coverage,
+                             **({"workers": workers} if workers is not None else {}))
         tracks = store.all_tracks().set_index("track_id")
         work = []
         for tid in report.tracks_without_vectors:

@@ -141,17 +141,11 @@ def stored_meta(library: str | Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def stored_model_spec(library: str | Path) -> str | None:
-    """The ``--model`` a local library was last embedded with (``store.json``'s ``model_spec``), or None."""
-    spec = stored_meta(library).get("model_spec")
-    return spec if isinstance(spec, str) and spec else None
-
-
-def kept_settings(library: str | Path, given: dict[str, object], unset: set[str]) -> dict[str, object]:
-    """The fragment and coverage settings of a run into ``library``: each option in ``unset`` (not on the command
-    line nor in the config file) takes the value the library was made with, so a library cut into 5 s fragments
-    stays so without repeating the flags; the others, and everything for a new library, are as ``given``."""
-    meta = stored_meta(library)
+def kept_settings(meta: dict, given: dict[str, object], unset: set[str]) -> dict[str, object]:
+    """The fragment and coverage settings of a run into the library whose ``store.json`` is ``meta``: each option
+    in ``unset`` (not on the command line nor in the config file) takes the value the library was made with, so a
+    library cut into 5 s fragments stays so without repeating the flags; the others, and everything for a new
+    library (``meta`` empty), are as ``given``."""
     stored = {k: v for part in ("fragment", "coverage") if isinstance(meta.get(part), dict)
               for k, v in meta[part].items()}
     names = {"n_seconds": "n_seconds", "step": "step", "coverage": "mode", "sampled_fragments": "n_fragments"}
@@ -211,17 +205,17 @@ def embed_cli(
     ] = False,
 ) -> None:
     """Analyse MUSIC_DIR into the library: decode, fragment, embed, pool; only what changed."""
-    source = ctx.get_parameter_source("model")
-    if source is None or source.name == "DEFAULT":  # no --model, none in the config file
-        kept = stored_model_spec(library)
-        if kept is not None and kept != model:
-            notice(f"{library}: keeps the model it was made with, {kept} (the default for new libraries is {model}; "
-                   f"--model {model} --reembed moves it)")
-            model = kept
-    unset = {name for name in ("n_seconds", "step", "coverage", "sampled_fragments")
+    # options neither on the command line nor in the config file: an existing library keeps what it was made with
+    unset = {name for name in ("model", "n_seconds", "step", "coverage", "sampled_fragments")
              if (src := ctx.get_parameter_source(name)) is None or src.name == "DEFAULT"}
+    meta = stored_meta(library)
+    kept = meta.get("model_spec")
+    if "model" in unset and isinstance(kept, str) and kept and kept != model:
+        notice(f"{library}: keeps the model it was made with, {kept} (the default for new libraries is {model}; "
+               f"--model {model} --reembed moves it)")
+        model = kept
     given = {"n_seconds": n_seconds, "step": step, "coverage": coverage.value, "sampled_fragments": sampled_fragments}
-    kept_values = kept_settings(library, given, unset)
+    kept_values = kept_settings(meta, given, unset)
     if kept_values != given:
         changed = ", ".join(f"--{k.replace('_', '-')} {v if isinstance(v, str) else format(v, 'g')}"
                             for k, v in kept_values.items() if v != given[k])
