@@ -46,14 +46,17 @@ from embeddings.backends.attention_pooling import (  # noqa: E402
 )
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import HybridBackend  # noqa: E402
+from embeddings.config import LEGACY_COVERAGE, CoverageConfig, FragmentConfig  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS")
 
 
-def fragment_vectors(hybrid: HybridBackend, folder: Path, mel_dir: Path, workers: int):
-    """Per track its ``hybrid+std`` fragment vectors ``(k, dim)``, and the tracks' source folders."""
+def fragment_vectors(hybrid: HybridBackend, folder: Path, mel_dir: Path, workers: int,
+                     fragments: FragmentConfig = FragmentConfig(), coverage: CoverageConfig = LEGACY_COVERAGE):
+    """Per track its ``hybrid+std`` fragment vectors ``(k, dim)`` (5 sampled fragments of 10 s, as the shipped head
+    was fitted, unless told), and the tracks' source folders."""
     files = sorted(Path(f) for f in iter_audio_files(folder))
-    mels = cached_mels(files, mel_dir, coverage="sampled", workers=workers)
+    mels = cached_mels(files, mel_dir, fragments=fragments, coverage=coverage, workers=workers)
     vectors = [hybrid.embed(np.load(out)).astype(np.float32) for out in mels.values()]
     return vectors, np.array([f.parent.name for f in mels])
 
@@ -123,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation (the folds stay fixed)")
     ap.add_argument("--write", action="store_true", help=f"store the chosen head as DIR/{ATTENTION_FILE}")
+    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
+    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
+    ap.add_argument("--sampled-fragments", type=int, default=LEGACY_COVERAGE.n_fragments)
     args = ap.parse_args(argv)
+    plan = (FragmentConfig(n_seconds=args.n_seconds, step=args.step),
+            CoverageConfig(mode="sampled", n_fragments=args.sampled_fragments))
     torch.set_num_threads(1)
     steps = sorted(set(args.steps) | {0})
     print("| backend | Recall@1 | Recall@10 | mAP@10 | probe | NMI, 10 k-means seeds | AMI, 10 seeds |")
@@ -131,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.model:
         name, folder = spec.split("=", 1)
         hybrid = HybridBackend(EncoderBackend.from_checkpoint(folder), pooling="mean+std")
-        train_v, train_y = fragment_vectors(hybrid, args.train, args.train_mels, args.workers)
-        test_v, test_y = fragment_vectors(hybrid, args.heldout, args.heldout_mels, args.workers)
+        train_v, train_y = fragment_vectors(hybrid, args.train, args.train_mels, args.workers, *plan)
+        test_v, test_y = fragment_vectors(hybrid, args.heldout, args.heldout_mels, args.workers, *plan)
         best, gains = choose_steps(hybrid, train_v, train_y, steps, args.folds, seed=args.seed)
         print(f"<!-- {name}: NMI gain on left-out train sources by steps "
               f"{ {s: round(g, 4) for s, g in gains.items()} }, chosen {best} -->", flush=True)
@@ -141,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             where = write_attention_pooling(
                 Path(folder) / ATTENTION_FILE, head, ties=hybrid.attention_ties(),
                 fitted_on={"folder": str(args.train), "tracks": len(train_v), "sources": int(len(np.unique(train_y))),
-                           "coverage": "sampled", "steps": best, "seed": args.seed, "folds": args.folds,
+                           "coverage": "sampled", "sampled_fragments": args.sampled_fragments,
+                           "n_seconds": args.n_seconds, "step": args.step, "steps": best, "seed": args.seed,
+                           "folds": args.folds,
                            "loss": "multi-positive InfoNCE over tracks, source labels, temperature 0.1"})
             print(f"<!-- wrote {where} -->", flush=True)
         print(row(f"{name} `hybrid+std`, mean pooling", track_vectors(hybrid, AttentionPooling(head.dim), test_v),

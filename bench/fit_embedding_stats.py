@@ -1,7 +1,8 @@
 """Fit the reference statistics that the ``hybrid`` backend standardises an encoder's vectors with.
 
-Every fragment of (a sample of) the files under FOLDER goes through ``ctk embed``'s front end and the
-encoder at MODEL; the per-dimension mean and std of those fragment vectors are written to
+Every fragment (10 s every 10 s, as the shipped statistics were fitted; ``--n-seconds``/``--step``) of (a sample
+of) the files under FOLDER goes through ``ctk embed``'s front end and the encoder at MODEL; the per-dimension
+mean and std of those fragment vectors are written to
 ``MODEL/embedding_stats.json`` (tied to the weights by their SHA-256). Fit on the model's *training*
 sources, never on music it will be evaluated on:
 
@@ -38,15 +39,17 @@ from embeddings.melspec import log_mel  # noqa: E402
 
 _BACKEND: EncoderBackend | None = None
 _MELS: Path | None = None
+_FRAGMENTS: FragmentConfig = FragmentConfig()
 
 
-def _init(model: str, mels: str | None) -> None:
+def _init(model: str, mels: str | None, n_seconds: float, step: float) -> None:
     import torch
 
-    global _BACKEND, _MELS
+    global _BACKEND, _MELS, _FRAGMENTS
     torch.set_num_threads(1)
     _BACKEND = EncoderBackend.from_checkpoint(model)
     _MELS = Path(mels) if mels else None
+    _FRAGMENTS = FragmentConfig(n_seconds=n_seconds, step=step)
 
 
 def file_embeddings(path: Path) -> np.ndarray:
@@ -55,7 +58,9 @@ def file_embeddings(path: Path) -> np.ndarray:
     With a log-mel cache (``--mels``) the file's fragments are decoded once for every model fitted."""
     assert _BACKEND is not None
     track_id = hashlib.blake2b(str(path).encode(), digest_size=8).hexdigest()
-    cached = None if _MELS is None else _MELS / f"{track_id}.npy"
+    # the cache name holds the fragment plan: fits of another plan never read these fragments
+    plan_key = f"{_FRAGMENTS.n_seconds:g}x{_FRAGMENTS.step:g}"
+    cached = None if _MELS is None else _MELS / f"{track_id}-{plan_key}.npy"
     if cached is not None and cached.exists():
         mels = np.load(cached)
         return np.concatenate([_BACKEND.embed(mels[i : i + 32]) for i in range(0, len(mels), 32)])
@@ -64,7 +69,7 @@ def file_embeddings(path: Path) -> np.ndarray:
     except AudioDecodeError as exc:
         print(f"error: {exc} (skipped)", file=sys.stderr)
         return np.zeros((0, _BACKEND.dim), dtype=np.float32)
-    plan = plan_fragments(decoded.duration_s, config=FragmentConfig(), track_id=track_id)
+    plan = plan_fragments(decoded.duration_s, config=_FRAGMENTS, track_id=track_id)
     samples = fragment_samples(decoded.y, sr=decoded.sr, plan=plan)
     mels = np.concatenate([log_mel(samples[i : i + 16], config=_BACKEND.audio).numpy()
                            for i in range(0, len(samples), 16)])
@@ -101,13 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help=f"default: MODEL/{STATS_FILE}")
     ap.add_argument("--note", default="")
     ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder shared by several models' fits")
+    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
+    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
     args = ap.parse_args(argv)
     files = sample_files(args.folder, args.per_folder)
     if not files:
         print(f"error: no audio files under {args.folder}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    init = (str(args.model), str(args.mels) if args.mels else None)
+    init = (str(args.model), str(args.mels) if args.mels else None, args.n_seconds, args.step)
     with ProcessPoolExecutor(args.workers, initializer=_init, initargs=init) as pool:
         per_file = list(pool.map(file_embeddings, files, chunksize=2))
     ok = [e for e in per_file if len(e)]
@@ -118,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     backend = EncoderBackend.from_checkpoint(args.model)
     out = args.out or args.model / STATS_FILE
     fitted_on = {"folder": args.folder.resolve().name, "per_folder": args.per_folder, "n_files": len(files),
-                 "n_decoded": len(ok), "n_fragments": int(len(vectors)), "note": args.note}
+                 "n_decoded": len(ok), "n_fragments": int(len(vectors)), "n_seconds": args.n_seconds, "step": args.step,
+                 "note": args.note}
     write_embedding_stats(out, vectors, weights_sha256=backend.checkpoint.weights_sha256, fitted_on=fitted_on)
     print(f"{out}: {vectors.shape[1]} dims from {len(vectors)} fragments of {len(ok)}/{len(files)} files "
           f"in {time.perf_counter() - start:.1f} s")

@@ -1,8 +1,10 @@
 """Fit the reference statistics of the ``features`` backend over a folder of audio.
 
 Every file under FOLDER goes through the same front end as ``ctk embed`` (decode to mono at the
-backend's sample rate, 10-second fragments every 10 s, batched log-mel), then the raw descriptors of
-all fragments give one mean and one standard deviation per dimension, written as JSON:
+backend's sample rate, every fragment of 10 s every 10 s, or ``--n-seconds``/``--step``; batched
+log-mel), then the raw descriptors of all fragments give one mean and one standard deviation per
+dimension, written as JSON. The shipped statistics were fitted on 10 s fragments and serve every
+fragment length (on 5 s fragments, statistics of their own were measured: docs/ctk-small.md):
 
     .venv/bin/python bench/fit_feature_stats.py demo/music                      # -> embeddings/assets/
     .venv/bin/python bench/fit_feature_stats.py $CORPUS --out /tmp/stats.json --workers 2
@@ -18,6 +20,7 @@ import hashlib
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,8 @@ from embeddings.fragments import fragment_samples, plan_fragments  # noqa: E402
 from embeddings.melspec import log_mel  # noqa: E402
 
 
-def file_descriptors(path: Path, audio: AudioConfig = AudioConfig(), batch_size: int = 16) -> np.ndarray:
+def file_descriptors(path: Path, audio: AudioConfig = AudioConfig(), batch_size: int = 16,
+                     fragments: FragmentConfig = FragmentConfig()) -> np.ndarray:
     """Raw descriptors ``(n_fragments, dim)`` of one file; ``(0, dim)`` when it cannot be decoded."""
     import torch
 
@@ -42,7 +46,7 @@ def file_descriptors(path: Path, audio: AudioConfig = AudioConfig(), batch_size:
     try:
         decoded = load_audio(path, sr=audio.sample_rate)
         track_id = hashlib.blake2b(str(path).encode(), digest_size=8).hexdigest()
-        plan = plan_fragments(decoded.duration_s, config=FragmentConfig(), track_id=track_id)
+        plan = plan_fragments(decoded.duration_s, config=fragments, track_id=track_id)
     except AudioDecodeError:
         return np.zeros((0, 0))
     samples = fragment_samples(decoded.y, sr=decoded.sr, plan=plan)
@@ -60,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_STATS_PATH)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--note", default="", help="free text stored in the JSON's fitted_on (e.g. how FOLDER was made)")
+    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
+    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
     args = ap.parse_args(argv)
+    one_file = partial(file_descriptors, fragments=FragmentConfig(n_seconds=args.n_seconds, step=args.step))
     files = list(iter_audio_files(args.folder))
     if not files:
         print(f"error: no audio files under {args.folder}", file=sys.stderr)
@@ -68,16 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if args.workers > 1:
         with ProcessPoolExecutor(args.workers) as pool:
-            per_file = list(pool.map(file_descriptors, files, chunksize=4))
+            per_file = list(pool.map(one_file, files, chunksize=4))
     else:
-        per_file = [file_descriptors(f) for f in files]
+        per_file = [one_file(f) for f in files]
     ok = [d for d in per_file if len(d)]
     if len(ok) < 2:
         print(f"error: fewer than 2 of {len(files)} files under {args.folder} could be decoded", file=sys.stderr)
         return 2
     descriptors = np.concatenate(ok)
     fitted_on = {"folder": args.folder.resolve().name, "n_files": len(files), "n_decoded": len(ok),
-                 "n_fragments": len(descriptors), "note": args.note}
+                 "n_fragments": len(descriptors), "n_seconds": args.n_seconds, "step": args.step, "note": args.note}
     write_feature_stats(args.out, descriptors, audio=AudioConfig(), fitted_on=fitted_on)
     print(f"{args.out}: {descriptors.shape[1]} dims from {len(descriptors)} fragments of {len(ok)}/{len(files)} "
           f"files in {time.perf_counter() - start:.1f} s")

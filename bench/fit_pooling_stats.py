@@ -1,8 +1,9 @@
 """Fit the ``hybrid+std`` pooling of an encoder on its training sources, and choose the std block's weight there.
 
 For every track under FOLDER (the model's *training* sources, one sub-folder per source), the fragments that
-``ctk embed`` would embed (``--coverage``, default ``sampled``: 5 spread fragments, only their spans decoded)
-go through the encoder at MODEL and the `features` backend. Per track, the std over its fragments of the
+``ctk embed`` would embed (``--coverage``, default ``sampled``: spread fragments, only their spans decoded)
+go through the encoder at MODEL and the `features` backend (5 fragments of 10 s, as the shipped statistics were
+fitted; ``--n-seconds``/``--step``/``--sampled-fragments``). Per track, the std over its fragments of the
 standardised learned vectors (``HybridBackend.standardised``) is taken; the mean and std of that std over
 the tracks are the pooling statistics. Each ``--weights`` W is then scored on FOLDER's tracks (label = the
 sub-folder; ``ctk evaluate``'s metrics) as the track vector ``[hybrid mean vector, W * std block]``; W = 0
@@ -41,23 +42,28 @@ from embeddings.backends.hybrid import (  # noqa: E402
     sha256_of,
     write_pooling_stats,
 )
-from embeddings.config import AudioConfig, CoverageConfig, FragmentConfig  # noqa: E402
+from embeddings.config import (  # noqa: E402
+    LEGACY_COVERAGE,
+    AudioConfig,
+    CoverageConfig,
+    FragmentConfig,
+)
 from embeddings.errors import AudioDecodeError  # noqa: E402
 from embeddings.inference import decode_track, fragment_mels  # noqa: E402
 
 METRICS = ("recall@1", "recall@10", "map@10", "nmi", "ami", "probe_acc")
 
 
-def _mels_job(job: tuple[str, str, str]) -> str | None:
+def _mels_job(job: tuple[str, str, FragmentConfig, CoverageConfig]) -> str | None:
     """Log-mels of one file's fragments into the cache; None (and a one-line error) when it cannot be decoded."""
     import torch
 
     torch.set_num_threads(1)
-    path, out, mode = job
+    path, out, fragments, coverage = job
     track_id = hashlib.blake2b(path.encode(), digest_size=8).hexdigest()
     try:
-        decoded = decode_track(path, sr=AudioConfig().sample_rate, fragment_config=FragmentConfig(),
-                               track_id=track_id, coverage=CoverageConfig(mode=mode))
+        decoded = decode_track(path, sr=AudioConfig().sample_rate, fragment_config=fragments,
+                               track_id=track_id, coverage=coverage)
     except AudioDecodeError as exc:
         print(f"error: {exc} (skipped)", file=sys.stderr)
         return None
@@ -68,12 +74,17 @@ def _mels_job(job: tuple[str, str, str]) -> str | None:
     return out
 
 
-def cached_mels(files: list[Path], mel_dir: Path, *, coverage: str, workers: int) -> dict[Path, Path]:
-    """``file -> its cached log-mels``, computing the missing ones (undecodable files left out)."""
+def cached_mels(files: list[Path], mel_dir: Path, *, fragments: FragmentConfig, coverage: CoverageConfig,
+                workers: int) -> dict[Path, Path]:
+    """``file -> its cached log-mels``, computing the missing ones (undecodable files left out). The cache name
+    holds the fragment plan and coverage, so a fit of another plan never reads these fragments."""
     mel_dir.mkdir(parents=True, exist_ok=True)
-    where = {f: mel_dir / f"{hashlib.blake2b(f'{coverage}:{f}'.encode(), digest_size=8).hexdigest()}.npy"
+    legacy = fragments == FragmentConfig() and (coverage.mode == "full" or coverage == LEGACY_COVERAGE)
+    plan = (coverage.mode if legacy  # the names of the caches made before the plan was part of them
+            else f"{coverage.mode}-{coverage.n_fragments}x{fragments.n_seconds:g}/{fragments.step:g}")
+    where = {f: mel_dir / f"{hashlib.blake2b(f'{plan}:{f}'.encode(), digest_size=8).hexdigest()}.npy"
              for f in files}
-    jobs = [(str(f), str(out), coverage) for f, out in where.items() if not out.exists()]
+    jobs = [(str(f), str(out), fragments, coverage) for f, out in where.items() if not out.exists()]
     if jobs:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_mels_job, jobs, chunksize=4))
@@ -104,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"MODEL/{POOLING_STATS_FILE}")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="write the scores here")
+    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
+    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
+    ap.add_argument("--sampled-fragments", type=int, default=LEGACY_COVERAGE.n_fragments)
     args = ap.parse_args(argv)
+    fragments = FragmentConfig(n_seconds=args.n_seconds, step=args.step)
+    coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
     import torch
 
     torch.set_num_threads(1)
@@ -113,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no audio files under {args.folder}", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    mels = cached_mels(files, args.mels, coverage=args.coverage, workers=args.workers)
+    mels = cached_mels(files, args.mels, fragments=fragments, coverage=coverage, workers=args.workers)
     hybrid = HybridBackend(EncoderBackend.from_checkpoint(args.model))
     means, stds = track_blocks(hybrid, mels)
     labels = np.array([f.parent.name for f in mels], dtype=str)
@@ -128,13 +144,15 @@ def main(argv: list[str] | None = None) -> int:
                      "nmi": c["nmi"], "ami": c["ami"], "probe_acc": report["linear_probe"]["accuracy"]}
         print(f"W={w:g}: " + "  ".join(f"{m} {scores[w][m]:.3f}" for m in METRICS)
               + f"  mean {np.mean([scores[w][m] for m in METRICS]):.4f}", flush=True)
-    print(f"{len(mels)}/{len(files)} tracks of {len(set(labels))} sources, {args.coverage} coverage, "
+    print(f"{len(mels)}/{len(files)} tracks of {len(set(labels))} sources, {args.coverage} coverage "
+          f"({args.sampled_fragments} x {args.n_seconds:g} s), "
           f"{time.perf_counter() - start:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "n_tracks": len(mels), "scores": scores}, indent=1))
     if args.write is not None:
         out = args.model / POOLING_STATS_FILE
         fitted_on = {"folder": args.folder.resolve().name, "n_tracks": len(mels), "coverage": args.coverage,
+                     "n_seconds": args.n_seconds, "step": args.step, "sampled_fragments": args.sampled_fragments,
                      "chosen_on": "the same tracks, mean of " + ", ".join(METRICS)}
         write_pooling_stats(out, stds, weight=args.write, weights_sha256=hybrid.encoder.checkpoint.weights_sha256,
                             embedding_stats_sha256=sha256_of(args.model / STATS_FILE), fitted_on=fitted_on)

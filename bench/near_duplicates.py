@@ -20,7 +20,8 @@ that throws out the nearest same-source track of more than 2 % of the tracks or 
 distinct same-source pairs; then it is the largest threshold within those bounds. The table also
 gives, per threshold, the share of tracks whose nearest same-source track would be thrown out as a duplicate
 (what hurts a playlist). ``--write``
-stores it under the model's id in ``cluster_toolkit/near_duplicates.json``, which
+stores it under the model's id and the fragment length (``--n-seconds``, default ``ctk embed``'s 5 s for a new
+library; ``cluster_toolkit.near_duplicates.calibration_key``) in ``cluster_toolkit/near_duplicates.json``, which
 :func:`cluster_toolkit.near_duplicates.near_duplicate_distance` reads for every playlist command.
 """
 
@@ -41,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.near_duplicates import write_calibration  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
-from embeddings.config import CoverageConfig, FragmentConfig  # noqa: E402
+from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, LEGACY_COVERAGE, CoverageConfig, FragmentConfig  # noqa: E402,E501
 
 CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
@@ -152,26 +153,27 @@ def main() -> None:
                         "coverage the --library store was embedded with")
     parser.add_argument("--dims", type=int, default=0, help="compare only the first N dimensions (0: all); "
                         "stored with the threshold (hybrid+std: its mean blocks, 256 + 87)")
-    parser.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds,
+    parser.add_argument("--n-seconds", type=float, default=EMBED_FRAGMENTS.n_seconds,
                         help="fragment length of the copies' store (ctk embed --n-seconds; give what --library was "
                         "embedded with)")
-    parser.add_argument("--step", type=float, default=FragmentConfig.step,
+    parser.add_argument("--step", type=float, default=EMBED_FRAGMENTS.step,
                         help="seconds between fragment starts (ctk embed --step)")
-    parser.add_argument("--sampled-fragments", type=int, default=CoverageConfig.n_fragments,
+    parser.add_argument("--sampled-fragments", type=int, default=EMBED_COVERAGE.n_fragments,
                         help="with --coverage sampled (ctk embed's)")
     parser.add_argument("--at", type=float, nargs="*", default=[], help="more thresholds to tabulate, e.g. the one "
                         "stored for the model, to see how it does on these fragments")
-    parser.add_argument("--write", action="store_true", help="store the threshold under the model's id")
+    parser.add_argument("--write", action="store_true", help="store the threshold under the model's id and the "
+                        "fragment length (--n-seconds)")
     args = parser.parse_args()
-    default_plan = (args.n_seconds, args.step) == (FragmentConfig.n_seconds, FragmentConfig.step)
-    if args.write and not default_plan:
-        parser.error("--write stores one threshold per model id, calibrated on ctk embed's default fragments")
+    fragments = FragmentConfig(n_seconds=args.n_seconds, step=args.step)
+    coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
-    plan = "" if default_plan else f"-{args.n_seconds:g}s-step{args.step:g}"
+    # the stores of the 10 s plan keep the names they had before the plan was part of them
+    legacy = fragments == FragmentConfig() and (coverage.mode == "full" or coverage == LEGACY_COVERAGE)
+    plan = "" if legacy else f"-{args.n_seconds:g}s-step{args.step:g}-{args.sampled_fragments}"
     library = args.work / f"{args.model.replace('/', '_')}-{args.coverage}{plan}.ctk"
     embed_library(args.work / "music", library, EmbedConfig(
-        model=args.model, workers=args.workers, fragment=FragmentConfig(n_seconds=args.n_seconds, step=args.step),
-        coverage=CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)))
+        model=args.model, workers=args.workers, fragment=fragments, coverage=coverage))
     store = LibraryStore.open(library)
     d = distances(store, rows, args.dims)
     nearest = None
@@ -203,9 +205,10 @@ def main() -> None:
             "tracks_losing_nearest": float(np.mean(nearest < threshold)) if nearest is not None else None,
             "distinct_flagged": float(np.mean(distinct < threshold)),
             "corpus": str(args.corpus), "per_source": args.per_source, "date": str(date.today()),
-            "coverage": args.coverage, **({"dims": args.dims} if args.dims else {}),
-            "distinct_from": args.library or "the originals",
-        })
+            "coverage": args.coverage, "n_seconds": args.n_seconds, "step": args.step,
+            **({"sampled_fragments": args.sampled_fragments} if args.coverage == "sampled" else {}),
+            **({"dims": args.dims} if args.dims else {}), "distinct_from": args.library or "the originals",
+        }, n_seconds=args.n_seconds)
         print(f"written to {path}")
 
 

@@ -42,7 +42,14 @@ from cluster_toolkit.store.library_store import (
 )
 from cluster_toolkit.store.location import is_remote, library_location
 from embeddings.backends import DEFAULT_BACKEND, load_backend, model_id
-from embeddings.config import CoverageConfig, FragmentConfig, config_from_dict
+from embeddings.config import (
+    EMBED_COVERAGE,
+    EMBED_FRAGMENTS,
+    LEGACY_COVERAGE,
+    CoverageConfig,
+    FragmentConfig,
+    config_from_dict,
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,8 @@ class EmbedConfig:
     workers: int = field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)))
     batch_size: int = 32
     commit_seconds: float = 20.0
-    fragment: FragmentConfig = field(default_factory=FragmentConfig)
-    coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    fragment: FragmentConfig = EMBED_FRAGMENTS
+    coverage: CoverageConfig = EMBED_COVERAGE
     reembed: bool = False
     retry_failed: bool = False
     lock_wait_s: float = 0.0
@@ -417,9 +424,9 @@ def repair_library(
                 "pass the model that made them"
             )
         # analysed again as the store's tracks were: its fragments and its last run's coverage (stores without
-        # them, from before those keys: today's defaults)
+        # them, from before those keys: the defaults of their time, 10 s fragments and 5 sampled)
         fragment = config_from_dict(FragmentConfig, store.meta.get("fragment") or {})
-        coverage = config_from_dict(CoverageConfig, store.meta.get("coverage") or {})
+        coverage = config_from_dict(CoverageConfig, store.meta.get("coverage") or asdict(LEGACY_COVERAGE))
         config = EmbedConfig(model=spec, fragment=fragment, coverage=coverage,
                              **({"workers": workers} if workers is not None else {}))
         tracks = store.all_tracks().set_index("track_id")

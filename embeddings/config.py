@@ -100,6 +100,16 @@ class CoverageConfig:
             raise ConfigError(f"n_fragments={self.n_fragments} must be at least 1")
 
 
+#: The fragments ``ctk embed`` cuts a new library into: 5 s (the encoder's training crop) every 5 s, and 10 of them
+#: per track, evenly spread. The same ~50 s of decoded audio per track as 5 fragments of 10 s, and better clusters
+#: on the held-out sources (docs/ctk-small.md, "Shorter fragments"). An existing library keeps the plan it was made
+#: with; training keeps ``FragmentConfig()``'s 10 s fragments and crops them.
+EMBED_FRAGMENTS = FragmentConfig(n_seconds=5.0, step=5.0)
+EMBED_COVERAGE = CoverageConfig(mode="sampled", n_fragments=10)
+#: What a library made before ``store.json`` recorded its coverage was embedded with (the default of that time).
+LEGACY_COVERAGE = CoverageConfig(mode="sampled", n_fragments=5)
+
+
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild a config dataclass from a dict, refusing unknown keys with a clear message."""
     names = {f.name for f in fields(cls)}

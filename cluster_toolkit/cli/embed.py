@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -33,7 +34,7 @@ from cluster_toolkit.cli._common import (
 from cluster_toolkit.errors import CtkError
 from cluster_toolkit.processes import Terminated, exit_code
 from embeddings.backends import DEFAULT_BACKEND
-from embeddings.config import CoverageConfig, FragmentConfig
+from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, LEGACY_COVERAGE, CoverageConfig, FragmentConfig
 
 if TYPE_CHECKING:
     from cluster_toolkit.ingest import EmbedSummary
@@ -146,8 +147,10 @@ def kept_settings(meta: dict, given: dict[str, object], unset: set[str]) -> dict
     in ``unset`` (not on the command line nor in the config file) takes the value the library was made with, so a
     library cut into 5 s fragments stays so without repeating the flags; the others, and everything for a new
     library (``meta`` empty), are as ``given``."""
-    stored = {k: v for part in ("fragment", "coverage") if isinstance(meta.get(part), dict)
-              for k, v in meta[part].items()}
+    parts = {part: meta[part] for part in ("fragment", "coverage") if isinstance(meta.get(part), dict)}
+    if "fragment" in parts and "coverage" not in parts:  # made before store.json recorded its coverage
+        parts["coverage"] = asdict(LEGACY_COVERAGE)
+    stored = {k: v for part in parts.values() for k, v in part.items()}
     names = {"n_seconds": "n_seconds", "step": "step", "coverage": "mode", "sampled_fragments": "n_fragments"}
     out = dict(given)
     for option, key in names.items():
@@ -181,9 +184,9 @@ def embed_cli(
     retry_failed: Annotated[bool, typer.Option(help="Analyse again files that failed before.")] = False,
     batch_size: Annotated[int, typer.Option(help="Tracks per committed batch.", min=1)] = 32,
     n_seconds: Annotated[float, typer.Option(
-        help="Fragment length in seconds (an existing library keeps its own). 5 with --step 5 --sampled-fragments "
-        "10 clusters better at the same cost (docs/ctk-small.md).")] = FragmentConfig.n_seconds,
-    step: Annotated[float, typer.Option(help="Seconds between fragment starts.")] = FragmentConfig.step,
+        help="Fragment length in seconds (an existing library keeps its own; the encoder trains on 5 s crops, "
+        "docs/ctk-small.md).")] = EMBED_FRAGMENTS.n_seconds,
+    step: Annotated[float, typer.Option(help="Seconds between fragment starts.")] = EMBED_FRAGMENTS.step,
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for another writer of the library to finish.", min=0)
     ] = 0.0,
@@ -191,10 +194,10 @@ def embed_cli(
         Coverage,
         typer.Option(help="full: decode and embed every fragment; sampled: only --sampled-fragments of them, "
                      "evenly spread (measured in docs/BENCHMARKS.md)."),
-    ] = Coverage(CoverageConfig.mode),
+    ] = Coverage(EMBED_COVERAGE.mode),
     sampled_fragments: Annotated[
         int, typer.Option(help="Fragments per track with --coverage sampled.", min=1)
-    ] = CoverageConfig.n_fragments,
+    ] = EMBED_COVERAGE.n_fragments,
     engine: Annotated[
         Engine,
         typer.Option(help="local: worker processes here; ray: a Ray Data pipeline on the cluster at $RAY_ADDRESS, "

@@ -35,16 +35,21 @@ def test_embed_builds_the_store(music_dir, tmp_path):
     assert len(tracks) == 5 and matrix.shape == (5, store.dim) and np.isfinite(matrix).all()
     assert set(tracks["track_id"]) == {content_hash(Path(p)) for p in tracks["path"]}
     frags, fmat = store.fragment_embeddings()
-    # 12..16 s tracks and 10 s fragments every 10 s: one fragment each
-    assert list(tracks["n_fragments"]) == [1] * 5 and len(frags) == 5
-    # the pooled vector is the mean of the fragment vectors
+    # 12..16 s tracks and 5 s fragments every 5 s (a new library's default): two or three fragments each
+    counts = dict(zip(tracks["title"], tracks["n_fragments"]))
+    assert counts == {"one": 2, "two": 2, "three": 2, "four": 3, "five": 3} and len(frags) == 12
+    assert store.meta["fragment"]["n_seconds"] == 5.0 and store.meta["coverage"]["n_fragments"] == 10
+    # the pooled vector's mean part is the mean of the fragment vectors
     for tid, vec in zip(tracks["track_id"], matrix):
-        np.testing.assert_allclose(vec, fmat[frags["track_id"] == tid].mean(axis=0), rtol=1e-6, atol=1e-6)
+        mean = fmat[frags["track_id"] == tid].mean(axis=0)
+        np.testing.assert_allclose(vec[: 256 + 87], mean[: 256 + 87], rtol=1e-6, atol=1e-6)
     assert abs(tracks.set_index("title").loc["two", "duration_s"] - 14.0) < 0.01
     # the default: the bundled encoder's vector beside the handcrafted features, and the spread of the learned
-    # vectors over the track's fragments (docs/ctk-small.md); one fragment has no spread: that block is zero
+    # vectors over the track's fragments (docs/ctk-small.md): a fragment has no spread (its block is zero), every
+    # track of two or more fragments has one
     assert store.meta["model"]["name"] == "hybrid" and store.dim == 256 + 87 + 256
-    assert store.meta["model"]["config"]["pooling"] == "mean+std" and not matrix[:, 256 + 87 :].any()
+    assert store.meta["model"]["config"]["pooling"] == "mean+std" and not fmat[:, 256 + 87 :].any()
+    assert matrix[:, 256 + 87 :].any(axis=1).all()
     assert store.meta["model"]["encoder"]["name"] == "ctk-small"
 
 
@@ -94,7 +99,7 @@ def test_changed_content_is_analysed_again(music_dir, tmp_path):
     assert (summary.analysed, summary.gone) == (1, 1)
     store = LibraryStore.open(tmp_path / "lib")
     row = store.tracks().set_index("path").loc[str(music_dir / "A" / "one.wav")]
-    assert row["n_fragments"] == 2 and abs(row["duration_s"] - 20.0) < 0.01
+    assert row["n_fragments"] == 4 and abs(row["duration_s"] - 20.0) < 0.01
 
 
 def test_duplicate_copies_are_one_track(music_dir, tmp_path):
@@ -206,4 +211,4 @@ def test_interrupted_run_loses_at_most_the_batch_in_flight_and_resumes(tmp_path,
     tracks, matrix = LibraryStore.open(lib).track_embeddings()
     frags, _ = LibraryStore.open(lib).fragment_embeddings()
     assert len(tracks) == 16 and matrix.shape[0] == 16
-    assert len(frags) == 16 * 4 and not frags.duplicated(["track_id", "fragment_index"]).any()
+    assert len(frags) == 16 * 8 and not frags.duplicated(["track_id", "fragment_index"]).any()

@@ -144,7 +144,8 @@ def test_killed_actor_loses_no_track_and_a_rerun_embeds_only_the_missing_ones(tm
     frags, _ = LibraryStore.open(lib).fragment_embeddings()
     assert len(tracks) == 8 and matrix.shape[0] == 8 and np.isfinite(matrix).all()
     assert set(committed["track_id"]) < set(tracks["track_id"])
-    assert not frags.duplicated(["track_id", "fragment_index"]).any() and len(frags) == 8
+    # 12 s tracks: two fragments of 5 s each
+    assert not frags.duplicated(["track_id", "fragment_index"]).any() and len(frags) == 8 * 2
 
 
 def test_more_encoder_actors_than_the_cluster_can_feed_is_refused(music_dir, tmp_path):

@@ -110,10 +110,10 @@ def test_inf_in_a_feature_table_is_imputed_and_reported_not_a_constant_column(tm
 def test_embed_with_another_fragment_length_is_refused_unless_reembed(tmp_path):
     music = short_tracks(tmp_path / "music", 2, seconds=12)
     embed_library(music, tmp_path / "lib", EmbedConfig(workers=0))
-    shorter = EmbedConfig(workers=0, fragment=FragmentConfig(n_seconds=5, step=5))
-    with pytest.raises(StoreError, match="holds fragments of 10 s every 10 s, this run asks for 5 s every 5 s"):
-        embed_library(music, tmp_path / "lib", shorter)
-    summary = embed_library(music, tmp_path / "lib", EmbedConfig(workers=0, reembed=True, fragment=shorter.fragment))
+    longer = EmbedConfig(workers=0, fragment=FragmentConfig(n_seconds=10, step=10))
+    with pytest.raises(StoreError, match="holds fragments of 5 s every 5 s, this run asks for 10 s every 10 s"):
+        embed_library(music, tmp_path / "lib", longer)
+    summary = embed_library(music, tmp_path / "lib", EmbedConfig(workers=0, reembed=True, fragment=longer.fragment))
     assert summary.analysed == 2
 
 

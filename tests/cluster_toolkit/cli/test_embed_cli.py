@@ -110,44 +110,72 @@ def test_coverage_options_choose_how_many_fragments_are_embedded(tmp_path):
     from tests.conftest import synth, write_audio
 
     music = tmp_path / "music"
-    write_audio(music / "long.wav", synth(45.0, seed=9))  # 4 fragments in full
+    write_audio(music / "long.wav", synth(45.0, seed=9))  # 9 fragments of 5 s in full
     counts = {}
     for name, flags in {"full": ["--coverage", "full"], "two": ["--sampled-fragments", "2"]}.items():
         lib = tmp_path / name
         result = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--model", "features", *flags)
         assert result.exit_code == 0, result.output
         counts[name] = int(LibraryStore.open(lib).tracks()["n_fragments"].iloc[0])
-    assert counts == {"full": 4, "two": 2}
+    assert counts == {"full": 9, "two": 2}
     bad = _run("embed", str(music), "--library", str(tmp_path / "x"), "--coverage", "most")
     assert bad.exit_code == 2
 
 
 def test_an_existing_library_keeps_its_fragments_unless_options_say_otherwise(tmp_path):
-    """A library cut into 5 s fragments (10 sampled per track) stays so when `ctk embed` runs on it again without
-    the options: new tracks get the same plan and no 'holds fragments of 5 s' refusal; an explicit option wins."""
+    """A library cut into 10 s fragments (3 sampled per track) stays so when `ctk embed` runs on it again without
+    the options: new tracks get the same plan and no 'holds fragments of 10 s' refusal; an explicit option wins."""
     from tests.conftest import synth, write_audio
 
     music = tmp_path / "music"
     write_audio(music / "a.wav", synth(60.0, seed=1))
     lib = tmp_path / "lib"
-    flags = ["--n-seconds", "5", "--step", "5", "--sampled-fragments", "3"]
+    flags = ["--n-seconds", "10", "--step", "10", "--sampled-fragments", "3"]
     made = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--model", "features", *flags)
     assert made.exit_code == 0, made.output
     store = LibraryStore.open(lib)
-    assert store.meta["fragment"]["n_seconds"] == 5.0
+    assert store.meta["fragment"]["n_seconds"] == 10.0
     assert store.meta["coverage"] == {"mode": "sampled", "n_fragments": 3}
     write_audio(music / "b.wav", synth(60.0, seed=2))
     again = _run("embed", str(music), "--library", str(lib), "--workers", "0")
     assert again.exit_code == 0, again.output
-    assert "keeps the fragments it was made with (--n-seconds 5, --step 5, --sampled-fragments 3" in again.output
+    assert "keeps the fragments it was made with (--n-seconds 10, --step 10, --sampled-fragments 3" in again.output
     frags, _ = LibraryStore.open(lib).fragment_embeddings()
     tracks = LibraryStore.open(lib).tracks().set_index("path")
     b = frags[frags["track_id"] == tracks.loc[str((music / "b.wav").absolute()), "track_id"]]
-    assert len(b) == 3 and b["start_s"].max() == 55.0  # the last of a 5 s grid (a 10 s grid ends at 50)
-    # an explicit option is a request: 10 s fragments in a 5 s library are refused with the way out
-    other = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--n-seconds", "10", "--step", "10")
-    assert other.exit_code == 2 and "holds fragments of 5 s every 5 s" in other.output
-    # a new library gets today's defaults
+    assert len(b) == 3 and b["start_s"].max() == 50.0  # the last of a 10 s grid (a 5 s grid ends at 55)
+    # an explicit option is a request: 5 s fragments in a 10 s library are refused with the way out
+    other = _run("embed", str(music), "--library", str(lib), "--workers", "0", "--n-seconds", "5", "--step", "5")
+    assert other.exit_code == 2 and "holds fragments of 10 s every 10 s" in other.output
+    # a new library gets today's defaults: 10 fragments of 5 s
     fresh = tmp_path / "fresh"
     assert _run("embed", str(music), "--library", str(fresh), "--workers", "0", "--model", "features").exit_code == 0
-    assert LibraryStore.open(fresh).meta["fragment"]["n_seconds"] == 10.0
+    fresh_store = LibraryStore.open(fresh)
+    assert fresh_store.meta["fragment"]["n_seconds"] == 5.0
+    assert fresh_store.meta["coverage"] == {"mode": "sampled", "n_fragments": 10}
+    assert fresh_store.tracks()["n_fragments"].tolist() == [10, 10]
+
+
+def test_a_library_from_before_coverage_was_recorded_keeps_five_fragments_of_10_s(tmp_path):
+    """store.json of a library made before it recorded the coverage holds only the fragment plan: such a library
+    was embedded with 5 sampled fragments of 10 s, and new tracks get the same, not today's 10 of 5 s."""
+    import json
+
+    from tests.conftest import synth, write_audio
+
+    music = tmp_path / "music"
+    write_audio(music / "a.wav", synth(120.0, seed=1))
+    lib = tmp_path / "lib"
+    flags = ["--n-seconds", "10", "--step", "10", "--sampled-fragments", "5"]
+    assert _run("embed", str(music), "--library", str(lib), "--workers", "0", "--model", "features",
+                *flags).exit_code == 0
+    meta_file = lib / "store.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["coverage"]  # as such a library's store.json is
+    meta_file.write_text(json.dumps(meta))
+    write_audio(music / "b.wav", synth(120.0, seed=2))
+    again = _run("embed", str(music), "--library", str(lib), "--workers", "0")
+    assert again.exit_code == 0, again.output
+    assert "--n-seconds 10, --step 10, --sampled-fragments 5" in again.output
+    tracks = LibraryStore.open(lib).tracks()
+    assert tracks["n_fragments"].tolist() == [5, 5]

@@ -74,13 +74,13 @@ def test_embed_lyrics_then_train_fusion(music_dir, tmp_path):
     by_lyrics = _run("similar", music / "A" / "one.wav", "--space", "lyrics", "--n", 3, "--json", "--dry-run",
                      "--library", lib)
     assert by_lyrics.exit_code == 0, by_lyrics.output
-    doc = json.loads(by_lyrics.output)
+    doc = json.loads(by_lyrics.stdout)
     assert [t["title"] for t in doc["tracks"]] == ["four"]  # the one other track with lyrics
     assert doc["explanations"][0]["distance"] == pytest.approx(1.0 - float(vecs[0] @ vecs[1]), abs=1e-5)
     by_both = _run("similar", music / "A" / "one.wav", "--space", "fused", "--n", 4, "--json", "--dry-run",
                    "--library", lib)
     assert by_both.exit_code == 0, by_both.output
-    assert sorted(t["title"] for t in json.loads(by_both.output)["tracks"]) == ["five", "four", "three", "two"]
+    assert sorted(t["title"] for t in json.loads(by_both.stdout)["tracks"]) == ["five", "four", "three", "two"]
     store.set_model({"name": "another"}, "another-000000000001", store.dim)  # as after `ctk embed --reembed`
     with pytest.raises(UsageError, match="fused vectors were made from the audio vectors of features-"):
         space_vectors(store, "fused")
