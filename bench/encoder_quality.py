@@ -65,7 +65,7 @@ from embeddings.backends.attention_pooling import ATTENTION_FILE  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import POOLING_STATS_FILE, STATS_FILE, HybridBackend  # noqa: E402
 from embeddings.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from embeddings.config import CoverageConfig  # noqa: E402
+from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, CoverageConfig, FragmentConfig  # noqa: E402
 from embeddings.models import build_encoder  # noqa: E402
 from embeddings.retrieval import recall_hits, retrieval_scores  # noqa: E402
 
@@ -269,8 +269,15 @@ def main() -> None:
                     "docs were made so) or sampled (ctk embed's default)")
     ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder: encoders without a store embed "
                     "the held-out fragments from it (one decode for all models; checked against a ctk embed store)")
+    ap.add_argument("--n-seconds", type=float, default=EMBED_FRAGMENTS.n_seconds,
+                    help="fragment length (default: ctk embed's for a new library)")
+    ap.add_argument("--step", type=float, default=EMBED_FRAGMENTS.step, help="seconds between fragment starts")
+    ap.add_argument("--sampled-fragments", type=int, default=EMBED_COVERAGE.n_fragments,
+                    help="fragments per track with --coverage sampled")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    fragments = FragmentConfig(n_seconds=args.n_seconds, step=args.step)
+    coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
     ref_name, ref_path = named(args.model)
     twin = random_init_twin(Path(ref_path), args.work / "random-init")
     models = {ref_name: ref_path, **dict(named(e) for e in args.extra)}
@@ -284,14 +291,15 @@ def main() -> None:
         from_store = args.mels is None or name == "features" or (args.reuse and (lib / "tracks").exists())
         if from_store:
             embed_library(args.heldout, lib, EmbedConfig(model=spec, workers=args.workers, reembed=not args.reuse,
-                                                         coverage=CoverageConfig(mode=args.coverage)))
+                                                         fragment=fragments, coverage=coverage))
             x, labels, p, store = load_store(lib)
             fragment_vectors[name] = lambda store=store, p=p: store_fragment_vectors(store, p)
             if paths is not None and not np.array_equal(p, paths):
                 raise SystemExit(f"{lib}: holds other tracks than the first store")
             paths, labels_ref = p, labels
         if args.mels is not None and cached_tracks is None and paths is not None:
-            cached_tracks = cache_mels(args.work / "lib-features", args.mels, workers=args.workers)
+            cached_tracks = cache_mels(args.work / "lib-features", args.mels, workers=args.workers,
+                                       n_seconds=args.n_seconds)
             order = np.argsort(cached_tracks["path"].to_numpy())
             cached_tracks = cached_tracks.iloc[order].reset_index(drop=True)
             if not np.array_equal(cached_tracks["path"].to_numpy(), paths):

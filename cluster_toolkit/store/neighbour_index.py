@@ -1,13 +1,13 @@
 """The fragment neighbour index kept beside the store, so large libraries are searched without a rebuild.
 
 ``ctk similar`` and ``ctk recommend`` rank every fragment of the library by inner product with a query
-(:mod:`playlists.recommend`). Up to ``exact_max`` fragments (:data:`STORE_INDEX`: 200,000, about 40,000
-tracks at 5 fragments each) the search is exact and in memory, built per command exactly as before
-(``faiss.IndexFlatIP``: nothing to build, ~50 ms a query at that size), and nothing is written. Above it
-the index is IVF (:class:`playlists.neighbours.NeighbourIndex`: ``4 sqrt(n)`` lists, ``nprobe`` measured
-for recall@10 >= 0.95), whose k-means training costs minutes at a million fragments, so it is built once
-and kept in ``<library>/index/fragments.npz``: the serialised faiss index, the id of every fragment in it
-and what it was built from (model id, dimension, fragment layout, index settings).
+(:mod:`playlists.recommend`). Up to ``exact_max`` fragments (:data:`STORE_INDEX`: 200,000, about 20,000 tracks
+at ``ctk embed``'s default 10 fragments each) the search is exact and in memory, built per command exactly as
+before (``faiss.IndexFlatIP``: nothing to build, ~50 ms a query at that size), and nothing is written. Above
+it the index is IVF (:class:`playlists.neighbours.NeighbourIndex`: ``4 sqrt(n)`` lists, ``nprobe`` measured
+for recall@10 >= 0.95), whose k-means training costs minutes at a million fragments, so it is built once and
+kept in ``<library>/index/fragments.npz``: the serialised faiss index, the id of every fragment in it and what
+it was built from (model id, dimension, fragment layout, index settings).
 
 Each fragment's id is a 63-bit hash of ``(track_id, fragment_index)``. When a command opens the index it
 compares the stored ids with the store's fragments: a different model, dimension, layout or settings, or
