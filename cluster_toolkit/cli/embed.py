@@ -129,15 +129,21 @@ def embed_lyrics_step(library: Path, wait: float) -> None:
 
 
 def stored_meta(library: str | Path) -> dict:
-    """A local library's ``store.json``, read without importing the store; ``{}`` for a new library, a URL or an
-    unreadable file (``embed_library`` then decides)."""
+    """A library's ``store.json`` (a local one read without importing the store, one on object storage through its
+    filesystem); ``{}`` for a new library or one that cannot be read (``embed_library`` then reports it)."""
     import json
 
-    if "://" in str(library):
-        return {}
+    from cluster_toolkit.store.location import is_remote
+
     try:
-        meta = json.loads((Path(library).expanduser() / "store.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if is_remote(library):
+            from cluster_toolkit.store.location import remote_root
+
+            text = (remote_root(str(library)) / "store.json").read_text(encoding="utf-8")
+        else:
+            text = (Path(library).expanduser() / "store.json").read_text(encoding="utf-8")
+        meta = json.loads(text)
+    except Exception:  # noqa: BLE001 - missing, unreadable, no credentials, no s3fs: the store itself says why
         return {}
     return meta if isinstance(meta, dict) else {}
 

@@ -278,3 +278,28 @@ def test_help_and_local_libraries_never_import_s3fs(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [2, 0, []], done.stderr
+
+
+def test_a_library_on_s3_keeps_its_model_and_fragments_on_a_plain_rerun(bucket, tmp_path):
+    """As a local one: `ctk embed` without --model or fragment options into an S3 library made with other ones
+    (here the plan of the default before 2026-12-03) adds new tracks the same way instead of stopping."""
+    from tests.conftest import synth, write_audio
+
+    name, _, _ = bucket
+    url = f"s3://{name}/kept"
+    music = tmp_path / "music"
+    write_audio(music / "a.wav", synth(60.0, seed=1))
+    made = _run("embed", music, "--library", url, "--workers", 0, "--model", "features",
+                "--n-seconds", 10, "--step", 10, "--sampled-fragments", 5)
+    assert made.exit_code == 0, made.output
+    write_audio(music / "b.wav", synth(60.0, seed=2))
+    again = _run("embed", music, "--library", url, "--workers", 0)
+    assert again.exit_code == 0, again.output
+    assert "keeps the model it was made with, features" in again.output
+    assert "keeps the fragments it was made with (--n-seconds 10, --step 10, --sampled-fragments 5" in again.output
+    store = LibraryStore.open(url)
+    assert store.meta["model_spec"] == "features" and store.meta["fragment"]["n_seconds"] == 10.0
+    frags, _ = store.fragment_embeddings()
+    assert frags.groupby("track_id").size().tolist() == [5, 5]
+    starts = frags["start_s"].to_numpy()
+    assert (starts % 10 == 0).all() and starts.max() == 50.0  # a 10 s grid (a 5 s one ends at 55)
