@@ -1,3 +1,5 @@
+import time
+
 import pytest
 import torch
 import torch.distributed as dist
@@ -45,7 +47,7 @@ def _single_process(loss, z, groups, items):
 
 
 def _worker(rank: int, world: int, init: str, out: str) -> None:
-    torch.set_num_threads(1)  # a forked child must not reuse the parent's OpenMP pool
+    torch.set_num_threads(1)  # two ranks share the machine
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         results = {}
@@ -67,10 +69,22 @@ def _worker(rank: int, world: int, init: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+def _run_two(tmp_path, timeout_s: float = 300.0) -> None:
+    """Both ranks of :func:`_worker`, in fresh interpreters (``spawn``): a ``fork`` of the test process, which by
+    then holds the threads of every library the suite imported, hung now and then on a lock held at the fork.
+    A rank that still hangs fails the test after ``timeout_s`` instead of stalling the suite."""
+    context = mp.start_processes(_worker, args=(2, f"file://{tmp_path}/rendezvous", str(tmp_path)), nprocs=2,
+                                 join=False, start_method="spawn")
+    deadline = time.monotonic() + timeout_s
+    while not context.join(timeout=1.0):
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail(f"the two gloo processes did not finish in {timeout_s:g} s")
+
+
 def test_two_gloo_processes_give_the_single_process_loss_and_gradients_of_every_loss(tmp_path):
-    # one start for all losses; fork, not spawn: the children need not import torch again
-    mp.start_processes(_worker, args=(2, f"file://{tmp_path}/rendezvous", str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+    _run_two(tmp_path)  # one start for all losses
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for got in ranks:
         assert got["gathered_ids"].tolist() == GROUPS.tolist()  # rank order, unequal sizes trimmed

@@ -30,11 +30,12 @@ def test_two_processes_train_like_one_on_the_same_global_batch_and_resume(
     common = dict(encoder=ENCODER, audio=tiny_audio, fragments=tiny_fragments)
     single = train(music, out_dir=tmp_path / "one", config=config, **common)
 
-    # fork: the processes inherit the imported modules (spawn, the CLI's choice with GPUs, re-imports torch)
+    # spawn (the CLI's default): fresh interpreters. A fork of the test process, which by then holds the threads
+    # of every library the suite imported, is faster to start but can hang on a lock held at the fork
     first = launch(2, train, music, out_dir=tmp_path / "two", config=quick_train_config(max_steps=2, **recipe),
-                   start_method="fork", **common)
+                   start_method="spawn", **common)
     assert first.status == "finished" and first.step == 2
-    resumed = launch(2, train, music, out_dir=tmp_path / "two", config=config, resume=True, start_method="fork",
+    resumed = launch(2, train, music, out_dir=tmp_path / "two", config=config, resume=True, start_method="spawn",
                      **common)
     assert resumed.status == "finished" and resumed.step == 4 == single.step
 
@@ -57,5 +58,5 @@ def test_two_processes_train_like_one_on_the_same_global_batch_and_resume(
 def test_an_error_in_the_processes_is_raised_by_the_launcher_as_it_is(music, tmp_path, tiny_audio, tiny_fragments):
     with pytest.raises(ConfigError, match="need at least 2 usable tracks to train, found 1"):
         launch(2, train, music[:1], out_dir=tmp_path / "run", encoder=ENCODER, config=quick_train_config(),
-               audio=tiny_audio, fragments=tiny_fragments, start_method="fork")
+               audio=tiny_audio, fragments=tiny_fragments, start_method="spawn")
     assert not (tmp_path / "run" / "last").exists()
