@@ -17,7 +17,7 @@ def _run(*args):
     return runner.invoke(app, ["train", *map(str, args)])
 
 
-def test_two_processes_train_and_export_a_model_that_embeds(tmp_path, monkeypatch):
+def test_two_processes_train_and_export_a_model_that_embeds(tmp_path):
     # spawned, as the command does (a fork of the suite's multithreaded process can hang). Resume and equality
     # with one process are tested on the library function (tests/embeddings/training/test_distributed_training.py)
     (tmp_path / "music").mkdir()
