@@ -9,6 +9,33 @@ from rich.table import Table
 from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOption, console, notice, print_json
 
 
+def fragment_plan(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """How ``ctk embed`` cuts the library's tracks, from its ``store.json`` (``None``: no audio analysed, e.g. a
+    store of imported features). A store from before ``coverage`` was recorded was embedded with 5 sampled."""
+    from dataclasses import asdict
+
+    from embeddings.config import LEGACY_COVERAGE
+
+    fragment, coverage = meta.get("fragment"), meta.get("coverage")
+    if not isinstance(fragment, dict):
+        return None
+    coverage = coverage if isinstance(coverage, dict) else asdict(LEGACY_COVERAGE)
+    return {"n_seconds": fragment.get("n_seconds"), "step": fragment.get("step"), "coverage": coverage.get("mode"),
+            "sampled_fragments": coverage.get("n_fragments")}
+
+
+def describe_plan(plan: dict[str, Any] | None) -> str:
+    """``5 s every 5 s, 10 sampled per track`` (or ``every fragment`` with full coverage); ``-`` for none."""
+    if plan is None:
+        return "-"
+    try:
+        cut = f"{float(plan['n_seconds']):g} s every {float(plan['step']):g} s"
+    except (TypeError, ValueError):
+        return "?"
+    return f"{cut}, " + ("every fragment" if plan["coverage"] == "full" else f"{plan['sampled_fragments']} sampled "
+                         "per track")
+
+
 def library_status(library: str) -> dict[str, Any]:
     """Counts and model of the store at ``library`` (a plain dict, for notebooks too)."""
     import pandas as pd
@@ -33,6 +60,7 @@ def library_status(library: str) -> dict[str, Any]:
         "tracks_failed": int(counts.get("failed", 0)),
         "tracks_gone": int(counts.get("gone", 0)),
         "fragments": int(pd.to_numeric(ok["n_fragments"]).fillna(0).sum()),
+        "fragment_plan": fragment_plan(store.meta),
         "fragment_parts": frags,
         "hours_of_audio": float(pd.to_numeric(ok["duration_s"]).fillna(0).sum() / 3600),
         "tables": tables,
@@ -52,6 +80,7 @@ def status_cli(json_out: JsonOption = False, library: LibraryOption = DEFAULT_LI
     table.add_column()
     for key in ("model_id", "dim", "source", "tracks_ok", "tracks_failed", "tracks_gone", "fragments"):
         table.add_row(key.replace("_", " "), str(info[key]))
+    table.add_row("fragment plan", describe_plan(info["fragment_plan"]))
     table.add_row("hours of audio", f"{info['hours_of_audio']:.2f}")
     table.add_row("tables", ", ".join(info["tables"]) or "-")
     console.print(table)

@@ -154,6 +154,11 @@ def test_an_existing_library_keeps_its_fragments_unless_options_say_otherwise(tm
     assert fresh_store.meta["fragment"]["n_seconds"] == 5.0
     assert fresh_store.meta["coverage"] == {"mode": "sampled", "n_fragments": 10}
     assert fresh_store.tracks()["n_fragments"].tolist() == [10, 10]
+    # `ctk status` says how each library is cut
+    shown = {name: " ".join(_run("status", "--library", str(where)).output.split()) for name, where in
+             {"fresh": fresh, "kept": lib}.items()}
+    assert "fragment plan │ 5 s every 5 s, 10 sampled per track" in shown["fresh"]
+    assert "fragment plan │ 10 s every 10 s, 3 sampled per track" in shown["kept"]
 
 
 def test_a_library_from_before_coverage_was_recorded_keeps_five_fragments_of_10_s(tmp_path):
@@ -179,3 +184,5 @@ def test_a_library_from_before_coverage_was_recorded_keeps_five_fragments_of_10_
     assert "--n-seconds 10, --step 10, --sampled-fragments 5" in again.output
     tracks = LibraryStore.open(lib).tracks()
     assert tracks["n_fragments"].tolist() == [5, 5]
+    status = json.loads(_run("status", "--library", str(lib), "--json").stdout)
+    assert status["fragment_plan"] == {"n_seconds": 10.0, "step": 10.0, "coverage": "sampled", "sampled_fragments": 5}
