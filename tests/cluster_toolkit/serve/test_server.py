@@ -59,7 +59,10 @@ def test_ctk_serve_process_answers_and_guards_writes_with_its_token(served_libra
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
     )
     try:
-        line = proc.stdout.readline()
+        lines = [proc.stdout.readline()]  # notices (e.g. about the library's model) may come first
+        while "tracks loaded in" not in lines[-1] and len(lines) < 5 and lines[-1]:
+            lines.append(proc.stdout.readline())
+        line = lines[-1]
         assert "14 tracks loaded in" in line and f"serving http://127.0.0.1:{port}/#token=t0ken-for-this-test-run" \
             in line, line
         url = f"http://127.0.0.1:{port}"
