@@ -148,21 +148,32 @@ def stored_meta(library: str | Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+#: ``ctk embed``'s fragment options and where ``store.json`` records each: (part, key)
+PLAN_OPTIONS = {"n_seconds": ("fragment", "n_seconds"), "step": ("fragment", "step"),
+                "coverage": ("coverage", "mode"), "sampled_fragments": ("coverage", "n_fragments")}
+
+
+def recorded_plan(meta: dict) -> dict[str, object]:
+    """The fragment options a library was made with, by option name, from its ``store.json`` (``meta``): the ones
+    it records (none for a new library); one made before ``coverage`` was recorded was embedded with 5 sampled."""
+    parts = {part: meta[part] for part in ("fragment", "coverage") if isinstance(meta.get(part), dict)}
+    if "fragment" in parts and "coverage" not in parts:  # made before store.json recorded its coverage
+        parts["coverage"] = asdict(LEGACY_COVERAGE)
+    return {option: parts[part][key] for option, (part, key) in PLAN_OPTIONS.items()
+            if key in parts.get(part, {})}
+
+
 def kept_settings(meta: dict, given: dict[str, object], unset: set[str]) -> dict[str, object]:
     """The fragment and coverage settings of a run into the library whose ``store.json`` is ``meta``: each option
     in ``unset`` (not on the command line nor in the config file) takes the value the library was made with, so a
     library cut into 5 s fragments stays so without repeating the flags; the others, and everything for a new
     library (``meta`` empty), are as ``given``."""
-    parts = {part: meta[part] for part in ("fragment", "coverage") if isinstance(meta.get(part), dict)}
-    if "fragment" in parts and "coverage" not in parts:  # made before store.json recorded its coverage
-        parts["coverage"] = asdict(LEGACY_COVERAGE)
-    stored = {k: v for part in parts.values() for k, v in part.items()}
-    names = {"n_seconds": "n_seconds", "step": "step", "coverage": "mode", "sampled_fragments": "n_fragments"}
+    stored = recorded_plan(meta)
     out = dict(given)
-    for option, key in names.items():
-        if option in unset and key in stored:
+    for option in PLAN_OPTIONS:
+        if option in unset and option in stored:
             try:
-                value = type(given[option])(stored[key])
+                value = type(given[option])(stored[option])
             except (TypeError, ValueError):  # a damaged store.json: embed_library reports the store itself
                 continue
             if option != "coverage" or value in {c.value for c in Coverage}:

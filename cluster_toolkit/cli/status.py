@@ -10,18 +10,14 @@ from cluster_toolkit.cli._common import DEFAULT_LIBRARY, JsonOption, LibraryOpti
 
 
 def fragment_plan(meta: dict[str, Any]) -> dict[str, Any] | None:
-    """How ``ctk embed`` cuts the library's tracks, from its ``store.json`` (``None``: no audio analysed, e.g. a
-    store of imported features). A store from before ``coverage`` was recorded was embedded with 5 sampled."""
-    from dataclasses import asdict
+    """How ``ctk embed`` cuts the library's tracks, by option name (:func:`~cluster_toolkit.cli.embed.recorded_plan`;
+    ``None``: no audio analysed, e.g. a store of imported features)."""
+    from cluster_toolkit.cli.embed import PLAN_OPTIONS, recorded_plan
 
-    from embeddings.config import LEGACY_COVERAGE
-
-    fragment, coverage = meta.get("fragment"), meta.get("coverage")
-    if not isinstance(fragment, dict):
+    if not isinstance(meta.get("fragment"), dict):
         return None
-    coverage = coverage if isinstance(coverage, dict) else asdict(LEGACY_COVERAGE)
-    return {"n_seconds": fragment.get("n_seconds"), "step": fragment.get("step"), "coverage": coverage.get("mode"),
-            "sampled_fragments": coverage.get("n_fragments")}
+    plan = recorded_plan(meta)
+    return {option: plan.get(option) for option in PLAN_OPTIONS}
 
 
 def describe_plan(plan: dict[str, Any] | None) -> str:
