@@ -74,13 +74,19 @@ def _mels_job(job: tuple[str, str, FragmentConfig, CoverageConfig]) -> str | Non
     return out
 
 
+def legacy_plan(fragments: FragmentConfig, coverage: CoverageConfig) -> bool:
+    """Whether ``ctk embed`` cut tracks so before 2026-12-03 (10 s every 10 s, 5 sampled or every fragment): the
+    plan the shipped statistics were fitted on, and the one the bench caches and stores were named for before the
+    plan was part of their names."""
+    return fragments == FragmentConfig() and (coverage.mode == "full" or coverage == LEGACY_COVERAGE)
+
+
 def cached_mels(files: list[Path], mel_dir: Path, *, fragments: FragmentConfig, coverage: CoverageConfig,
                 workers: int) -> dict[Path, Path]:
     """``file -> its cached log-mels``, computing the missing ones (undecodable files left out). The cache name
     holds the fragment plan and coverage, so a fit of another plan never reads these fragments."""
     mel_dir.mkdir(parents=True, exist_ok=True)
-    legacy = fragments == FragmentConfig() and (coverage.mode == "full" or coverage == LEGACY_COVERAGE)
-    plan = (coverage.mode if legacy  # the names of the caches made before the plan was part of them
+    plan = (coverage.mode if legacy_plan(fragments, coverage)  # the names of the caches made before
             else f"{coverage.mode}-{coverage.n_fragments}x{fragments.n_seconds:g}/{fragments.step:g}")
     where = {f: mel_dir / f"{hashlib.blake2b(f'{plan}:{f}'.encode(), digest_size=8).hexdigest()}.npy"
              for f in files}

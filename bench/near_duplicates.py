@@ -39,10 +39,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fit_pooling_stats import legacy_plan  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.near_duplicates import write_calibration  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
-from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, LEGACY_COVERAGE, CoverageConfig, FragmentConfig  # noqa: E402,E501
+from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, CoverageConfig, FragmentConfig  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
@@ -169,8 +170,8 @@ def main() -> None:
     coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
     # the stores of the 10 s plan keep the names they had before the plan was part of them
-    legacy = fragments == FragmentConfig() and (coverage.mode == "full" or coverage == LEGACY_COVERAGE)
-    plan = "" if legacy else f"-{args.n_seconds:g}s-step{args.step:g}-{args.sampled_fragments}"
+    plan = ("" if legacy_plan(fragments, coverage)
+            else f"-{args.n_seconds:g}s-step{args.step:g}-{args.sampled_fragments}")
     library = args.work / f"{args.model.replace('/', '_')}-{args.coverage}{plan}.ctk"
     embed_library(args.work / "music", library, EmbedConfig(
         model=args.model, workers=args.workers, fragment=fragments, coverage=coverage))
