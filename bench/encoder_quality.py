@@ -30,7 +30,9 @@ Precomputed rows (``--vectors NAME=FILE.npz[:KEY]``): track vectors computed out
 model in its own venv (bench/peer_musicnn.py: MusiCNN), matched to the stores' tracks by path; the paired
 bootstrap then also compares every row against them.
 
-Uncertainty: NMI and AMI over ``--kmeans-seeds`` k-means starts, and a paired bootstrap over the
+Uncertainty: the linear probe is averaged over repeated shuffles of its folds (``ctk evaluate``'s rule: 10 for a
+few hundred tracks) and printed with the sd of one split's accuracy across them; NMI and AMI over
+``--kmeans-seeds`` k-means starts, and a paired bootstrap over the
 queries of the Recall@1, Recall@10 and AP@10 differences against the baselines. ``--manifest``
 adds artist labels within held-out sources that have several artists (style with production
 held constant).
@@ -115,7 +117,7 @@ def row(name: str, report: dict, seconds: float | None = None) -> dict:
         "backend": name,
         "recall@1": r.get("recall@1"), "recall@10": r.get("recall@10"), "map@10": r.get("map@10"),
         "nmi": c["nmi"], "ami": c["ami"], "ari": c["ari"],
-        "probe_acc": p["accuracy"],
+        "probe_acc": p["accuracy"], "probe_split_sd": p.get("split_std"), "probe_repeats": p.get("repeats"),
         "same_vs_random": rel["gap"],
         "embed_s": seconds,
     }
@@ -396,12 +398,14 @@ def main() -> None:
 
     spread = result["uncertainty"]["over_kmeans_seeds"]
     print(f"\n{result['n_tracks']} tracks, {result['n_labels']} sources ({args.heldout})")
-    print(f"| backend | Recall@1 | Recall@10 | mAP@10 | NMI | AMI | ARI | probe acc | same-vs-random | "
+    print(f"| backend | Recall@1 | Recall@10 | mAP@10 | NMI | AMI | ARI | probe acc +- split sd | same-vs-random | "
           f"NMI, {args.kmeans_seeds} k-means seeds | AMI, {args.kmeans_seeds} seeds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s = spread[r["backend"]]
-        print(f"| {r['backend']} | " + " | ".join(fmt(r[k]) for k in METRICS)
+        cells = [fmt(r[k]) + (f" +- {r['probe_split_sd']:.3f}" if k == "probe_acc" and r.get("probe_split_sd") else "")
+                 for k in METRICS]
+        print(f"| {r['backend']} | " + " | ".join(cells)
               + f" | {s['nmi']['mean']:.3f} +- {s['nmi']['sd']:.3f} | {s['ami']['mean']:.3f} +- {s['ami']['sd']:.3f} |")
     print("\nPaired bootstrap over queries (diff, 95% interval):")
     for pair, v in result["uncertainty"]["paired_bootstrap"].items():

@@ -6,7 +6,7 @@ Four views of one question, all on the pooled track embeddings of the store:
 - **clustering**: k-means with k = number of labels on the L2-normalised vectors, scored with NMI, AMI
   and ARI against the labels;
 - **linear probe**: accuracy of a logistic regression (standardised inputs) in stratified k-fold
-  cross-validation, next to the majority-class rate;
+  cross-validation, repeated over several shuffles of the folds, next to the majority-class rate;
 - **relative** (the seeds' evaluation): mean cosine of each track to the other tracks of its label
   against its mean cosine to random tracks; ``gap = same - random`` above 0 means labels are
   tighter than chance.
@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, normalized_mutual_info_score
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -93,24 +93,50 @@ def relative_evaluation(x: np.ndarray, labels: np.ndarray, *, n_random: int = 50
     return {"same_label_cosine": s, "random_cosine": r, "gap": s - r}
 
 
-def linear_probe(x: np.ndarray, labels: np.ndarray, *, folds: int = 5, seed: int = 0) -> dict[str, float]:
-    """Stratified k-fold accuracy of logistic regression on standardised embeddings.
+PROBE_PREDICTIONS = 2000
+"""``repeats=None`` repeats the probe's k-fold split until about this many test predictions are made (1 to 10)."""
+
+
+def probe_repeats(n: int) -> int:
+    """Repeats of the probe's k-fold split for ``n`` tracks: ``ceil(2000 / n)``, between 1 and 10.
+
+    One split of a few hundred tracks moves the accuracy by about 0.02 with the split alone (222 held-out tracks:
+    sd 0.016-0.026 over ten splits, docs/BENCHMARKS.md), as much as the gaps between embeddings it ranks; the
+    spread shrinks with n, so a large library needs one split.
+    """
+    return int(min(10, max(1, -(-PROBE_PREDICTIONS // max(n, 1)))))
+
+
+def linear_probe(
+    x: np.ndarray, labels: np.ndarray, *, folds: int = 5, repeats: int | None = None, seed: int = 0
+) -> dict[str, float]:
+    """Stratified k-fold accuracy of logistic regression on standardised embeddings, averaged over ``repeats``
+    shuffles of the folds (``None``: :func:`probe_repeats`).
 
     Labels with fewer than 2 tracks are dropped; the fold count is lowered to the smallest class size.
+    Returns ``accuracy`` (mean over every fold of every repeat), ``accuracy_std`` (sd over those folds),
+    ``split_std`` (sd of one k-fold split's accuracy across the repeats: what a single split would move by;
+    NaN for one repeat), ``majority``, ``folds`` and ``repeats``.
     """
     labels = np.asarray(labels)
     values, counts = np.unique(labels, return_counts=True)
     keep = np.isin(labels, values[counts >= 2])
     classes = int((counts >= 2).sum())
     if classes < 2:
-        return {"accuracy": float("nan"), "accuracy_std": float("nan"), "majority": float("nan"), "folds": 0}
+        return {"accuracy": float("nan"), "accuracy_std": float("nan"), "split_std": float("nan"),
+                "majority": float("nan"), "folds": 0, "repeats": 0}
     x, labels = np.asarray(x)[keep], labels[keep]
     k = int(min(folds, counts[counts >= 2].min()))
+    repeats = probe_repeats(len(labels)) if repeats is None else int(repeats)
+    if repeats < 1:
+        raise UsageError(f"the linear probe needs at least 1 repeat, got {repeats}")
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    scores = cross_val_score(model, x, labels, cv=cv, scoring="accuracy")
+    cv = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=seed)
+    scores = cross_val_score(model, x, labels, cv=cv, scoring="accuracy").reshape(repeats, k)
     majority = float(np.unique(labels, return_counts=True)[1].max() / len(labels))
-    return {"accuracy": float(scores.mean()), "accuracy_std": float(scores.std()), "majority": majority, "folds": k}
+    split_std = float(scores.mean(axis=1).std(ddof=1)) if repeats > 1 else float("nan")
+    return {"accuracy": float(scores.mean()), "accuracy_std": float(scores.std()), "split_std": split_std,
+            "majority": majority, "folds": k, "repeats": repeats}
 
 
 def clustering_scores(x: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> dict[str, float]:
@@ -129,7 +155,13 @@ def clustering_scores(x: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> di
 
 
 def evaluate_embeddings(
-    x: np.ndarray, labels: Sequence | np.ndarray, *, ks: Sequence[int] = (1, 5, 10), folds: int = 5, seed: int = 0
+    x: np.ndarray,
+    labels: Sequence | np.ndarray,
+    *,
+    ks: Sequence[int] = (1, 5, 10),
+    folds: int = 5,
+    repeats: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """All four evaluations of ``x`` ``(n, dim)`` against ``labels`` ``(n,)`` (``None`` = unlabelled)."""
     x = np.asarray(x, dtype=np.float32)
@@ -146,7 +178,7 @@ def evaluate_embeddings(
         "n_labels": int(n_classes),
         "retrieval": retrieval_scores(x, labels, ks=ks),
         "clustering": clustering_scores(x, labels, seed=seed),
-        "linear_probe": linear_probe(x, labels, folds=folds, seed=seed),
+        "linear_probe": linear_probe(x, labels, folds=folds, repeats=repeats, seed=seed),
         "relative": relative_evaluation(x, labels, seed=seed),
     }
 
@@ -158,6 +190,7 @@ def evaluate_library(
     playlists_dir: str | Path | None = None,
     ks: Sequence[int] = (1, 5, 10),
     folds: int = 5,
+    repeats: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate the track embeddings of a :class:`~cluster_toolkit.store.LibraryStore` against ``spec`` labels."""
@@ -165,6 +198,6 @@ def evaluate_library(
     if len(tracks) == 0:
         raise UsageError(f"{store.root}: the library has no embedded tracks; run `ctk embed` first")
     labels = labels_for(tracks, spec, playlists_dir=playlists_dir)
-    report = evaluate_embeddings(x, labels.tolist(), ks=ks, folds=folds, seed=seed)
+    report = evaluate_embeddings(x, labels.tolist(), ks=ks, folds=folds, repeats=repeats, seed=seed)
     report.update({"labels": spec, "model_id": store.model_id, "n_tracks": int(len(tracks))})
     return report

@@ -35,6 +35,11 @@ def evaluate_cli(
     playlists: Annotated[Path | None, typer.Option(help="Playlist folder for --labels playlist.")] = None,
     k: Annotated[str, typer.Option("--k", help="Cut-offs of Recall@k and mAP@k.")] = "1,5,10",
     folds: Annotated[int, typer.Option(help="Folds of the linear probe.", min=2)] = 5,
+    probe_repeats: Annotated[
+        int | None,
+        typer.Option(help="Shuffles of the probe's folds, averaged [default: enough for ~2,000 test predictions, "
+                     "1 to 10].", min=1, show_default=False),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of k-means, folds and random tracks.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -45,7 +50,9 @@ def evaluate_cli(
 
     store = LibraryStore.open(library)
     with err_console.status(f"evaluating against --labels {labels} (retrieval, k-means, {folds}-fold linear probe)..."):
-        report = evaluate_library(store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, seed=seed)
+        report = evaluate_library(
+            store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, repeats=probe_repeats, seed=seed
+        )
     if as_json:
         console.print_json(json.dumps(report, default=lambda v: None))
         return
@@ -60,7 +67,7 @@ def evaluate_cli(
         table.add_row(f"k-means {key.upper()} (k={report['clustering']['k']})", _score(report["clustering"][key]))
     probe = report["linear_probe"]
     table.add_row(
-        f"linear probe accuracy ({probe['folds']}-fold)",
+        f"linear probe accuracy ({probe['folds']}-fold x {probe['repeats']})",
         f"{_score(probe['accuracy'])} ± {_score(probe['accuracy_std'])} (majority {_score(probe['majority'])})",
     )
     rel = report["relative"]

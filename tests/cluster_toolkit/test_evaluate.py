@@ -8,6 +8,7 @@ from cluster_toolkit.evaluate import (
     evaluate_embeddings,
     labels_for,
     linear_probe,
+    probe_repeats,
     relative_evaluation,
 )
 
@@ -55,6 +56,45 @@ def test_probe_drops_singleton_labels_and_lowers_folds():
     probe = linear_probe(x, labels, folds=5)
     assert probe["folds"] == 4 and probe["accuracy"] >= 0.9
     assert np.isnan(linear_probe(x[:3], labels[:3])["accuracy"])
+
+
+def _overlapping(n_per=20, seed=0):
+    """Three labels whose blobs overlap: a probe scores well above chance but not perfectly."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(3, 8) * 1.2
+    x = np.concatenate([c + rng.normal(size=(n_per, 8)) for c in centres]).astype(np.float32)
+    return x, np.repeat(["a", "b", "c"], n_per)
+
+
+def test_probe_with_one_repeat_is_one_shuffled_stratified_split():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, labels = _overlapping()
+    by_hand = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)), x, labels,
+                              cv=StratifiedKFold(5, shuffle=True, random_state=3))
+    probe = linear_probe(x, labels, repeats=1, seed=3)
+    assert probe["repeats"] == 1 and np.isnan(probe["split_std"])
+    assert probe["accuracy"] == pytest.approx(by_hand.mean()) and probe["accuracy_std"] == pytest.approx(by_hand.std())
+
+
+def test_repeated_probe_moves_less_with_the_split_than_one_split():
+    x, labels = _overlapping(n_per=12, seed=2)
+    single = [linear_probe(x, labels, repeats=1, seed=s)["accuracy"] for s in range(6)]
+    repeated = [linear_probe(x, labels, repeats=5, seed=s) for s in range(6)]
+    assert 0.5 < np.mean(single) < 0.9  # a probe that the split can move, not a trivial one
+    assert np.std([r["accuracy"] for r in repeated]) < 0.6 * np.std(single)
+    assert all(r["repeats"] == 5 and r["split_std"] > 0 for r in repeated)
+
+
+def test_probe_repeats_aim_at_2000_test_predictions():
+    assert [probe_repeats(n) for n in (30, 222, 400, 1000, 1999, 2000, 50_000)] == [10, 10, 5, 2, 2, 1, 1]
+    x, labels = _overlapping(n_per=80)  # 240 tracks -> 9 repeats
+    assert linear_probe(x, labels)["repeats"] == 9
+    with pytest.raises(UsageError, match="at least 1 repeat"):
+        linear_probe(x, labels, repeats=0)
 
 
 def test_clustering_uses_k_equal_to_the_number_of_labels():
