@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, Strat
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from bench.encoder_quality import precomputed_vectors  # noqa: E402
 from cluster_toolkit.evaluate import labels_for, linear_probe  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 
@@ -58,8 +59,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
-    # an inner 3-fold split of a source with 2 training tracks warns on every fit, in every worker
-    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+    # an inner 3-fold split of a source with 2 training tracks warns on every fit (scikit-learn passes the
+    # filter on to its workers)
+    warnings.filterwarnings("ignore", message="The least populated class")
 
     paths = labels = None
     results = {}
@@ -70,9 +72,7 @@ def main() -> None:
         if where.endswith(".npz"):
             if paths is None:
                 raise SystemExit(f"{spec}: the first row must be a store (it gives the tracks and labels)")
-            with np.load(where) as z:
-                index = {str(p): i for i, p in enumerate(z["paths"])}
-                x = z["vectors"][[index[p] for p in paths]].astype(np.float32)
+            x = precomputed_vectors(spec, np.asarray(paths))[1]
         else:
             tracks, x = LibraryStore.open(where).track_embeddings()
             if paths is None:
