@@ -1,4 +1,6 @@
+import os
 import time
+import warnings
 
 import pytest
 import torch
@@ -64,7 +66,9 @@ def _worker(rank: int, world: int, init: str, out: str) -> None:
             results[name] = {"loss": loss.detach(), "grad_w": model.weight.grad.clone(),
                              "grad_b": model.bias.grad.clone(), "local_only": local_only}
         results["gathered_ids"] = gather_rows(GROUPS[SPLIT[rank]])
-        torch.save(results, f"{out}/rank{rank}.pt")
+        torch.save(results, f"{out}/rank{rank}.tmp")
+        os.replace(f"{out}/rank{rank}.tmp", f"{out}/rank{rank}.pt")  # whole, or not there
+        dist.barrier()  # neither rank tears its connections down while the other still uses them
     finally:
         dist.destroy_process_group()
 
@@ -72,15 +76,24 @@ def _worker(rank: int, world: int, init: str, out: str) -> None:
 def _run_two(tmp_path, timeout_s: float = 300.0) -> None:
     """Both ranks of :func:`_worker`, in fresh interpreters (``spawn``): a ``fork`` of the test process, which by
     then holds the threads of every library the suite imported, hung now and then on a lock held at the fork.
-    A rank that still hangs fails the test after ``timeout_s`` instead of stalling the suite."""
+    A rank that still hangs fails the test after ``timeout_s`` instead of stalling the suite.
+
+    A rank that aborts after both ranks wrote their results (once in the whole suite, 2026-12-03: gloo's
+    ``terminate called without an active exception`` while the process group was torn down) is reported as a
+    warning: what the test checks was computed and saved. Any other death fails it."""
     context = mp.start_processes(_worker, args=(2, f"file://{tmp_path}/rendezvous", str(tmp_path)), nprocs=2,
                                  join=False, start_method="spawn")
     deadline = time.monotonic() + timeout_s
-    while not context.join(timeout=1.0):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                process.kill()
-            pytest.fail(f"the two gloo processes did not finish in {timeout_s:g} s")
+    try:
+        while not context.join(timeout=1.0):
+            if time.monotonic() > deadline:
+                for process in context.processes:
+                    process.kill()
+                pytest.fail(f"the two gloo processes did not finish in {timeout_s:g} s")
+    except mp.ProcessExitedException as exc:
+        if not all((tmp_path / f"rank{r}.pt").exists() for r in (0, 1)):
+            raise
+        warnings.warn(f"a gloo rank died after both ranks saved their results: {exc}", stacklevel=2)
 
 
 def test_two_gloo_processes_give_the_single_process_loss_and_gradients_of_every_loss(tmp_path):
