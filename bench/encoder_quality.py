@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.heldout_mels import cache_mels, embed_cached  # noqa: E402
-from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings, labels_for  # noqa: E402
+from cluster_toolkit.evaluate import clustering_over_seeds, evaluate_embeddings, labels_for  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
 from embeddings.backends.attention_pooling import ATTENTION_FILE  # noqa: E402
@@ -143,11 +143,8 @@ def uncertainty(
     (mean and 95% interval; the same resampled queries for both sides)."""
     out: dict = {"over_kmeans_seeds": {}, "paired_bootstrap": {}}
     for name, (x, labels) in data.items():
-        runs = [clustering_scores(x, labels, seed=s) for s in range(kmeans_seeds)]
-        out["over_kmeans_seeds"][name] = {
-            m: {"mean": float(np.mean([r[m] for r in runs])), "sd": float(np.std([r[m] for r in runs]))}
-            for m in ("nmi", "ami")
-        }
+        c = clustering_over_seeds(x, labels, seeds=kmeans_seeds)
+        out["over_kmeans_seeds"][name] = {m: {"mean": c[m], "sd": c[f"{m}_std"]} for m in ("nmi", "ami")}
     hits = {name: per_query(x, labels) for name, (x, labels) in data.items()}
     first = next(iter(data.values()))[1]
     _, codes = np.unique(first, return_inverse=True)
@@ -195,11 +192,9 @@ def artist_scores(
         out[source] = {"n_tracks": int(mask.sum()), "n_artists": len(keep_names), "rows": {}}
         for name, (x, _) in data.items():
             r = retrieval_scores(x[mask], labels, ks=(1, 10))
-            runs = [clustering_scores(x[mask], labels, seed=s) for s in range(kmeans_seeds)]
-            out[source]["rows"][name] = {
-                "recall@1": r["recall@1"], "recall@10": r["recall@10"],
-                "nmi": float(np.mean([c["nmi"] for c in runs])), "ami": float(np.mean([c["ami"] for c in runs])),
-            }
+            c = clustering_over_seeds(x[mask], labels, seeds=kmeans_seeds)
+            out[source]["rows"][name] = {"recall@1": r["recall@1"], "recall@10": r["recall@10"],
+                                         "nmi": c["nmi"], "ami": c["ami"]}
     if out:
         weights = {s: v["n_tracks"] for s, v in out.items()}
         total = sum(weights.values())

@@ -40,7 +40,12 @@ def evaluate_cli(
         typer.Option(help="Shuffles of the probe's folds, averaged [default: enough for ~2,000 test predictions, "
                      "1 to 10].", min=1, show_default=False),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of k-means, folds and random tracks.")] = 0,
+    kmeans_seeds: Annotated[
+        int | None,
+        typer.Option(help="k-means runs (seeds) averaged [default: 10 up to 5,000 tracks, then ceil(50,000 / n)].",
+                     min=1, show_default=False),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="First seed of k-means, and seed of the folds and random tracks.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Recall@k, mAP@k, k-means NMI/AMI/ARI, linear-probe accuracy and same-vs-random cosine of the
@@ -51,7 +56,8 @@ def evaluate_cli(
     store = LibraryStore.open(library)
     with err_console.status(f"evaluating against --labels {labels} (retrieval, k-means, {folds}-fold linear probe)..."):
         report = evaluate_library(
-            store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, repeats=probe_repeats, seed=seed
+            store, labels, playlists_dir=playlists, ks=_ks(k), folds=folds, repeats=probe_repeats,
+            kmeans_seeds=kmeans_seeds, seed=seed,
         )
     if as_json:
         console.print_json(json.dumps(report, default=lambda v: None))
@@ -63,8 +69,10 @@ def evaluate_cli(
     for key, value in report["retrieval"].items():
         if key != "n_queries":
             table.add_row(key, _score(value))
+    clustering = report["clustering"]
     for key in ("nmi", "ami", "ari"):
-        table.add_row(f"k-means {key.upper()} (k={report['clustering']['k']})", _score(report["clustering"][key]))
+        table.add_row(f"k-means {key.upper()} (k={clustering['k']}, {clustering['kmeans_seeds']} seeds)",
+                      f"{_score(clustering[key])} ± {_score(clustering[key + '_std'])}")
     probe = report["linear_probe"]
     table.add_row(
         f"linear probe accuracy ({probe['folds']}-fold x {probe['repeats']})",

@@ -4,8 +4,10 @@ import pytest
 
 from cluster_toolkit.errors import UsageError
 from cluster_toolkit.evaluate import (
+    clustering_over_seeds,
     clustering_scores,
     evaluate_embeddings,
+    kmeans_seed_count,
     labels_for,
     linear_probe,
     probe_repeats,
@@ -95,6 +97,26 @@ def test_probe_repeats_aim_at_2000_test_predictions():
     assert linear_probe(x, labels)["repeats"] == 9
     with pytest.raises(UsageError, match="at least 1 repeat"):
         linear_probe(x, labels, repeats=0)
+
+
+def test_clustering_averages_k_means_seeds():
+    x, labels = _overlapping(n_per=15, seed=1)
+    by_hand = [clustering_scores(x, labels, seed=s) for s in (4, 5, 6, 7)]
+    over = clustering_over_seeds(x, labels, seeds=4, seed=4)
+    assert over["kmeans_seeds"] == 4 and over["k"] == 3
+    for metric in ("nmi", "ami", "ari"):
+        values = [r[metric] for r in by_hand]
+        assert over[metric] == pytest.approx(np.mean(values)) and over[f"{metric}_std"] == pytest.approx(np.std(values))
+    assert over["nmi_std"] > 0  # overlapping labels: the seeds disagree, so the mean is not one run's figure
+    assert clustering_over_seeds(x, labels, seeds=1, seed=4)["nmi_std"] == 0.0
+    report = evaluate_embeddings(x, labels, kmeans_seeds=4, seed=4)
+    assert report["clustering"]["nmi"] == pytest.approx(over["nmi"])
+    with pytest.raises(UsageError, match="at least 1 k-means seed"):
+        clustering_over_seeds(x, labels, seeds=0)
+
+
+def test_kmeans_seed_count_is_10_for_a_few_thousand_tracks_and_falls_after():
+    assert [kmeans_seed_count(n) for n in (20, 5_000, 5_001, 20_000, 50_000, 10**6)] == [10, 10, 10, 3, 1, 1]
 
 
 def test_clustering_uses_k_equal_to_the_number_of_labels():

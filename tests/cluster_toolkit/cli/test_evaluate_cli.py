@@ -30,7 +30,8 @@ def test_evaluate_prints_every_metric(tmp_path):
     lib = _library(tmp_path)
     result = runner.invoke(app, ["evaluate", "--labels", "folder", "--library", str(lib)])
     assert result.exit_code == 0, result.output
-    for text in ("recall@10", "map@5", "k-means NMI (k=3)", "linear probe accuracy (5-fold x 10)", "relative gap"):
+    for text in ("recall@10", "map@5", "k-means NMI (k=3, 10 seeds)", "linear probe accuracy (5-fold x 10)",
+                 "relative gap"):
         assert text in result.output
     assert "18 / 3" in result.output
 
@@ -44,9 +45,12 @@ def test_evaluate_json_has_the_numbers(tmp_path):
     assert report["clustering"]["nmi"] == 1.0
     assert report["model_id"].startswith("synthetic-")
     assert report["linear_probe"]["repeats"] == 10 and report["linear_probe"]["folds"] == 5  # 18 tracks: 10 repeats
-    one = runner.invoke(app, ["evaluate", "--labels", "tag", "--library", str(lib), "--json", "--probe-repeats", "1"])
+    assert report["clustering"]["kmeans_seeds"] == 10 and report["clustering"]["nmi_std"] == 0.0
+    one = runner.invoke(app, ["evaluate", "--labels", "tag", "--library", str(lib), "--json", "--probe-repeats", "1",
+                              "--kmeans-seeds", "2"])
     assert one.exit_code == 0, one.output
-    assert json.loads(one.output)["linear_probe"]["repeats"] == 1
+    one = json.loads(one.output)
+    assert one["linear_probe"]["repeats"] == 1 and one["clustering"]["kmeans_seeds"] == 2
 
 
 def test_evaluate_error_paths(tmp_path):
