@@ -71,7 +71,8 @@ def evaluate_cli(
             table.add_row(key, _score(value))
     clustering = report["clustering"]
     for key in ("nmi", "ami", "ari"):
-        table.add_row(f"k-means {key.upper()} (k={clustering['k']}, {clustering['kmeans_seeds']} seeds)",
+        seeds = clustering["kmeans_seeds"]
+        table.add_row(f"k-means {key.upper()} (k={clustering['k']}, {seeds} seed{'s' if seeds != 1 else ''})",
                       f"{_score(clustering[key])} ± {_score(clustering[key + '_std'])}")
     probe = report["linear_probe"]
     table.add_row(
