@@ -27,11 +27,31 @@ def retrieval_scores(
     queries: np.ndarray | None = None,
     chunk: int = 1024,
 ) -> dict[str, float]:
-    """``recall@k`` (a same-label item among the k nearest) and ``map@k`` for each k, plus ``n_queries``.
+    """``recall@k`` (a same-label item among the k nearest) and ``map@k`` for each k, plus ``n_queries``:
+    the means of :func:`per_query_retrieval`."""
+    per_query = per_query_retrieval(x, labels, ks=ks, queries=queries, chunk=chunk)
+    out: dict[str, float] = {"n_queries": float(len(per_query["query_index"]))}
+    for k in ks:
+        for metric in (f"recall@{k}", f"map@{k}"):
+            values = per_query[metric]
+            out[metric] = float(values.mean()) if len(values) else float("nan")
+    return out
+
+
+def per_query_retrieval(
+    x: np.ndarray,
+    labels: Sequence | np.ndarray,
+    *,
+    ks: Sequence[int] = (1, 5, 10),
+    queries: np.ndarray | None = None,
+    chunk: int = 1024,
+) -> dict[str, np.ndarray]:
+    """Each query's ``recall@k`` hit (0 or 1) and ``AP@k`` for each k, and ``query_index``, the rows queried.
 
     ``x`` ``(n, d)``, ``labels`` ``(n,)``; ``queries`` an optional ``(n,)`` bool mask of the items to
-    query with (default: all). ``AP@k = 1/min(k, R) * sum_{i<=k} precision@i * rel_i`` with ``R`` the
-    number of other items of the query's label.
+    query with (default: all; an item whose label has no other item is never a query).
+    ``AP@k = 1/min(k, R) * sum_{i<=k} precision@i * rel_i`` with ``R`` the number of other items of the
+    query's label.
     """
     x = np.asarray(x, dtype=np.float32)
     labels = np.asarray(labels)
@@ -44,20 +64,18 @@ def retrieval_scores(
     counts = np.bincount(codes)
     mask = np.ones(n, dtype=bool) if queries is None else np.asarray(queries, dtype=bool)
     query_idx = np.flatnonzero(mask & (counts[codes] > 1))
-    out: dict[str, float] = {"n_queries": float(len(query_idx))}
     if len(query_idx) == 0 or n < 2:
-        for k in ks:
-            out[f"recall@{k}"] = out[f"map@{k}"] = float("nan")
-        return out
+        empty = np.zeros(0, dtype=np.float64)
+        return {"query_index": query_idx[:0], **{f"{m}@{k}": empty for k in ks for m in ("recall", "map")}}
     k_max = min(max(ks), n - 1)
     rel = _ranked_hits(x, codes, query_idx, k_max, chunk).astype(np.float64)  # (Q, k_max)
     n_relevant = counts[codes[query_idx]] - 1
     precision = np.cumsum(rel, axis=1) / np.arange(1, k_max + 1)
+    out: dict[str, np.ndarray] = {"query_index": query_idx}
     for k in ks:
         kk = min(k, k_max)
-        out[f"recall@{k}"] = float(rel[:, :kk].any(axis=1).mean())
-        ap = (precision[:, :kk] * rel[:, :kk]).sum(axis=1) / np.minimum(kk, n_relevant)
-        out[f"map@{k}"] = float(ap.mean())
+        out[f"recall@{k}"] = rel[:, :kk].any(axis=1).astype(np.float64)
+        out[f"map@{k}"] = (precision[:, :kk] * rel[:, :kk]).sum(axis=1) / np.minimum(kk, n_relevant)
     return out
 
 

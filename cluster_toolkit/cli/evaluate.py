@@ -65,10 +65,13 @@ def evaluate_cli(
     table = Table(title=f"ctk evaluate --labels {labels}  ({report['model_id']})")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.caption = ("[low, high]: 95% bootstrap interval over the queries; ±: sd over the k-means seeds, "
+                     "over the probe's folds")
     table.add_row("labelled tracks / labels", f"{report['n_labelled']} / {report['n_labels']}")
     for key, value in report["retrieval"].items():
         if key != "n_queries":
-            table.add_row(key, _score(value))
+            low, high = report["retrieval_ci95"][key]
+            table.add_row(key, f"{_score(value)} [{_score(low)}, {_score(high)}]")
     clustering = report["clustering"]
     for key in ("nmi", "ami", "ari"):
         seeds = clustering["kmeans_seeds"]

@@ -12,7 +12,9 @@ from cluster_toolkit.evaluate import (
     linear_probe,
     probe_repeats,
     relative_evaluation,
+    retrieval_with_intervals,
 )
+from embeddings.retrieval import per_query_retrieval, retrieval_scores
 
 
 def _blobs(n_per=10, n_labels=3, spread=0.1, seed=0):
@@ -97,6 +99,30 @@ def test_probe_repeats_aim_at_2000_test_predictions():
     assert linear_probe(x, labels)["repeats"] == 9
     with pytest.raises(UsageError, match="at least 1 repeat"):
         linear_probe(x, labels, repeats=0)
+
+
+def test_retrieval_intervals_bracket_the_score_and_have_the_binomial_width():
+    x, labels = _overlapping(n_per=100, seed=3)  # 300 queries
+    scores, ci = retrieval_with_intervals(x, labels, ks=(1, 10))
+    assert scores == pytest.approx(retrieval_scores(x, labels, ks=(1, 10)))
+    p = scores["recall@1"]
+    assert 0.3 < p < 0.9 and ci["recall@1"][0] < p < ci["recall@1"][1]
+    binomial = 2 * 1.96 * np.sqrt(p * (1 - p) / 300)  # the width a proportion over 300 queries has
+    assert ci["recall@1"][1] - ci["recall@1"][0] == pytest.approx(binomial, rel=0.2)
+    assert ci["map@10"][0] < scores["map@10"] < ci["map@10"][1]
+    perfect, perfect_ci = retrieval_with_intervals(*_blobs(), ks=(1,))
+    assert perfect["recall@1"] == 1.0 and perfect_ci["recall@1"] == [1.0, 1.0]
+
+
+def test_per_query_retrieval_is_what_the_scores_average():
+    x, labels = _overlapping(n_per=10)
+    labels = labels.astype("<U8")
+    labels[0] = "alone"  # no other track: never a query
+    per_query = per_query_retrieval(x, labels, ks=(1, 5))
+    assert 0 not in per_query["query_index"] and len(per_query["recall@1"]) == len(labels) - 1
+    assert set(np.unique(per_query["recall@5"])) <= {0.0, 1.0}
+    scores = retrieval_scores(x, labels, ks=(1, 5))
+    assert scores["map@5"] == pytest.approx(per_query["map@5"].mean()) and scores["n_queries"] == len(labels) - 1
 
 
 def test_clustering_averages_k_means_seeds():

@@ -46,6 +46,7 @@ def test_evaluate_json_has_the_numbers(tmp_path):
     assert report["model_id"].startswith("synthetic-")
     assert report["linear_probe"]["repeats"] == 10 and report["linear_probe"]["folds"] == 5  # 18 tracks: 10 repeats
     assert report["clustering"]["kmeans_seeds"] == 10 and report["clustering"]["nmi_std"] == 0.0
+    assert report["retrieval_ci95"]["recall@1"] == [1.0, 1.0]  # every query right: nothing to resample
     one = runner.invoke(app, ["evaluate", "--labels", "tag", "--library", str(lib), "--json", "--probe-repeats", "1",
                               "--kmeans-seeds", "2"])
     assert one.exit_code == 0, one.output
