@@ -269,7 +269,8 @@ def launch(
     (children inherit the imported modules: faster to start, CPU only). Each process gets its share of the
     CPU cores as torch threads, as torchrun's ``OMP_NUM_THREADS`` does; a forked one gets one thread
     (GNU OpenMP is not fork-safe: a child entering a thread pool its parent used can hang). Raises rank 0's
-    :class:`CtkError`, or a :class:`CtkError` naming the process that failed otherwise."""
+    :class:`CtkError` (or the first other process's, when rank 0 has none), or a :class:`CtkError` naming the process
+    that failed otherwise."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -293,7 +294,8 @@ def launch(
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         raise CtkError(f"training process {rank} of {n_processes} failed: {failure.message}") from None
-    result = results[0]
-    if isinstance(result, CtkError):
-        raise result
-    return result
+    # a ctk error of any process, rank 0's first: a rank that refused its input must not pass for a finished run
+    errors = [results[rank] for rank in sorted(results) if isinstance(results[rank], CtkError)]
+    if errors:
+        raise errors[0]
+    return results[0]

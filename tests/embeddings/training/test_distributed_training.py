@@ -8,7 +8,7 @@ import torch
 from embeddings.checkpoint import load_checkpoint, load_encoder
 from embeddings.errors import ConfigError
 from embeddings.training import train
-from embeddings.training.distributed import launch
+from embeddings.training.distributed import current_world, launch
 from tests.embeddings.tiny import quick_train_config, tiny_encoder
 
 # no BatchNorm anywhere (a one-layer projection head): PyTorch has no CPU SyncBatchNorm, and per-process
@@ -60,3 +60,15 @@ def test_an_error_in_the_processes_is_raised_by_the_launcher_as_it_is(music, tmp
         launch(2, train, music[:1], out_dir=tmp_path / "run", encoder=ENCODER, config=quick_train_config(),
                audio=tiny_audio, fragments=tiny_fragments, start_method="spawn")
     assert not (tmp_path / "run" / "last").exists()
+
+
+def _rank_one_refuses() -> str:
+    if current_world().rank == 1:
+        raise ConfigError("rank 1 refuses its input")
+    return "rank 0 finished"
+
+
+def test_a_ctk_error_of_another_rank_than_0_is_raised_too():
+    # rank 0 finishing must not hide that rank 1 stopped on its input (the run did not finish)
+    with pytest.raises(ConfigError, match="rank 1 refuses its input"):
+        launch(2, _rank_one_refuses, start_method="spawn")
