@@ -36,7 +36,7 @@ from cluster_toolkit.reference_labels import reference_labels
 from cluster_toolkit.store.protocol import Store
 from embeddings.errors import ConfigError
 from embeddings.positives import playlist_positives
-from embeddings.retrieval import per_query_retrieval
+from embeddings.retrieval import mean_scores, per_query_retrieval
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -150,12 +150,11 @@ def retrieval_with_intervals(
     from scipy.stats import bootstrap
 
     per_query = per_query_retrieval(x, labels, ks=ks)
-    scores: dict[str, float] = {"n_queries": float(len(per_query["query_index"]))}
+    scores = mean_scores(per_query)
     intervals: dict[str, list[float]] = {}
     for k in ks:
         for metric in (f"recall@{k}", f"map@{k}"):
             values = per_query[metric]
-            scores[metric] = float(values.mean()) if len(values) else float("nan")
             if len(values) < 2 or np.ptp(values) == 0:  # no spread to resample
                 intervals[metric] = [scores[metric], scores[metric]]
                 continue

@@ -29,11 +29,14 @@ def retrieval_scores(
 ) -> dict[str, float]:
     """``recall@k`` (a same-label item among the k nearest) and ``map@k`` for each k, plus ``n_queries``:
     the means of :func:`per_query_retrieval`."""
-    per_query = per_query_retrieval(x, labels, ks=ks, queries=queries, chunk=chunk)
+    return mean_scores(per_query_retrieval(x, labels, ks=ks, queries=queries, chunk=chunk))
+
+
+def mean_scores(per_query: dict[str, np.ndarray]) -> dict[str, float]:
+    """``n_queries`` and the mean of each metric of :func:`per_query_retrieval`'s result (NaN without queries)."""
     out: dict[str, float] = {"n_queries": float(len(per_query["query_index"]))}
-    for k in ks:
-        for metric in (f"recall@{k}", f"map@{k}"):
-            values = per_query[metric]
+    for metric, values in per_query.items():
+        if metric != "query_index":
             out[metric] = float(values.mean()) if len(values) else float("nan")
     return out
 
