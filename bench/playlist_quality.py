@@ -78,7 +78,7 @@ def synthetic_library(n_clusters: int = 8, per: int = 40, dim: int = 64, seed: i
 
 
 def store_library(path: str, labels: str):
-    from cluster_toolkit.near_duplicates import fragment_seconds, near_duplicate_dims, near_duplicate_distance
+    from cluster_toolkit.near_duplicates import fragment_seconds, near_duplicate_rule
     from cluster_toolkit.reference_labels import reference_labels
     from cluster_toolkit.store import LibraryStore
     from cluster_toolkit.store.saved_playlists import load_fragments, load_library
@@ -86,9 +86,8 @@ def store_library(path: str, labels: str):
     store = LibraryStore.open(path)
     lib = load_library(store)
     source = reference_labels(lib.tracks, labels).fillna("?").astype(str).to_numpy()
-    n_seconds = fragment_seconds(store.meta)
-    rules = PlaylistRules(near_duplicate_distance=near_duplicate_distance(store.model_id, n_seconds=n_seconds)[0],
-                          near_duplicate_dims=near_duplicate_dims(store.model_id, n_seconds=n_seconds))
+    distance, dims, _ = near_duplicate_rule(store.model_id, n_seconds=fragment_seconds(store.meta))
+    rules = PlaylistRules(near_duplicate_distance=distance, near_duplicate_dims=dims)
     return lib, source, load_fragments(store, lib), rules
 
 

@@ -75,23 +75,30 @@ def _entry(model_id: str | None, n_seconds: float | None, path: Path | None) -> 
     return None, None
 
 
-def near_duplicate_distance(model_id: str | None, *, n_seconds: float | None = None,
-                            path: Path | None = None) -> tuple[float, str | None]:
-    """The calibrated threshold of ``model_id`` on fragments of ``n_seconds`` and ``None``; its 10 s threshold and a
-    notice when that length has none; or the fallback and a notice saying so."""
+def near_duplicate_rule(model_id: str | None, *, n_seconds: float | None = None,
+                        path: Path | None = None) -> tuple[float, int, str | None]:
+    """The rule of ``model_id`` on fragments of ``n_seconds``, from one read of the table: its calibrated threshold,
+    the leading dimensions it compares (0: all) and ``None``; its 10 s rule and a notice when that length has none;
+    or the fallback, all dimensions and a notice saying so."""
     entry, notice = _entry(model_id, n_seconds, path)
     if entry is not None:
-        return float(entry["cosine_distance"]), notice
-    return FALLBACK_DISTANCE, (
+        return float(entry["cosine_distance"]), int(entry.get("dims") or 0), notice
+    return FALLBACK_DISTANCE, 0, (
         f"the near-duplicate threshold of model {model_id!r} is not calibrated; using {FALLBACK_DISTANCE} "
         "(run bench/near_duplicates.py --model ... --write to measure it)"
     )
 
 
+def near_duplicate_distance(model_id: str | None, *, n_seconds: float | None = None,
+                            path: Path | None = None) -> tuple[float, str | None]:
+    """The threshold and notice of :func:`near_duplicate_rule`."""
+    distance, _, notice = near_duplicate_rule(model_id, n_seconds=n_seconds, path=path)
+    return distance, notice
+
+
 def near_duplicate_dims(model_id: str | None, *, n_seconds: float | None = None, path: Path | None = None) -> int:
     """How many leading dimensions the rule of ``model_id`` compares (0: all; also for uncalibrated models)."""
-    entry, _ = _entry(model_id, n_seconds, path)
-    return int(entry.get("dims") or 0) if entry is not None else 0
+    return near_duplicate_rule(model_id, n_seconds=n_seconds, path=path)[1]
 
 
 def write_calibration(model_id: str, distance: float, details: dict[str, Any], *, n_seconds: float | None = None,

@@ -146,17 +146,16 @@ METRIC_LABELS = {
 def rules_from(artist_window: int, allow_near_duplicates: bool, *, store=None) -> PlaylistRules:
     """The playlist rules of the flags; the near-duplicate distance (and the dimensions it compares) is the
     store's model's calibrated one (:mod:`cluster_toolkit.near_duplicates`; a notice when the model has none)."""
-    from cluster_toolkit.near_duplicates import fragment_seconds, near_duplicate_dims, near_duplicate_distance
+    from cluster_toolkit.near_duplicates import fragment_seconds, near_duplicate_rule
     from playlists.rules import PlaylistRules
 
     model = store.model_id if store is not None else None
     n_seconds = fragment_seconds(store.meta) if store is not None else None
-    distance, missing = near_duplicate_distance(model, n_seconds=n_seconds)
+    distance, dims, missing = near_duplicate_rule(model, n_seconds=n_seconds)
     if missing and store is not None and not allow_near_duplicates:
         notice(missing)
     return PlaylistRules(allow_near_duplicates=allow_near_duplicates, artist_window=artist_window,
-                         near_duplicate_distance=distance,
-                         near_duplicate_dims=near_duplicate_dims(model, n_seconds=n_seconds))
+                         near_duplicate_distance=distance, near_duplicate_dims=dims)
 
 
 def _text(value: object) -> str:
