@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fit_pooling_stats import cached_mels  # noqa: E402
 
+from bench.fragment_plan import add_plan_options, coverage_from, fragments_from  # noqa: E402
 from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings  # noqa: E402
 from cluster_toolkit.scanning import iter_audio_files  # noqa: E402
 from embeddings.backends.attention_pooling import (  # noqa: E402
@@ -126,12 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="seed of the head's initialisation (the folds stay fixed)")
     ap.add_argument("--write", action="store_true", help=f"store the chosen head as DIR/{ATTENTION_FILE}")
-    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
-    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
-    ap.add_argument("--sampled-fragments", type=int, default=LEGACY_COVERAGE.n_fragments)
+    add_plan_options(ap, FragmentConfig(), LEGACY_COVERAGE)
     args = ap.parse_args(argv)
-    plan = (FragmentConfig(n_seconds=args.n_seconds, step=args.step),
-            CoverageConfig(mode="sampled", n_fragments=args.sampled_fragments))
+    plan = (fragments_from(args), coverage_from(args))
     torch.set_num_threads(1)
     steps = sorted(set(args.steps) | {0})
     print("| backend | Recall@1 | Recall@10 | mAP@10 | probe | NMI, 10 k-means seeds | AMI, 10 seeds |")

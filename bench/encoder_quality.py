@@ -59,6 +59,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fragment_plan import add_plan_options, coverage_from, fragments_from  # noqa: E402
 from bench.heldout_mels import cache_mels, embed_cached  # noqa: E402
 from cluster_toolkit.evaluate import clustering_over_seeds, evaluate_embeddings, labels_for  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
@@ -67,7 +68,7 @@ from embeddings.backends.attention_pooling import ATTENTION_FILE  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
 from embeddings.backends.hybrid import POOLING_STATS_FILE, STATS_FILE, HybridBackend  # noqa: E402
 from embeddings.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, CoverageConfig, FragmentConfig  # noqa: E402
+from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS  # noqa: E402
 from embeddings.models import build_encoder  # noqa: E402
 from embeddings.retrieval import recall_hits, retrieval_scores  # noqa: E402
 
@@ -266,15 +267,10 @@ def main() -> None:
                     "docs were made so) or sampled (ctk embed's default)")
     ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder: encoders without a store embed "
                     "the held-out fragments from it (one decode for all models; checked against a ctk embed store)")
-    ap.add_argument("--n-seconds", type=float, default=EMBED_FRAGMENTS.n_seconds,
-                    help="fragment length (default: ctk embed's for a new library)")
-    ap.add_argument("--step", type=float, default=EMBED_FRAGMENTS.step, help="seconds between fragment starts")
-    ap.add_argument("--sampled-fragments", type=int, default=EMBED_COVERAGE.n_fragments,
-                    help="fragments per track with --coverage sampled")
+    add_plan_options(ap, EMBED_FRAGMENTS, EMBED_COVERAGE)  # ctk embed's plan for a new library
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    fragments = FragmentConfig(n_seconds=args.n_seconds, step=args.step)
-    coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
+    fragments, coverage = fragments_from(args), coverage_from(args, args.coverage)
     ref_name, ref_path = named(args.model)
     twin = random_init_twin(Path(ref_path), args.work / "random-init")
     models = {ref_name: ref_path, **dict(named(e) for e in args.extra)}

@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fragment_plan import add_plan_options  # noqa: E402
 from cluster_toolkit.ingest import iter_audio_files  # noqa: E402
 from embeddings.audio import load_audio  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
@@ -106,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help=f"default: MODEL/{STATS_FILE}")
     ap.add_argument("--note", default="")
     ap.add_argument("--mels", type=Path, default=None, help="log-mel cache folder shared by several models' fits")
-    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
-    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
+    add_plan_options(ap, FragmentConfig())
     args = ap.parse_args(argv)
     files = sample_files(args.folder, args.per_folder)
     if not files:

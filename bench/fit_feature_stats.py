@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fragment_plan import add_plan_options, fragments_from  # noqa: E402
 from cluster_toolkit.ingest import iter_audio_files  # noqa: E402
 from embeddings.audio import load_audio  # noqa: E402
 from embeddings.backends.features import DEFAULT_STATS_PATH, feature_descriptors, write_feature_stats  # noqa: E402
@@ -64,10 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_STATS_PATH)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--note", default="", help="free text stored in the JSON's fitted_on (e.g. how FOLDER was made)")
-    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
-    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
+    add_plan_options(ap, FragmentConfig())
     args = ap.parse_args(argv)
-    one_file = partial(file_descriptors, fragments=FragmentConfig(n_seconds=args.n_seconds, step=args.step))
+    one_file = partial(file_descriptors, fragments=fragments_from(args))
     files = list(iter_audio_files(args.folder))
     if not files:
         print(f"error: no audio files under {args.folder}", file=sys.stderr)

@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fragment_plan import add_plan_options, coverage_from, fragments_from, legacy_plan  # noqa: E402
 from cluster_toolkit.evaluate import evaluate_embeddings  # noqa: E402
 from cluster_toolkit.ingest import iter_audio_files  # noqa: E402
 from embeddings.backends.encoder import EncoderBackend  # noqa: E402
@@ -74,13 +75,6 @@ def _mels_job(job: tuple[str, str, FragmentConfig, CoverageConfig]) -> str | Non
     return out
 
 
-def legacy_plan(fragments: FragmentConfig, coverage: CoverageConfig) -> bool:
-    """Whether ``ctk embed`` cut tracks so before 2026-12-03 (10 s every 10 s, 5 sampled or every fragment): the
-    plan the shipped statistics were fitted on, and the one the bench caches and stores were named for before the
-    plan was part of their names."""
-    return fragments == FragmentConfig() and (coverage.mode == "full" or coverage == LEGACY_COVERAGE)
-
-
 def cached_mels(files: list[Path], mel_dir: Path, *, fragments: FragmentConfig, coverage: CoverageConfig,
                 workers: int) -> dict[Path, Path]:
     """``file -> its cached log-mels``, computing the missing ones (undecodable files left out). The cache name
@@ -121,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"MODEL/{POOLING_STATS_FILE}")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="write the scores here")
-    ap.add_argument("--n-seconds", type=float, default=FragmentConfig.n_seconds, help="fragment length")
-    ap.add_argument("--step", type=float, default=FragmentConfig.step, help="seconds between fragment starts")
-    ap.add_argument("--sampled-fragments", type=int, default=LEGACY_COVERAGE.n_fragments)
+    add_plan_options(ap, FragmentConfig(), LEGACY_COVERAGE)
     args = ap.parse_args(argv)
-    fragments = FragmentConfig(n_seconds=args.n_seconds, step=args.step)
-    coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
+    fragments, coverage = fragments_from(args), coverage_from(args, args.coverage)
     import torch
 
     torch.set_num_threads(1)

@@ -39,11 +39,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.fit_pooling_stats import legacy_plan  # noqa: E402
+from bench.fragment_plan import add_plan_options, coverage_from, fragments_from, legacy_plan  # noqa: E402
 from cluster_toolkit.ingest import EmbedConfig, embed_library  # noqa: E402
 from cluster_toolkit.near_duplicates import write_calibration  # noqa: E402
 from cluster_toolkit.store import LibraryStore  # noqa: E402
-from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS, CoverageConfig, FragmentConfig  # noqa: E402
+from embeddings.config import EMBED_COVERAGE, EMBED_FRAGMENTS  # noqa: E402
 
 CORPUS = os.environ.get("CORPUS")  # the dev corpus folder (docs/ctk-small.md, "Exact command")
 
@@ -154,20 +154,13 @@ def main() -> None:
                         "coverage the --library store was embedded with")
     parser.add_argument("--dims", type=int, default=0, help="compare only the first N dimensions (0: all); "
                         "stored with the threshold (hybrid+std: its mean blocks, 256 + 87)")
-    parser.add_argument("--n-seconds", type=float, default=EMBED_FRAGMENTS.n_seconds,
-                        help="fragment length of the copies' store (ctk embed --n-seconds; give what --library was "
-                        "embedded with)")
-    parser.add_argument("--step", type=float, default=EMBED_FRAGMENTS.step,
-                        help="seconds between fragment starts (ctk embed --step)")
-    parser.add_argument("--sampled-fragments", type=int, default=EMBED_COVERAGE.n_fragments,
-                        help="with --coverage sampled (ctk embed's)")
+    add_plan_options(parser, EMBED_FRAGMENTS, EMBED_COVERAGE)  # the copies' store: give what --library was cut with
     parser.add_argument("--at", type=float, nargs="*", default=[], help="more thresholds to tabulate, e.g. the one "
                         "stored for the model, to see how it does on these fragments")
     parser.add_argument("--write", action="store_true", help="store the threshold under the model's id and the "
                         "fragment length (--n-seconds)")
     args = parser.parse_args()
-    fragments = FragmentConfig(n_seconds=args.n_seconds, step=args.step)
-    coverage = CoverageConfig(mode=args.coverage, n_fragments=args.sampled_fragments)
+    fragments, coverage = fragments_from(args), coverage_from(args, args.coverage)
     rows = make_copies(args.corpus, args.work, per_source=args.per_source, seed=args.seed)
     # the stores of the 10 s plan keep the names they had before the plan was part of them
     plan = ("" if legacy_plan(fragments, coverage)
