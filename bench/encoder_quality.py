@@ -137,14 +137,15 @@ def per_query(x: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def uncertainty(
-    data: dict[str, tuple[np.ndarray, np.ndarray]], baselines: list[str], *, n_boot: int = 2000, kmeans_seeds: int = 10
+    data: dict[str, tuple[np.ndarray, np.ndarray]], reports: dict[str, dict], baselines: list[str], *,
+    n_boot: int = 2000,
 ) -> dict:
-    """NMI and AMI over ``kmeans_seeds`` k-means starts (mean, sd) for each backend, and a paired bootstrap
-    over the queries of Recall@1, Recall@10 and AP@10 differences of every backend against each baseline
-    (mean and 95% interval; the same resampled queries for both sides)."""
+    """NMI and AMI over k-means seeds (mean, sd) for each backend, as its ``evaluate_embeddings`` report in
+    ``reports`` has them, and a paired bootstrap over the queries of Recall@1, Recall@10 and AP@10 differences of
+    every backend against each baseline (mean and 95% interval; the same resampled queries for both sides)."""
     out: dict = {"over_kmeans_seeds": {}, "paired_bootstrap": {}}
-    for name, (x, labels) in data.items():
-        c = clustering_over_seeds(x, labels, seeds=kmeans_seeds)
+    for name in data:
+        c = reports[name]["clustering"]
         out["over_kmeans_seeds"][name] = {m: {"mean": c[m], "sd": c[f"{m}_std"]} for m in ("nmi", "ami")}
     hits = {name: per_query(x, labels) for name, (x, labels) in data.items()}
     first = next(iter(data.values()))[1]
@@ -315,7 +316,7 @@ def main() -> None:
                 fragment_vectors[name] = lambda per_track=per_track: per_track
         seconds = time.perf_counter() - t0
         data[name] = (x, labels)
-        reports[name] = evaluate_embeddings(x, labels)
+        reports[name] = evaluate_embeddings(x, labels, kmeans_seeds=args.kmeans_seeds)
         rows.append(row(name, reports[name], seconds))
         print(json.dumps(rows[-1]), flush=True)
     derived: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -367,7 +368,7 @@ def main() -> None:
             derived[f"{name} mean+std"] = (x, data[name][1])
     for name, (x, labels) in derived.items():
         data[name] = (x, labels)
-        reports[name] = evaluate_embeddings(x, labels)
+        reports[name] = evaluate_embeddings(x, labels, kmeans_seeds=args.kmeans_seeds)
         rows.append(row(name, reports[name]))
         print(json.dumps(rows[-1]), flush=True)
     first = reports["features"]
@@ -379,8 +380,7 @@ def main() -> None:
         "n_labels": first["n_labels"],
         "rows": rows,
         "cached_vs_store_max_abs_diff": checks,
-        "uncertainty": uncertainty(data, ["features", ref_name, *(n for n, _ in peers)],
-                                   kmeans_seeds=args.kmeans_seeds),
+        "uncertainty": uncertainty(data, reports, ["features", ref_name, *(n for n, _ in peers)]),
         "reports": reports,
     }
     if args.manifest:

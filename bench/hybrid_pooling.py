@@ -60,8 +60,9 @@ def main() -> None:
         data[f"hybrid + std block {w:g}"] = np.concatenate([learned, feats, w * s], 1)
     data["learned mean+std"] = np.concatenate([learned, s * np.sqrt((learned**2).sum(1).mean())], 1)
     data = {k: (v.astype(np.float32), labels) for k, v in data.items()}
-    rows = [row(name, evaluate_embeddings(x, lab)) for name, (x, lab) in data.items()]
-    u = uncertainty(data, ["features", "hybrid"])
+    reports = {name: evaluate_embeddings(x, lab, kmeans_seeds=10) for name, (x, lab) in data.items()}
+    rows = [row(name, report) for name, report in reports.items()]
+    u = uncertainty(data, reports, ["features", "hybrid"])
     spread = u["over_kmeans_seeds"]
     print(f"{len(paths)} tracks, {sum(len(f) for f in frags)} fragments ({args.hybrid_store})")
     print("| backend | Recall@1 | Recall@10 | mAP@10 | NMI | AMI | ARI | probe | same-vs-random | NMI, 10 seeds "
