@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fit_pooling_stats import cached_mels  # noqa: E402
 
 from bench.fragment_plan import add_plan_options, coverage_from, fragments_from  # noqa: E402
-from cluster_toolkit.evaluate import clustering_scores, evaluate_embeddings  # noqa: E402
+from cluster_toolkit.evaluate import clustering_over_seeds, evaluate_embeddings  # noqa: E402
 from cluster_toolkit.scanning import iter_audio_files  # noqa: E402
 from embeddings.backends.attention_pooling import (  # noqa: E402
     ATTENTION_FILE,
@@ -72,12 +72,6 @@ def track_vectors(hybrid: HybridBackend, head: AttentionPooling, vectors: list[n
     return np.stack(out)
 
 
-def over_kmeans_seeds(v: np.ndarray, labels: np.ndarray, n_seeds: int = 10) -> dict[str, np.ndarray]:
-    """NMI and AMI of k-means runs with ``n_seeds`` seeds."""
-    runs = [clustering_scores(v, labels, seed=s) for s in range(n_seeds)]
-    return {m: np.array([r[m] for r in runs]) for m in ("nmi", "ami")}
-
-
 def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
     """Fit a head for ``max(steps)`` steps; with ``probe`` (vectors, labels), its mean NMI at each of ``steps``
     (each a fresh fit of that many steps from the same seed: full batch, so the same path)."""
@@ -87,7 +81,7 @@ def fit_head(hybrid, vectors, labels, steps, *, probe=None, seed=0):
     for step in sorted(steps):
         head = fit_attention_pooling(inputs, labels, steps=step, seed=seed)
         if probe is not None:
-            scores[step] = float(over_kmeans_seeds(track_vectors(hybrid, head, probe[0]), probe[1])["nmi"].mean())
+            scores[step] = clustering_over_seeds(track_vectors(hybrid, head, probe[0]), probe[1], seeds=10)["nmi"]
     return head, scores
 
 
@@ -106,13 +100,11 @@ def choose_steps(hybrid, vectors, labels, steps, n_folds, seed=0):
 
 
 def row(name: str, v: np.ndarray, labels: np.ndarray) -> str:
-    scores = evaluate_embeddings(v.astype(np.float32), labels)
-    seeds = over_kmeans_seeds(v, labels)
-    nmi, ami = seeds["nmi"], seeds["ami"]
-    r = scores["retrieval"]
+    scores = evaluate_embeddings(v.astype(np.float32), labels, kmeans_seeds=10)
+    r, c = scores["retrieval"], scores["clustering"]
     return (f"| {name} | {r['recall@1']:.3f} | {r['recall@10']:.3f} | {r['map@10']:.3f} | "
-            f"{scores['linear_probe']['accuracy']:.3f} | {nmi.mean():.3f} ± {nmi.std():.3f} | "
-            f"{ami.mean():.3f} ± {ami.std():.3f} |")
+            f"{scores['linear_probe']['accuracy']:.3f} | {c['nmi']:.3f} ± {c['nmi_std']:.3f} | "
+            f"{c['ami']:.3f} ± {c['ami_std']:.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
